@@ -1,0 +1,294 @@
+/**
+ * The GPU runtime: one device, a pipeline cache, and a command recorder that
+ * batches every dispatch of a step into as few submits as possible.
+ *
+ * Only Web APIs are used here (navigator.gpu), so the same file runs in Deno
+ * and in a browser.
+ */
+
+import { BufferPool } from "./pool.ts";
+import { WG } from "../shaders/common.ts";
+
+/** Thrown when WebGPU or a usable adapter is missing. */
+export class NoGpuError extends Error {
+  constructor(detail: string) {
+    super(
+      `No WebGPU adapter: ${detail}. On Debian/Ubuntu install a software Vulkan adapter ` +
+        `with "apt-get install -y mesa-vulkan-drivers" (Deno), or use a browser with WebGPU enabled.`,
+    );
+    this.name = "NoGpuError";
+  }
+}
+
+
+/** Bytes reserved per dispatch in the uniform arena (minUniformBufferOffsetAlignment). */
+const UNIFORM_SLOT = 256;
+/** Dispatches recorded before an automatic submit; bounds memory held by pending work. */
+const SLOTS_PER_SUBMIT = 1024;
+
+/** Packs a kernel's uniform parameters in declaration order (u32, i32 and f32 fields). */
+export class Params {
+  #view = new DataView(new ArrayBuffer(UNIFORM_SLOT));
+  #offset = 0;
+  u32(...values: number[]): this {
+    for (const v of values) this.#view.setUint32(this.#next(), v, true);
+    return this;
+  }
+  i32(...values: number[]): this {
+    for (const v of values) this.#view.setInt32(this.#next(), v, true);
+    return this;
+  }
+  f32(...values: number[]): this {
+    for (const v of values) this.#view.setFloat32(this.#next(), v, true);
+    return this;
+  }
+  #next(): number {
+    const o = this.#offset;
+    if (o >= UNIFORM_SLOT) throw new Error("Params: more than 64 uniform fields");
+    this.#offset += 4;
+    return o;
+  }
+  /** The packed bytes, padded to 16 bytes as WGSL uniform structs require. */
+  get bytes(): Uint8Array {
+    const size = Math.max(16, Math.ceil(this.#offset / 16) * 16);
+    return new Uint8Array(this.#view.buffer, 0, size);
+  }
+}
+
+/** One compute dispatch: a WGSL program, its storage buffers in binding order, and uniforms bound last. */
+export interface Dispatch {
+  /** Cache key for the compiled pipeline; defaults to the WGSL source itself. */
+  key?: string;
+  wgsl: string;
+  buffers: GPUBuffer[];
+  params?: Params;
+  /** Workgroup counts [x, y?, z?]. */
+  workgroups: [number, number?, number?];
+}
+
+/** Workgroups for `threads` flat invocations as a 2-D grid within maxComputeWorkgroupsPerDimension. */
+export function grid1d(threads: number): [number, number] {
+  return grid(Math.ceil(threads / WG));
+}
+
+/** Splits `count` workgroups into a 2-D grid that respects maxComputeWorkgroupsPerDimension. */
+export function grid(count: number): [number, number] {
+  const max = 65535;
+  if (count <= max) return [Math.max(1, count), 1];
+  const y = Math.ceil(count / max);
+  return [Math.ceil(count / y), y];
+}
+
+
+/** The device with everything that is shared per device: pipelines, buffer pool, pending commands. */
+export class Runtime {
+  readonly device: GPUDevice;
+  readonly adapterName: string;
+  readonly pool: BufferPool;
+  readonly maxBindingBytes: number;
+  #pipelines = new Map<string, GPUComputePipeline>();
+  #encoder: GPUCommandEncoder | null = null;
+  #pass: GPUComputePassEncoder | null = null;
+  #uniformCpu = new Uint8Array(UNIFORM_SLOT * SLOTS_PER_SUBMIT);
+  #uniformGpu: GPUBuffer;
+  #slots = 0;
+  #afterSubmit: GPUBuffer[] = [];
+  /** Number of queue submits so far (for tests and benchmarks). */
+  submits = 0;
+  /** Number of dispatches recorded so far. */
+  dispatches = 0;
+
+  constructor(device: GPUDevice, adapterName: string) {
+    this.device = device;
+    this.adapterName = adapterName;
+    this.maxBindingBytes = device.limits.maxStorageBufferBindingSize;
+    this.pool = new BufferPool(device, (b) => this.destroyAfterSubmit(b));
+    this.#uniformGpu = device.createBuffer({
+      size: this.#uniformCpu.byteLength,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
+  }
+
+  pipeline(key: string, wgsl: string): GPUComputePipeline {
+    let p = this.#pipelines.get(key);
+    if (!p) {
+      const module = this.device.createShaderModule({ code: wgsl });
+      p = this.device.createComputePipeline({
+        layout: "auto",
+        compute: { module, entryPoint: "main" },
+      });
+      this.#pipelines.set(key, p);
+    }
+    return p;
+  }
+
+  /** Number of compiled pipelines (each shader variant is compiled once). */
+  get pipelineCount(): number {
+    return this.#pipelines.size;
+  }
+
+  #encoderNow(): GPUCommandEncoder {
+    if (!this.#encoder) this.#encoder = this.device.createCommandEncoder();
+    return this.#encoder;
+  }
+
+  #endPass() {
+    if (this.#pass) {
+      this.#pass.end();
+      this.#pass = null;
+    }
+  }
+
+  /** Records one compute dispatch; nothing is submitted until {@link flush} or a readback. */
+  dispatch(d: Dispatch): void {
+    if (this.#slots >= SLOTS_PER_SUBMIT) this.flush();
+    const pipeline = this.pipeline(d.key ?? d.wgsl, d.wgsl);
+    const entries: GPUBindGroupEntry[] = d.buffers.map((buffer, binding) => ({
+      binding,
+      resource: { buffer },
+    }));
+    if (d.params) {
+      const bytes = d.params.bytes;
+      const offset = this.#slots++ * UNIFORM_SLOT;
+      this.#uniformCpu.set(bytes, offset);
+      entries.push({
+        binding: d.buffers.length,
+        resource: { buffer: this.#uniformGpu, offset, size: bytes.byteLength },
+      });
+    }
+    const bindGroup = this.device.createBindGroup({
+      layout: pipeline.getBindGroupLayout(0),
+      entries,
+    });
+    if (!this.#pass) this.#pass = this.#encoderNow().beginComputePass();
+    this.#pass.setPipeline(pipeline);
+    this.#pass.setBindGroup(0, bindGroup);
+    const [x, y = 1, z = 1] = d.workgroups;
+    this.#pass.dispatchWorkgroups(x, y, z);
+    this.dispatches++;
+  }
+
+  /** Records a buffer-to-buffer copy in order with the dispatches around it. */
+  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number) {
+    this.#endPass();
+    this.#encoderNow().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+  }
+
+  /** Uploads data into `dst` in order with pending work (a staging buffer, not queue.writeBuffer,
+   * because writeBuffer would overtake dispatches that are recorded but not yet submitted). */
+  upload(dst: GPUBuffer, data: Float32Array, dstOffset = 0) {
+    const bytes = Math.ceil(data.byteLength / 4) * 4;
+    if (bytes === 0) return;
+    const staging = this.device.createBuffer({
+      size: bytes,
+      usage: GPUBufferUsage.COPY_SRC,
+      mappedAtCreation: true,
+    });
+    new Float32Array(staging.getMappedRange()).set(data);
+    staging.unmap();
+    this.copy(staging, 0, dst, dstOffset, bytes);
+    this.#afterSubmit.push(staging);
+  }
+
+  /** A buffer that may still be used by recorded commands is destroyed only after they are submitted. */
+  destroyAfterSubmit(buffer: GPUBuffer) {
+    if (this.#encoder) this.#afterSubmit.push(buffer);
+    else buffer.destroy();
+  }
+
+  /** Submits everything recorded so far in one command buffer. */
+  flush(): void {
+    this.#endPass();
+    if (this.#encoder) {
+      if (this.#slots > 0) {
+        this.device.queue.writeBuffer(
+          this.#uniformGpu,
+          0,
+          this.#uniformCpu,
+          0,
+          this.#slots * UNIFORM_SLOT,
+        );
+      }
+      this.device.queue.submit([this.#encoder.finish()]);
+      this.submits++;
+      this.#encoder = null;
+      this.#slots = 0;
+    }
+    for (const b of this.#afterSubmit) b.destroy();
+    this.#afterSubmit = [];
+  }
+
+  /** Copies `bytes` of `src` back to the CPU; submits pending work first. */
+  async read(src: GPUBuffer, bytes: number, srcOffset = 0): Promise<Float32Array> {
+    const size = Math.ceil(bytes / 4) * 4;
+    const staging = this.device.createBuffer({
+      size: Math.max(4, size),
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+    if (size > 0) this.copy(src, srcOffset, staging, 0, size);
+    this.flush();
+    await staging.mapAsync(GPUMapMode.READ);
+    const out = new Float32Array(staging.getMappedRange().slice(0, size));
+    staging.unmap();
+    staging.destroy();
+    return out;
+  }
+
+  /** Resolves when all submitted work has finished on the GPU. */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+  }
+}
+
+let current: Runtime | null = null;
+let pending: Promise<Runtime> | null = null;
+
+/**
+ * Returns the shared runtime, requesting an adapter and device on first use.
+ * Throws {@link NoGpuError} with installation advice when WebGPU is unavailable.
+ */
+export function initGpu(options: { powerPreference?: GPUPowerPreference } = {}): Promise<Runtime> {
+  if (current) return Promise.resolve(current);
+  if (!pending) {
+    pending = (async () => {
+      const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
+      if (!gpu) throw new NoGpuError("navigator.gpu is undefined");
+      const adapter = await gpu.requestAdapter({
+        powerPreference: options.powerPreference ?? "high-performance",
+      });
+      if (!adapter) throw new NoGpuError("navigator.gpu.requestAdapter() returned null");
+      const limits = adapter.limits;
+      const device = await adapter.requestDevice({
+        requiredLimits: {
+          maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
+          maxBufferSize: limits.maxBufferSize,
+          maxStorageBuffersPerShaderStage: Math.min(8, limits.maxStorageBuffersPerShaderStage),
+          maxComputeWorkgroupStorageSize: limits.maxComputeWorkgroupStorageSize,
+          maxComputeInvocationsPerWorkgroup: Math.min(
+            256,
+            limits.maxComputeInvocationsPerWorkgroup,
+          ),
+        },
+      });
+      device.addEventListener("uncapturederror", (e) => {
+        // Ops validate shapes before dispatch, so reaching this is an engine bug: make it loud.
+        console.error("WebGPU error:", (e as GPUUncapturedErrorEvent).error.message);
+      });
+      const info = adapter.info;
+      const name = info?.description || info?.device || info?.vendor || "unknown adapter";
+      current = new Runtime(device, name);
+      return current;
+    })();
+    pending.catch(() => (pending = null));
+  }
+  return pending;
+}
+
+/** The runtime after {@link initGpu} has resolved; throws if it has not been called. */
+export function runtime(): Runtime {
+  if (!current) {
+    throw new Error("GPU not initialised: call and await initGpu() before creating tensors");
+  }
+  return current;
+}

@@ -1,0 +1,52 @@
+/**
+ * WGSL for elementwise maps: `out[i] = EXPR(in0[i], in1[i], …, a, b)`.
+ * One generator covers activations, arithmetic and their backward passes; each
+ * distinct expression becomes one cached pipeline.
+ */
+
+import { FLAT_INDEX, WG } from "./common.ts";
+
+/**
+ * A kernel with `inputs` read-only arrays `in0…`, one output `out`, and uniforms
+ * `p.n` (element count), `p.a`, `p.b` (scalars). With `inPlace`, `out` is also
+ * readable in the expression (as `o`), for accumulation.
+ */
+export function mapShader(inputs: number, expr: string, inPlace = false): string {
+  const decls = Array.from(
+    { length: inputs },
+    (_, k) => `@group(0) @binding(${k}) var<storage, read> in${k}: array<f32>;`,
+  ).join("\n");
+  const loads = Array.from({ length: inputs }, (_, k) => `let x${k} = in${k}[i];`).join(" ");
+  return /* wgsl */ `
+${decls}
+@group(0) @binding(${inputs}) var<storage, read_write> out: array<f32>;
+struct P { n: u32, a: f32, b: f32, pad: u32 }
+@group(0) @binding(${inputs + 1}) var<uniform> p: P;
+${FLAT_INDEX}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flatIndex(gid, nwg);
+  if (i >= p.n) { return; }
+  let a = p.a; let b = p.b;
+  ${loads}
+  ${inPlace ? "let o = out[i];" : ""}
+  out[i] = ${expr};
+}`;
+}
+
+/** Forward expressions of the activations, in terms of `x0` and the scalar `a`. */
+export const ACTIVATIONS = {
+  relu: "max(x0, 0.0)",
+  leakyRelu: "select(a * x0, x0, x0 > 0.0)",
+  // tanh(x) = 1 - 2/(exp(2x)+1) overflows gracefully to ±1 for large |x|, unlike some built-in tanh lowerings.
+  tanh: "1.0 - 2.0 / (exp(2.0 * clamp(x0, -40.0, 40.0)) + 1.0)",
+  sigmoid: "1.0 / (1.0 + exp(-clamp(x0, -80.0, 80.0)))",
+} as const;
+
+/** Backward expressions: `x0` is the upstream gradient, `x1` the op's input or output as noted. */
+export const ACTIVATION_GRADS = {
+  relu: "select(0.0, x0, x1 > 0.0)", // x1 = input
+  leakyRelu: "select(a * x0, x0, x1 > 0.0)", // x1 = input
+  tanh: "x0 * (1.0 - x1 * x1)", // x1 = output
+  sigmoid: "x0 * x1 * (1.0 - x1)", // x1 = output
+} as const;
