@@ -66,6 +66,11 @@ export function accumulate(target: Tensor, source: Tensor): void {
   mapInto(target, [source], "o + x0", 0, 0, true);
 }
 
+/** In place: `target += s` for a number s (counters such as BatchNorm's num_batches_tracked). */
+export function addScalarInPlace(target: Tensor, s: number): void {
+  mapInto(target, [], "o + a", s, 0, true);
+}
+
 /** In place: `target = source` (loading weights, restoring state). */
 export function assign(target: Tensor, source: Tensor): void {
   sameShape("assign", target, source);

@@ -1,0 +1,116 @@
+/**
+ * Optimizers. Adam runs as one fused WGSL kernel per parameter tensor
+ * (shaders/adam.ts); its CPU reference and tests are in tests/optim_test.ts.
+ */
+
+import { grid1d, Params, runtime } from "./gpu.ts";
+import { fmtShape, keep, type Tensor } from "./tensor.ts";
+import { zeros } from "./ops/elementwise.ts";
+import { ADAM_WGSL } from "../shaders/adam.ts";
+
+/** Adam's hyper-parameters, named as in torch.optim.Adam. */
+export interface AdamOptions {
+  lr?: number;
+  betas?: [number, number];
+  eps?: number;
+  weightDecay?: number;
+}
+
+/** Adam's state for checkpoints: the step count and both moments per parameter. */
+export interface AdamState {
+  step: number;
+  expAvg: Tensor[];
+  expAvgSq: Tensor[];
+}
+
+/** Adam (Kingma & Ba) with PyTorch's bias correction and L2 weight decay. */
+export class Adam {
+  readonly params: Tensor[];
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** Number of steps taken (PyTorch keeps one per parameter; they are always equal here). */
+  stepCount = 0;
+  #m: Tensor[];
+  #v: Tensor[];
+
+  constructor(params: Iterable<Tensor>, opts: AdamOptions = {}) {
+    this.params = [...params];
+    this.lr = opts.lr ?? 1e-3;
+    [this.beta1, this.beta2] = opts.betas ?? [0.9, 0.999];
+    this.eps = opts.eps ?? 1e-8;
+    this.weightDecay = opts.weightDecay ?? 0;
+    this.#m = this.params.map((p) => keep(zeros(p.shape)));
+    this.#v = this.params.map((p) => keep(zeros(p.shape)));
+  }
+
+  /** Updates every parameter that has a gradient, in place; all kernels go into the current submit. */
+  step(): void {
+    this.stepCount++;
+    const t = this.stepCount;
+    const bc1 = 1 - this.beta1 ** t;
+    const bc2 = 1 - this.beta2 ** t;
+    const rt = runtime();
+    this.params.forEach((p, i) => {
+      if (!p.grad) return;
+      rt.dispatch({
+        wgsl: ADAM_WGSL,
+        buffers: [p.grad.buffer, p.buffer, this.#m[i].buffer, this.#v[i].buffer],
+        params: new Params().u32(p.size).f32(
+          this.lr,
+          this.beta1,
+          this.beta2,
+          this.eps,
+          this.weightDecay,
+          bc1,
+          Math.sqrt(bc2),
+        ),
+        workgroups: grid1d(p.size),
+      });
+    });
+  }
+
+  /** Drops every parameter's gradient (PyTorch's zero_grad(set_to_none=True)). */
+  zeroGrad(): void {
+    for (const p of this.params) {
+      p.grad?.dispose();
+      p.grad = null;
+    }
+  }
+
+  /** The optimizer's tensors, shared (not copied): read them to save a checkpoint. */
+  state(): AdamState {
+    return { step: this.stepCount, expAvg: this.#m, expAvgSq: this.#v };
+  }
+
+  /** Restores a saved state: moments are copied from CPU arrays in parameter order. */
+  loadState(state: { step: number; expAvg: Float32Array[]; expAvgSq: Float32Array[] }): void {
+    if (state.expAvg.length !== this.params.length || state.expAvgSq.length !== this.params.length) {
+      throw new Error(
+        `Adam.loadState: state has ${state.expAvg.length} moments for ${this.params.length} parameters`,
+      );
+    }
+    const rt = runtime();
+    this.params.forEach((p, i) => {
+      for (const [name, src] of [["exp_avg", state.expAvg[i]], ["exp_avg_sq", state.expAvgSq[i]]] as const) {
+        if (src.length !== p.size) {
+          throw new Error(
+            `Adam.loadState: ${name} of parameter ${i} has ${src.length} values, parameter ${
+              fmtShape(p.shape)
+            } has ${p.size}`,
+          );
+        }
+      }
+      rt.upload(this.#m[i].buffer, state.expAvg[i]);
+      rt.upload(this.#v[i].buffer, state.expAvgSq[i]);
+    });
+    this.stepCount = state.step;
+  }
+
+  /** Frees the moment buffers. */
+  dispose(): void {
+    for (const t of [...this.#m, ...this.#v]) t.dispose();
+  }
+}

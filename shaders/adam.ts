@@ -1,0 +1,30 @@
+/**
+ * Adam in one fused kernel: reads the gradient once and updates the parameter
+ * and both moments in place (PyTorch's torch.optim.Adam, L2-style weight decay).
+ */
+
+import { FLAT_INDEX, WG } from "./common.ts";
+
+export const ADAM_WGSL = /* wgsl */ `
+@group(0) @binding(0) var<storage, read> grad: array<f32>;
+@group(0) @binding(1) var<storage, read_write> param: array<f32>;
+@group(0) @binding(2) var<storage, read_write> m: array<f32>;
+@group(0) @binding(3) var<storage, read_write> v: array<f32>;
+struct P {
+  n: u32, lr: f32, beta1: f32, beta2: f32,
+  eps: f32, weightDecay: f32, biasCorrection1: f32, sqrtBiasCorrection2: f32,
+}
+@group(0) @binding(4) var<uniform> p: P;
+${FLAT_INDEX}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flatIndex(gid, nwg);
+  if (i >= p.n) { return; }
+  let g = grad[i] + p.weightDecay * param[i];
+  let mi = p.beta1 * m[i] + (1.0 - p.beta1) * g;
+  let vi = p.beta2 * v[i] + (1.0 - p.beta2) * g * g;
+  m[i] = mi;
+  v[i] = vi;
+  let denom = sqrt(vi) / p.sqrtBiasCorrection2 + p.eps;
+  param[i] = param[i] - (p.lr / p.biasCorrection1) * mi / denom;
+}`;
