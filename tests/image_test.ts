@@ -1,0 +1,323 @@
+/**
+ * Image files for the CLI: PNG/JPEG round trips, one-line errors for bad files,
+ * EXIF orientation, resizing and the grayscale test. Code: cli/image.ts.
+ * Images are generated here and bad files written to a temporary directory.
+ */
+import { AssertionError, deepStrictEqual as assertEquals } from "node:assert/strict";
+import {
+  applyOrientation,
+  crc32,
+  decodeImage,
+  encodeImage,
+  formatOf,
+  ImageError,
+  isGrayscale,
+  readImage,
+  resizeRgba,
+  type RgbaImage,
+  writeImage,
+} from "../cli/image.ts";
+import { rng } from "./helpers.ts";
+
+/** A smooth test picture (gradients and a disc) with optional varying alpha. */
+function picture(width: number, height: number, alpha = false): RgbaImage {
+  const rgba = new Uint8Array(width * height * 4);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = 4 * (y * width + x);
+      const inDisc = (x - width / 2) ** 2 + (y - height / 2) ** 2 < (Math.min(width, height) / 3) ** 2;
+      rgba[i] = Math.round((255 * x) / (width - 1));
+      rgba[i + 1] = Math.round((255 * y) / (height - 1));
+      rgba[i + 2] = inDisc ? 200 : 40;
+      rgba[i + 3] = alpha ? (x * 37 + y * 11) % 256 : 255;
+    }
+  }
+  return { width, height, rgba };
+}
+
+function solid(width: number, height: number, px: number[]): RgbaImage {
+  const rgba = new Uint8Array(width * height * 4);
+  for (let i = 0; i < rgba.length; i += 4) rgba.set(px, i);
+  return { width, height, rgba };
+}
+
+async function withTempDir(fn: (dir: string) => Promise<void>) {
+  const dir = await Deno.makeTempDir({ prefix: "image_test_" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function errorOf(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (e) {
+    return e as Error;
+  }
+  throw new AssertionError({ message: "expected an error, got none" });
+}
+
+async function expectError(p: Promise<unknown>, expected: string) {
+  const e = await errorOf(p);
+  if (!(e instanceof ImageError)) throw new AssertionError({ message: `not an ImageError: ${e}` });
+  if (e.message.includes("\n")) {
+    throw new AssertionError({ message: `message is not one line: ${e.message}` });
+  }
+  if (!e.message.startsWith(expected)) {
+    throw new AssertionError({ message: `expected message starting "${expected}", got "${e.message}"` });
+  }
+}
+
+/** Mean absolute difference of the RGB channels. */
+function meanAbsDiff(a: Uint8Array, b: Uint8Array): number {
+  let s = 0, n = 0;
+  for (let i = 0; i < a.length; i++) {
+    if (i % 4 === 3) continue;
+    s += Math.abs(a[i] - b[i]);
+    n++;
+  }
+  return s / n;
+}
+
+Deno.test("PNG: write and read back exactly, opaque and with alpha, odd sizes", async () => {
+  await withTempDir(async (dir) => {
+    for (const img of [picture(37, 23), picture(5, 9, true), solid(1, 1, [1, 2, 3, 255])]) {
+      const path = `${dir}/out_${img.width}x${img.height}.PNG`; // upper-case extension still means PNG
+      await writeImage(path, img);
+      const back = await readImage(path);
+      assertEquals([back.width, back.height], [img.width, img.height]);
+      assertEquals(back.rgba, img.rgba);
+    }
+  });
+});
+
+Deno.test("JPEG: write at quality 92 and read back close; size and format by extension", async () => {
+  await withTempDir(async (dir) => {
+    const img = picture(64, 48);
+    for (const ext of ["jpg", "jpeg", "JPG"]) {
+      const path = `${dir}/out.${ext}`;
+      await writeImage(path, img);
+      const bytes = await Deno.readFile(path);
+      assertEquals([bytes[0], bytes[1]], [0xff, 0xd8]);
+      const back = await readImage(path);
+      assertEquals([back.width, back.height], [64, 48]);
+      // Quality 92 on this picture: mean error 1.6 levels (measured; the disc's sharp edge dominates).
+      // 3 fails a wrong quality (quality 30 gives 4.0) or a channel mix-up (tens of levels).
+      const err = meanAbsDiff(back.rgba, img.rgba);
+      if (!(err < 3)) throw new AssertionError({ message: `JPEG mean error ${err}` });
+      // JPEG has no alpha: every pixel reads back opaque.
+      for (let i = 3; i < back.rgba.length; i += 4) {
+        if (back.rgba[i] !== 255) throw new AssertionError({ message: "alpha" });
+      }
+    }
+    assertEquals([
+      formatOf("a.png"),
+      formatOf("b.JPeG"),
+      formatOf("c.jpg"),
+      formatOf("d.webp"),
+      formatOf("png"),
+    ], [
+      "png",
+      "jpeg",
+      "jpeg",
+      null,
+      null,
+    ]);
+  });
+});
+
+Deno.test("readImage: errors name the file and the problem in one line", async () => {
+  await withTempDir(async (dir) => {
+    const png = encodeImage(picture(40, 30), "png");
+    const jpg = encodeImage(picture(40, 30), "jpeg");
+    const write = async (name: string, bytes: Uint8Array) => {
+      await Deno.writeFile(`${dir}/${name}`, bytes);
+      return `${dir}/${name}`;
+    };
+    await expectError(readImage(`${dir}/missing.jpg`), `${dir}/missing.jpg: file not found`);
+    await expectError(readImage(dir), `${dir}: is a directory, not an image`);
+    await expectError(
+      readImage(await write("notes.jpg", new TextEncoder().encode("hello, world\n"))),
+      `${dir}/notes.jpg: not a JPEG or PNG image`,
+    );
+    await expectError(readImage(await write("empty.png", new Uint8Array(0))), `${dir}/empty.png: empty file`);
+    await expectError(
+      readImage(await write("anim.png", new TextEncoder().encode("GIF89a\x01\x00\x01\x00"))),
+      `${dir}/anim.png: not a JPEG or PNG image (looks like GIF)`,
+    );
+    // Truncated anywhere after the signature: never decoded into a half-grey picture.
+    for (const cut of [3, 20, jpg.length >> 1, jpg.length - 2]) {
+      await expectError(
+        readImage(await write(`cut${cut}.jpg`, jpg.subarray(0, cut))),
+        `${dir}/cut${cut}.jpg: truncated or corrupt JPEG`,
+      );
+    }
+    for (const cut of [8, 30, png.length >> 1, png.length - 4]) {
+      await expectError(
+        readImage(await write(`cut${cut}.png`, png.subarray(0, cut))),
+        `${dir}/cut${cut}.png: truncated or corrupt PNG`,
+      );
+    }
+    // A flipped bit inside the PNG's pixel data fails its chunk's CRC.
+    const flipped = png.slice();
+    flipped[png.length - 20] ^= 0x10;
+    await expectError(
+      readImage(await write("flipped.png", flipped)),
+      `${dir}/flipped.png: truncated or corrupt PNG (bad CRC`,
+    );
+    // Garbage in the JPEG's first segment (after the SOI and APP0 markers).
+    const garbled = jpg.slice();
+    garbled.fill(0x41, 4, 40);
+    await expectError(
+      readImage(await write("garbled.jpg", garbled)),
+      `${dir}/garbled.jpg: truncated or corrupt JPEG`,
+    );
+  });
+});
+
+Deno.test("readImage: 0×0 PNG and JPEG are refused", async () => {
+  await withTempDir(async (dir) => {
+    // PNG: IHDR data starts at byte 16 (width) and 20 (height); its CRC covers bytes 12..29.
+    const png = encodeImage(picture(4, 3), "png").slice();
+    png.fill(0, 16, 24);
+    new DataView(png.buffer).setUint32(29, crc32(png.subarray(12, 29)));
+    await Deno.writeFile(`${dir}/zero.png`, png);
+    await expectError(readImage(`${dir}/zero.png`), `${dir}/zero.png: image has zero size (0×0)`);
+    // JPEG: find the baseline frame header (0xFFC0): length(2), precision(1), height(2), width(2).
+    const jpg = encodeImage(picture(4, 3), "jpeg").slice();
+    let sof = -1;
+    for (let i = 2; i < jpg.length - 1; i++) {
+      if (jpg[i] === 0xff && jpg[i + 1] === 0xc0) (sof = i, i = jpg.length);
+    }
+    if (sof < 0) throw new AssertionError({ message: "no SOF0 in the encoder's output" });
+    jpg.fill(0, sof + 5, sof + 9);
+    await Deno.writeFile(`${dir}/zero.jpg`, jpg);
+    await expectError(readImage(`${dir}/zero.jpg`), `${dir}/zero.jpg: image has zero size (0×0)`);
+  });
+});
+
+Deno.test("writeImage: errors for unknown formats, missing directories and bad images", async () => {
+  await withTempDir(async (dir) => {
+    const img = picture(4, 4);
+    await expectError(writeImage(`${dir}/out.bmp`, img), `${dir}/out.bmp: unsupported output format ".bmp"`);
+    await expectError(writeImage(`${dir}/out`, img), `${dir}/out: unsupported output format (no extension)`);
+    await expectError(
+      writeImage(`${dir}/no/such/dir/out.png`, img),
+      `${dir}/no/such/dir/out.png: cannot write`,
+    );
+    await expectError(
+      writeImage(`${dir}/empty.png`, { width: 0, height: 0, rgba: new Uint8Array(0) }),
+      `${dir}/empty.png: cannot write an image of size 0×0`,
+    );
+    await expectError(
+      writeImage(`${dir}/short.png`, { width: 2, height: 2, rgba: new Uint8Array(15) }),
+      `${dir}/short.png: 15 bytes are not 2×2 RGBA pixels`,
+    );
+  });
+});
+
+Deno.test("crc32: the standard check value", () => {
+  assertEquals(crc32(new TextEncoder().encode("123456789")), 0xcbf43926);
+});
+
+Deno.test("EXIF orientation: a JPEG tagged 'rotate 90° clockwise' reads back upright", () => {
+  // 16×8: left half red, right half blue. Orientation 6 means viewers rotate it clockwise,
+  // giving 8×16 with red on top and blue below.
+  const img = solid(16, 8, [255, 0, 0, 255]);
+  for (let y = 0; y < 8; y++) for (let x = 8; x < 16; x++) img.rgba.set([0, 0, 255, 255], 4 * (y * 16 + x));
+  const jpg = encodeImage(img, "jpeg");
+  // APP1 "Exif\0\0" + little-endian TIFF header + IFD0 with one entry: 0x0112 SHORT 1 = 6.
+  const tiff = [0x49, 0x49, 0x2a, 0, 8, 0, 0, 0, 1, 0, 0x12, 0x01, 3, 0, 1, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0];
+  const payload = [...new TextEncoder().encode("Exif\0\0"), ...tiff];
+  const app1 = [0xff, 0xe1, (payload.length + 2) >> 8, (payload.length + 2) & 0xff, ...payload];
+  const tagged = new Uint8Array([...jpg.subarray(0, 2), ...app1, ...jpg.subarray(2)]);
+  const out = decodeImage(tagged, "tagged.jpg");
+  assertEquals([out.width, out.height], [8, 16]);
+  const px = (x: number, y: number) => [...out.rgba.subarray(4 * (y * 8 + x), 4 * (y * 8 + x) + 3)];
+  // JPEG blurs colours slightly; the centres of the halves are within a few levels.
+  const near = (a: number[], b: number[]) => a.every((v, i) => Math.abs(v - b[i]) <= 8);
+  if (!near(px(4, 3), [255, 0, 0]) || !near(px(4, 12), [0, 0, 255])) {
+    throw new AssertionError({ message: `top ${px(4, 3)}, bottom ${px(4, 12)}` });
+  }
+});
+
+Deno.test("applyOrientation: all eight orientations on a 3×2 image, checked by hand", () => {
+  // Pixels numbered 1..6 (in the red channel):  1 2 3
+  //                                              4 5 6
+  const img: RgbaImage = { width: 3, height: 2, rgba: new Uint8Array(24) };
+  for (let i = 0; i < 6; i++) img.rgba.set([i + 1, 0, 0, 255], 4 * i);
+  const red = (o: number) => {
+    const r = applyOrientation(img, o);
+    return [r.width, r.height, ...Array.from({ length: 6 }, (_, i) => r.rgba[4 * i])];
+  };
+  assertEquals(red(1), [3, 2, 1, 2, 3, 4, 5, 6]);
+  assertEquals(red(2), [3, 2, 3, 2, 1, 6, 5, 4]); // mirror left-right
+  assertEquals(red(3), [3, 2, 6, 5, 4, 3, 2, 1]); // rotate 180°
+  assertEquals(red(4), [3, 2, 4, 5, 6, 1, 2, 3]); // mirror top-bottom
+  assertEquals(red(5), [2, 3, 1, 4, 2, 5, 3, 6]); // transpose
+  assertEquals(red(6), [2, 3, 4, 1, 5, 2, 6, 3]); // rotate 90° clockwise
+  assertEquals(red(7), [2, 3, 6, 3, 5, 2, 4, 1]); // transverse
+  assertEquals(red(8), [2, 3, 3, 6, 2, 5, 1, 4]); // rotate 90° counter-clockwise
+});
+
+Deno.test("resizeRgba: constants stay constant, 2×2 → 1×1 is the exact box average", () => {
+  const c = solid(37, 23, [200, 17, 99, 255]);
+  for (const [w, h] of [[10, 7], [100, 61], [37, 50], [5, 23], [1, 1], [74, 11]]) {
+    const r = resizeRgba(c, w, h);
+    assertEquals([r.width, r.height], [w, h]);
+    assertEquals(r.rgba, solid(w, h, [200, 17, 99, 255]).rgba, `constant ${w}×${h}`);
+  }
+  const quad: RgbaImage = {
+    width: 2,
+    height: 2,
+    rgba: Uint8Array.from([10, 0, 100, 255, 20, 4, 100, 255, 30, 8, 100, 255, 40, 12, 0, 255]),
+  };
+  // (10+20+30+40)/4 = 25, (0+4+8+12)/4 = 6, (100·3+0)/4 = 75.
+  assertEquals([...resizeRgba(quad, 1, 1).rgba], [25, 6, 75, 255]);
+  // Premultiplied: a fully transparent pixel adds nothing to the colour, half to the alpha.
+  const half: RgbaImage = { width: 2, height: 1, rgba: Uint8Array.from([255, 0, 0, 255, 0, 0, 255, 0]) };
+  assertEquals([...resizeRgba(half, 1, 1).rgba], [255, 0, 0, 128]);
+});
+
+Deno.test("resizeRgba: area average on a non-integer ratio, bilinear when enlarging", () => {
+  // 3 → 2 columns: output 0 covers source [0, 1.5): (1·a + 0.5·b)/1.5; output 1 covers [1.5, 3).
+  const row: RgbaImage = {
+    width: 3,
+    height: 1,
+    rgba: Uint8Array.from([0, 0, 0, 255, 90, 0, 0, 255, 180, 0, 0, 255]),
+  };
+  assertEquals([...resizeRgba(row, 2, 1).rgba], [30, 0, 0, 255, 150, 0, 0, 255]);
+  // 2 → 4 columns, half-pixel centres: source x = (i + 0.5)/2 − 0.5 = −0.25, 0.25, 0.75, 1.25,
+  // clamped at the edges: values 0, 0.25·100, 0.75·100, 100.
+  const two: RgbaImage = { width: 2, height: 1, rgba: Uint8Array.from([0, 0, 0, 255, 100, 0, 0, 255]) };
+  assertEquals([...resizeRgba(two, 4, 1).rgba].filter((_, i) => i % 4 === 0), [0, 25, 75, 100]);
+  // Downscaling by an integer factor equals block means: 6×4 → 3×2 on random pixels.
+  const r = rng(9).uniform(6 * 4 * 3, 0, 255).map(Math.round);
+  const img: RgbaImage = { width: 6, height: 4, rgba: new Uint8Array(6 * 4 * 4).fill(255) };
+  for (let i = 0; i < 24; i++) img.rgba.set([r[3 * i], r[3 * i + 1], r[3 * i + 2]], 4 * i);
+  const small = resizeRgba(img, 3, 2);
+  for (let y = 0; y < 2; y++) {
+    for (let x = 0; x < 3; x++) {
+      for (let c = 0; c < 3; c++) {
+        let s = 0;
+        for (const [dx, dy] of [[0, 0], [1, 0], [0, 1], [1, 1]]) {
+          s += img.rgba[4 * ((2 * y + dy) * 6 + 2 * x + dx) + c];
+        }
+        assertEquals(small.rgba[4 * (y * 3 + x) + c], Math.round(s / 4), `pixel ${x},${y} channel ${c}`);
+      }
+    }
+  }
+});
+
+Deno.test("isGrayscale: gray pictures, also after JPEG, and colour ones", () => {
+  const gray = picture(40, 30);
+  for (let i = 0; i < gray.rgba.length; i += 4) gray.rgba.fill(gray.rgba[i + 1], i, i + 3);
+  assertEquals(isGrayscale(gray), true);
+  assertEquals(isGrayscale(decodeImage(encodeImage(gray, "jpeg"), "gray.jpg")), true);
+  assertEquals(isGrayscale(picture(40, 30)), false);
+  const tinted = solid(3, 3, [100, 103, 100, 255]);
+  assertEquals(isGrayscale(tinted), false);
+  assertEquals(isGrayscale(tinted, 3), true);
+});
