@@ -1,0 +1,110 @@
+/**
+ * Benchmark harness: times GPU work as wall-clock time from recording the
+ * dispatches to the GPU reporting them done, and prints results as a table
+ * whose columns are a list, so a comparison column is one more entry.
+ */
+
+import { runtime } from "../engine/gpu.ts";
+import { type Tensor, tidy } from "../engine/tensor.ts";
+
+/** One benchmark row: what is timed, and how much arithmetic it does. */
+export interface Case {
+  op: string;
+  shape: string;
+  /** Floating-point operations per run; omitted where a FLOP count would mislead (memory-bound ops). */
+  flops?: number;
+  /**
+   * Creates the inputs (not timed) and returns the work to time. `run` only records
+   * dispatches; its returned tensors are disposed after each run.
+   */
+  setup(): { run: () => Tensor | Tensor[] | void; dispose: () => void };
+}
+
+/** Timing of one case. */
+export interface Result {
+  op: string;
+  shape: string;
+  /** Median wall-clock milliseconds per run. */
+  ms: number;
+  gflops: number | null;
+  /** Every timed sample, for spotting noise. */
+  samplesMs: number[];
+  /** A WebGPU error raised by the case's kernels; its timings are then meaningless. */
+  error?: string;
+}
+
+/** How many runs to discard (pipeline compilation, pool warm-up) and how many to time. */
+export interface Timing {
+  warmup: number;
+  runs: number;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/**
+ * Runs a case `warmup + runs` times, each run alone on an idle GPU, and keeps the median.
+ * An invalid kernel makes WebGPU skip the work, which would time as impossibly fast, so
+ * errors are captured and reported instead.
+ */
+export async function measure(c: Case, timing: Timing): Promise<Result> {
+  const rt = runtime();
+  rt.device.pushErrorScope("validation");
+  const { run, dispose } = c.setup();
+  const samplesMs: number[] = [];
+  let error: string | undefined;
+  try {
+    for (let i = 0; i < timing.warmup + timing.runs; i++) {
+      // Start from an idle queue so one run's tail is not billed to the next.
+      await rt.sync();
+      const t0 = performance.now();
+      tidy(() => {
+        run();
+      });
+      await rt.sync();
+      if (i >= timing.warmup) samplesMs.push(performance.now() - t0);
+    }
+  } catch (e) {
+    error = (e as Error).message;
+  } finally {
+    dispose();
+    await rt.sync();
+    const gpuError = await rt.device.popErrorScope();
+    error ??= gpuError?.message;
+  }
+  const ms = error ? NaN : median(samplesMs);
+  const gflops = error || c.flops === undefined ? null : c.flops / (ms * 1e6);
+  return { op: c.op, shape: c.shape, ms, gflops, samplesMs, ...(error ? { error } : {}) };
+}
+
+/** A table column: a header and how to show one result in it. */
+export interface Column {
+  header: string;
+  cell: (r: Result) => string;
+  /** Numbers align right. */
+  right?: boolean;
+}
+
+/** The default columns; add entries (e.g. a TensorFlow.js time) to widen the table. */
+export const COLUMNS: Column[] = [
+  { header: "op", cell: (r) => r.op },
+  { header: "shape", cell: (r) => r.shape },
+  { header: "ms", cell: (r) => (r.error ? "error" : r.ms.toFixed(r.ms < 10 ? 2 : 1)), right: true },
+  { header: "GFLOPS", cell: (r) => (r.gflops === null ? "-" : r.gflops.toFixed(2)), right: true },
+];
+
+/** Formats a header line, a rule, and one line per result. */
+export function formatTable(results: Result[], columns: Column[] = COLUMNS): string {
+  const cells = results.map((r) => columns.map((c) => c.cell(r)));
+  const widths = columns.map((c, j) => Math.max(c.header.length, ...cells.map((row) => row[j].length)));
+  const line = (row: string[]) =>
+    row.map((s, j) => (columns[j].right ? s.padStart(widths[j]) : s.padEnd(widths[j]))).join("  ").trimEnd();
+  return [
+    line(columns.map((c) => c.header)),
+    widths.map((w) => "-".repeat(w)).join("  "),
+    ...cells.map(line),
+  ].join("\n");
+}
