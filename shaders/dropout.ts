@@ -1,0 +1,54 @@
+/**
+ * WGSL for dropout. The mask is never stored: each element's keep/drop decision is a hash of
+ * (seed, element index), so the backward pass regenerates exactly the forward's mask by running
+ * the same kernel on the upstream gradient with the same seed.
+ */
+
+import { FLAT_INDEX, WG } from "./common.ts";
+
+/**
+ * PCG hash (Jarzynski & Olano, "Hash Functions for GPU Rendering", 2020): one LCG step and a
+ * permuted output, a bijection on u32 with good avalanche. Two rounds mix the seed and the
+ * index, so different seeds give unrelated masks rather than shifted copies of one another.
+ */
+const PCG_HASH = /* wgsl */ `
+fn pcg(v: u32) -> u32 {
+  let state = v * 747796405u + 2891336453u;
+  let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
+  return (word >> 22u) ^ word;
+}
+fn keepBit(seed: u32, index: u32) -> bool {
+  return pcg(pcg(index) ^ seed) >= p.threshold;
+}`;
+
+/**
+ * out[i] = x[i]·scale where hash(seed, i) ≥ threshold, else 0. `threshold` = round(p·2³²), so an
+ * element is dropped with probability p (to 2⁻³²). With `vec4`, each invocation handles elements
+ * 4i…4i+3 (n counts vec4s); the hash still uses each element's own index, so both variants give
+ * the same mask. Bindings: x, out, uniforms {n, seed (already hashed once), threshold, scale}.
+ */
+export function dropoutShader(vec4: boolean): string {
+  const T = vec4 ? "vec4<f32>" : "f32";
+  const body = vec4
+    ? /* wgsl */ `
+  let e = i * 4u;
+  let keep = vec4<bool>(
+    keepBit(p.seed, e), keepBit(p.seed, e + 1u), keepBit(p.seed, e + 2u), keepBit(p.seed, e + 3u),
+  );
+  out[i] = select(vec4<f32>(0.0), x[i] * p.scale, keep);`
+    : /* wgsl */ `
+  out[i] = select(0.0, x[i] * p.scale, keepBit(p.seed, i));`;
+  return /* wgsl */ `
+@group(0) @binding(0) var<storage, read> x: array<${T}>;
+@group(0) @binding(1) var<storage, read_write> out: array<${T}>;
+struct P { n: u32, seed: u32, threshold: u32, scale: f32 }
+@group(0) @binding(2) var<uniform> p: P;
+${PCG_HASH}
+${FLAT_INDEX}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flatIndex(gid, nwg);
+  if (i >= p.n) { return; }
+${body}
+}`;
+}

@@ -1,0 +1,311 @@
+/**
+ * WGSL for batch and instance normalisation.
+ *
+ * Both are "normalise each group of elements by its own mean and variance"; they differ only in
+ * which elements form a group. With x viewed as [N, C, S] (S = product of the spatial dims):
+ * - batch norm: group c holds x[n, c, s] for all n, s (N runs of S contiguous values, C·S apart);
+ * - instance norm: group g = n·C + c holds the S contiguous values x[n, c, :].
+ * In both cases group g starts at g·S and is `outer` runs of S values spaced `outerStride` apart,
+ * so one family of kernels, parameterised by uniforms rather than by mode, serves both.
+ *
+ * Kernels:
+ * - {@link normStatsShader}: one workgroup per group computes mean and 1/sqrt(var + eps) (two passes);
+ * - {@link normalizeShader}: elementwise y = (x − mean)·invstd·w + b;
+ * - {@link normGradSumsShader}: one workgroup per group computes Σg and Σg·x̂ for the backward;
+ * - {@link normInputGradShader}: elementwise dx;
+ * - {@link NORM_AFFINE_GRAD_WGSL}: per-channel sums of the group sums (dweight, dbias);
+ * - {@link NORM_EVAL_STATS_WGSL}: mean/invstd from running statistics (batch norm in eval mode).
+ * The statistics live in one small [2, G] buffer: mean at g, invstd at G + g.
+ */
+
+import { FLAT_INDEX, WG } from "./common.ts";
+
+/** Invocations per workgroup of the per-group kernels (WebGPU default limit; REDUCE assumes 16·16). */
+export const NORM_WG = 256;
+
+/**
+ * Uniforms of the per-group kernels, in f32 or vec4 units. Element j (0 ≤ j < count) of group g is
+ * x[g·inner + n·outerStride + s] with n = j / inner, s = j % inner; each invocation advances j by
+ * NORM_WG, i.e. s by sStep = NORM_WG % inner and n by nStep = NORM_WG / inner (precomputed on the
+ * CPU so the inner loop has no integer division, which is slow on CPU-backed adapters).
+ */
+const GROUP_PARAMS = /* wgsl */ `
+struct P {
+  groups: u32, inner: u32, count: u32, outerStride: u32,
+  sStep: u32, nStep: u32, eps: f32, momentum: f32,
+}`;
+
+/**
+ * A reduction of one vec2 per invocation through workgroup memory: a two-level tree of fan-in 16
+ * (16 invocations each add 16 slots, then every invocation adds those 16 partial sums). It needs 3
+ * barriers instead of the 9 of a binary tree; barriers are what a CPU adapter pays most for
+ * (it switches between all 256 invocations at each one), and the 16 serial adds cost little anywhere.
+ */
+const REDUCE = /* wgsl */ `
+var<workgroup> red: array<vec2<f32>, ${NORM_WG}>;
+fn reduce(lid: u32, v: vec2<f32>) -> vec2<f32> {
+  red[lid] = v;
+  workgroupBarrier();
+  if (lid < 16u) {
+    var acc = red[lid * 16u];
+    for (var k = 1u; k < 16u; k++) { acc += red[lid * 16u + k]; }
+    red[lid * 16u] = acc;
+  }
+  workgroupBarrier();
+  var r = red[0];
+  for (var k = 1u; k < 16u; k++) { r += red[k * 16u]; }
+  // Nobody may overwrite red[] for the next reduction before everyone has read the result.
+  workgroupBarrier();
+  return r;
+}`;
+
+/** A loop over this invocation's share of group g's elements; `body` sees the element index `idx`. */
+function forEachInGroup(body: string): string {
+  return /* wgsl */ `{
+    var n = lid / p.inner;
+    var s = lid % p.inner;
+    for (var j = lid; j < p.count; j += ${NORM_WG}u) {
+      let idx = base + n * p.outerStride + s;
+      ${body}
+      s += p.sStep;
+      n += p.nStep;
+      if (s >= p.inner) { s -= p.inner; n += 1u; }
+    }
+  }`;
+}
+
+const GROUP_MAIN = /* wgsl */ `
+@compute @workgroup_size(${NORM_WG})
+fn main(
+  @builtin(workgroup_id) wid: vec3<u32>,
+  @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  let g = wid.x + wid.y * nwg.x;
+  if (g >= p.groups) { return; }
+  let base = g * p.inner;`;
+
+/** Element type of a kernel working in f32 or vec4 units, and its horizontal sum. */
+function unit(vec4: boolean): { T: string; hsum: (v: string) => string } {
+  return vec4 ? { T: "vec4<f32>", hsum: (v) => `dot(${v}, vec4<f32>(1.0))` } : { T: "f32", hsum: (v) => v };
+}
+
+/**
+ * Per-group mean and inverse standard deviation (biased variance), written to stats[g] and
+ * stats[groups + g]. Two passes in f32: the first sums x − x[first] (shifting by a member of the
+ * group keeps the partial sums small when the mean is large), the second sums (x − mean)² and the
+ * residual Σ(x − mean), which corrects the mean's rounding error (the "corrected two-pass"
+ * algorithm). E[x²] − E[x]² would lose all precision for activations like 1000 ± 1.
+ * With `vec4` (S % 4 == 0) each invocation loads vec4 units: 4x fewer loop iterations, which is
+ * what costs on CPU-backed adapters.
+ *
+ * With `updateRunning`, also updates running statistics in place (batch norm training):
+ * running = (1 − momentum)·running + momentum·stat, with the unbiased variance for runVar.
+ */
+export function normStatsShader(updateRunning: boolean, vec4: boolean): string {
+  const { T, hsum } = unit(vec4);
+  const running = updateRunning
+    ? /* wgsl */ `
+@group(0) @binding(2) var<storage, read_write> runMean: array<f32>;
+@group(0) @binding(3) var<storage, read_write> runVar: array<f32>;`
+    : "";
+  const update = updateRunning
+    ? /* wgsl */ `
+    runMean[g] = (1.0 - p.momentum) * runMean[g] + p.momentum * mean;
+    runVar[g] = (1.0 - p.momentum) * runVar[g] + p.momentum * m2 / (cnt - 1.0);`
+    : "";
+  return /* wgsl */ `
+@group(0) @binding(0) var<storage, read> x: array<${T}>;
+@group(0) @binding(1) var<storage, read_write> stats: array<f32>;
+${running}
+${GROUP_PARAMS}
+@group(0) @binding(${updateRunning ? 4 : 2}) var<uniform> p: P;
+${REDUCE}
+${GROUP_MAIN}
+  let cnt = f32(p.count) * ${vec4 ? 4 : 1}.0;
+  let shift = x[base]${vec4 ? ".x" : ""};
+  var a1 = ${T}(0.0);
+  ${forEachInGroup("a1 += x[idx] - shift;")}
+  let mean0 = shift + reduce(lid, vec2<f32>(${hsum("a1")}, 0.0)).x / cnt;
+  a1 = ${T}(0.0);
+  var a2 = ${T}(0.0);
+  ${forEachInGroup("let d = x[idx] - mean0; a2 += d * d; a1 += d;")}
+  let r = reduce(lid, vec2<f32>(${hsum("a2")}, ${hsum("a1")}));
+  let mean = mean0 + r.y / cnt;
+  let m2 = max(r.x - r.y * r.y / cnt, 0.0);
+  if (lid == 0u) {
+    stats[g] = mean;
+    stats[p.groups + g] = 1.0 / sqrt(m2 / cnt + p.eps);${update}
+  }
+}`;
+}
+
+/**
+ * Uniforms of the elementwise kernels: `n` units (f32 or vec4) in all, `inner` units per [n, c]
+ * run, C `channels`, G `groups`, `gstride` (0 for batch norm, whose group is the channel; C for
+ * instance norm, whose group is n·C + c) and `invCount` = 1 / (elements per group).
+ */
+const FLAT_PARAMS = /* wgsl */ `
+struct P {
+  n: u32, inner: u32, channels: u32, groups: u32,
+  gstride: u32, invCount: f32, pad0: u32, pad1: u32,
+}`;
+
+/**
+ * How an elementwise kernel is launched.
+ * - `vec4`: each invocation handles a vec4 (needs S % 4 == 0, so a vec4 never straddles groups);
+ * - `runs`: a [⌈S/WG⌉, C, N] grid, so channel and group come from the workgroup id and are the
+ *   same for the whole workgroup. The flat alternative divides the index by S per invocation and
+ *   gathers the per-group values lane by lane, which makes it ~1.7x slower on CPU adapters; it is
+ *   kept for small planes (which would leave most of a run-workgroup idle) and huge grids.
+ */
+export interface NormLaunch {
+  vec4: boolean;
+  runs: boolean;
+}
+
+function elementwiseMain(launch: NormLaunch): string {
+  if (launch.runs) {
+    return /* wgsl */ `
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  if (gid.x >= p.inner) { return; }
+  let c = wid.y;
+  let g = c + wid.z * p.gstride;
+  let i = (wid.z * p.channels + c) * p.inner + gid.x;`;
+  }
+  return /* wgsl */ `
+${FLAT_INDEX}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flatIndex(gid, nwg);
+  if (i >= p.n) { return; }
+  let q = i / p.inner;
+  let c = q % p.channels;
+  let g = select(c, q, p.gstride != 0u);`;
+}
+
+/** Declarations of storage bindings in order; returns the WGSL and the next free binding. */
+function bindings(list: [string, string, boolean][]): [string, number] {
+  const lines = list.map(([name, type, rw], k) =>
+    `@group(0) @binding(${k}) var<storage, ${rw ? "read_write" : "read"}> ${name}: array<${type}>;`
+  );
+  return [lines.join("\n"), list.length];
+}
+
+/** y = (x − mean[g])·invstd[g]·weight[c] + bias[c]. Bindings: x, stats, weight?, bias?, out, uniforms. */
+export function normalizeShader(hasWeight: boolean, hasBias: boolean, launch: NormLaunch): string {
+  const { T } = unit(launch.vec4);
+  const list: [string, string, boolean][] = [["x", T, false], ["stats", "f32", false]];
+  if (hasWeight) list.push(["weight", "f32", false]);
+  if (hasBias) list.push(["bias", "f32", false]);
+  list.push(["out", T, true]);
+  const [decls, k] = bindings(list);
+  return /* wgsl */ `
+${decls}
+${FLAT_PARAMS}
+@group(0) @binding(${k}) var<uniform> p: P;
+${elementwiseMain(launch)}
+  var y = (x[i] - stats[g]) * stats[p.groups + g];
+  ${hasWeight ? "y = y * weight[c];" : ""}
+  ${hasBias ? "y = y + bias[c];" : ""}
+  out[i] = y;
+}`;
+}
+
+/**
+ * Per-group Σg and Σg·x̂ (x̂ recomputed from x and the saved stats), written to sums[g] and
+ * sums[groups + g]: the two reductions every normalisation backward needs.
+ */
+export function normGradSumsShader(vec4: boolean): string {
+  const { T, hsum } = unit(vec4);
+  return /* wgsl */ `
+@group(0) @binding(0) var<storage, read> grad: array<${T}>;
+@group(0) @binding(1) var<storage, read> x: array<${T}>;
+@group(0) @binding(2) var<storage, read> stats: array<f32>;
+@group(0) @binding(3) var<storage, read_write> sums: array<f32>;
+${GROUP_PARAMS}
+@group(0) @binding(4) var<uniform> p: P;
+${REDUCE}
+${GROUP_MAIN}
+  let mean = stats[g];
+  let invstd = stats[p.groups + g];
+  var a1 = ${T}(0.0);
+  var a2 = ${T}(0.0);
+  ${forEachInGroup("let gv = grad[idx]; a1 += gv; a2 += gv * (x[idx] - mean);")}
+  let r = reduce(lid, vec2<f32>(${hsum("a1")}, ${hsum("a2")}));
+  if (lid == 0u) {
+    sums[g] = r.x;
+    sums[p.groups + g] = r.y * invstd;
+  }
+}`;
+}
+
+/**
+ * dx of the normalisation. With batch statistics (`training`), mean and variance depend on x:
+ *   dx = w·invstd·(g − Σg/n − x̂·Σ(g·x̂)/n)
+ * (bindings grad, x, stats, sums, weight?, out). With fixed statistics (batch norm in eval mode)
+ * it is the affine map's derivative dx = w·invstd·g (bindings grad, stats, weight?, out).
+ */
+export function normInputGradShader(training: boolean, hasWeight: boolean, launch: NormLaunch): string {
+  const { T } = unit(launch.vec4);
+  const list: [string, string, boolean][] = [["grad", T, false]];
+  if (training) list.push(["x", T, false]);
+  list.push(["stats", "f32", false]);
+  if (training) list.push(["sums", "f32", false]);
+  if (hasWeight) list.push(["weight", "f32", false]);
+  list.push(["out", T, true]);
+  const [decls, k] = bindings(list);
+  const scaleExpr = `stats[p.groups + g]${hasWeight ? " * weight[c]" : ""}`;
+  const body = training
+    ? /* wgsl */ `
+  let xhat = (x[i] - stats[g]) * stats[p.groups + g];
+  out[i] = (${scaleExpr}) * (grad[i] - sums[g] * p.invCount - xhat * (sums[p.groups + g] * p.invCount));`
+    : /* wgsl */ `
+  out[i] = grad[i] * (${scaleExpr});`;
+  return /* wgsl */ `
+${decls}
+${FLAT_PARAMS}
+@group(0) @binding(${k}) var<uniform> p: P;
+${elementwiseMain(launch)}
+${body}
+}`;
+}
+
+/**
+ * out[c] = Σ over the groups of channel c of sums[row·groups + g] (g = k·channels + c): dbias from
+ * row 0 (Σg) and dweight from row 1 (Σg·x̂). For batch norm each channel has one group.
+ */
+export const NORM_AFFINE_GRAD_WGSL = /* wgsl */ `
+@group(0) @binding(0) var<storage, read> sums: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+struct P { channels: u32, groups: u32, row: u32, pad: u32 }
+@group(0) @binding(2) var<uniform> p: P;
+${FLAT_INDEX}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let c = flatIndex(gid, nwg);
+  if (c >= p.channels) { return; }
+  var acc = 0.0;
+  for (var g = c; g < p.groups; g += p.channels) { acc += sums[p.row * p.groups + g]; }
+  out[c] = acc;
+}`;
+
+/**
+ * stats = [runningMean, 1/sqrt(runningVar + eps)]: a snapshot, so running statistics updated
+ * after this forward do not change its backward.
+ */
+export const NORM_EVAL_STATS_WGSL = /* wgsl */ `
+@group(0) @binding(0) var<storage, read> runMean: array<f32>;
+@group(0) @binding(1) var<storage, read> runVar: array<f32>;
+@group(0) @binding(2) var<storage, read_write> stats: array<f32>;
+struct P { channels: u32, eps: f32, pad0: u32, pad1: u32 }
+@group(0) @binding(3) var<uniform> p: P;
+${FLAT_INDEX}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let c = flatIndex(gid, nwg);
+  if (c >= p.channels) { return; }
+  stats[c] = runMean[c];
+  stats[p.channels + c] = 1.0 / sqrt(runVar[c] + p.eps);
+}`;
