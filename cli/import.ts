@@ -1,0 +1,220 @@
+/**
+ * `deno task import IN.safetensors OUT.safetensors [--fp16] [--size N] [--verify REF]`:
+ * converts a generator into a colorize model file. IN is a plain PyTorch
+ * generator state dict (`safetensors.torch.save_file(net_G.state_dict(), …)`,
+ * configuration inferred from the shapes) or one of our checkpoints (then only
+ * the generator is kept: this is also how a training checkpoint becomes a
+ * small shipped model). --verify runs the imported generator on the input of a
+ * reference file made by docs/export_pytorch.py and compares with PyTorch's output.
+ */
+
+import { parseArgs } from "node:util";
+import { basename } from "node:path";
+import { initGpu } from "../engine/gpu.ts";
+import { noGrad } from "../engine/autograd.ts";
+import { tensor, tidy } from "../engine/tensor.ts";
+import { decodeSafetensors, toFloat32 } from "../engine/safetensors.ts";
+import {
+  buildGenerator,
+  checkpointImageSize,
+  decodeCheckpoint,
+  encodeCheckpoint,
+} from "../models/checkpoint.ts";
+import type { Unet } from "../models/unet.ts";
+import { atomicWrite } from "./fsutil.ts";
+
+const HELP = `Usage: deno task import IN.safetensors OUT.safetensors [--fp16] [--size N] [--verify REF]
+
+Converts a U-Net generator into a colorize model (see docs/CHECKPOINTS.md).
+IN: a PyTorch state dict of the seeds' Unet saved with safetensors (names model.model.…,
+optionally under module. or net_G.), or a checkpoint of deno task train (only the
+generator is kept).
+
+Options:
+  --fp16           store weights as float16 (half the size; outputs change by ~1e-3)
+  --size N         record N as the model's training size (colorize's default --size)
+  --verify REF     a reference.safetensors from docs/export_pytorch.py: run the imported
+                   generator on its "input" and require max |ours − "output"| <= --tolerance
+  --tolerance T    for --verify (default 1e-3)
+  -h, --help       this text`;
+
+/** Where the CLI writes its lines. */
+export interface ImportIo {
+  error(line: string): void;
+  info(line: string): void;
+}
+
+const enc = new TextEncoder();
+const denoIo: ImportIo = {
+  error: (l) => Deno.stderr.writeSync(enc.encode(l + "\n")),
+  info: (l) => Deno.stdout.writeSync(enc.encode(l + "\n")),
+};
+
+function oneLine(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).replace(/\s*\n\s*/g, " ");
+}
+
+async function realOrSelf(p: string): Promise<string> {
+  try {
+    return await Deno.realPath(p);
+  } catch {
+    return p;
+  }
+}
+
+/** Max |G(input) − output| over a reference file's tensors `input` [N,1,H,W] and `output` [N,2,H,W]. */
+export async function verifyAgainst(G: Unet, refBytes: Uint8Array, source: string): Promise<number> {
+  let ref;
+  try {
+    ref = decodeSafetensors(refBytes);
+  } catch (e) {
+    throw new Error(`${source}: ${oneLine(e).replace(/^safetensors: /, "")}`);
+  }
+  const inp = ref.tensors.input, out = ref.tensors.output;
+  if (!inp || !out) throw new Error(`${source}: a reference needs tensors "input" and "output"`);
+  const y = noGrad(() => tidy(() => G.forward(tensor(toFloat32(inp), inp.shape))));
+  const got = await y.data();
+  y.dispose();
+  const want = toFloat32(out);
+  if (got.length !== want.length || y.shape.some((d, i) => d !== out.shape[i])) {
+    throw new Error(`${source}: output has shape [${out.shape}], the generator gives [${y.shape}]`);
+  }
+  let worst = 0;
+  for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
+  return worst;
+}
+
+/** Runs the import CLI on `args`; returns the exit code (0 ok, 1 failed verification or I/O, 2 usage). */
+export async function main(args: string[], io: ImportIo = denoIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        fp16: { type: "boolean" },
+        size: { type: "string" },
+        verify: { type: "string" },
+        tolerance: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (e) {
+    io.error(`import: ${oneLine(e)} (see --help)`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    io.info(HELP);
+    return 0;
+  }
+  if (positionals.length !== 2) {
+    io.error("import: expected IN.safetensors OUT.safetensors (see --help)");
+    return 2;
+  }
+  const [input, output] = positionals;
+  const size = values.size === undefined ? undefined : Number(values.size);
+  if (size !== undefined && !(Number.isInteger(size) && size > 0)) {
+    io.error(`import: --size ${values.size}: expected a positive whole number`);
+    return 2;
+  }
+  const tolerance = values.tolerance === undefined ? 1e-3 : Number(values.tolerance);
+  if (!(tolerance >= 0)) {
+    io.error(`import: --tolerance ${values.tolerance}: expected a number ≥ 0`);
+    return 2;
+  }
+  if (!/\.safetensors$/i.test(output)) {
+    io.error(`import: ${output}: the output must be a .safetensors file`);
+    return 2;
+  }
+  if ((await realOrSelf(input)) === (await realOrSelf(output))) {
+    io.error(`import: ${output}: is the input; refusing to overwrite it`);
+    return 2;
+  }
+
+  let ck;
+  try {
+    ck = decodeCheckpoint(await Deno.readFile(input), input);
+  } catch (e) {
+    const m = e instanceof Deno.errors.NotFound ? `${input}: no such file` : oneLine(e);
+    io.error(`import: ${m}`);
+    return 1;
+  }
+  const c = ck.generatorConfig;
+  const trainedSize = size ?? checkpointImageSize(ck);
+  if (trainedSize !== undefined && trainedSize % 2 ** c.nDown !== 0) {
+    io.error(`import: --size ${trainedSize} is not a multiple of 2^nDown = ${2 ** c.nDown}`);
+    return 2;
+  }
+  try {
+    await initGpu();
+  } catch (e) {
+    io.error(`import: ${oneLine(e)}`);
+    return 1;
+  }
+  let G: Unet;
+  try {
+    G = buildGenerator(ck);
+  } catch (e) {
+    io.error(`import: ${oneLine(e)}`);
+    return 1;
+  }
+  try {
+    if (values.verify !== undefined) {
+      let worst: number;
+      try {
+        worst = await verifyAgainst(G, await Deno.readFile(values.verify), values.verify);
+      } catch (e) {
+        const m = e instanceof Deno.errors.NotFound ? `${values.verify}: no such file` : oneLine(e);
+        io.error(`import: ${m}`);
+        return 1;
+      }
+      const ok = worst <= tolerance;
+      (ok ? io.info : io.error)(
+        `import: verify ${values.verify}: max |ours − reference| = ${worst.toExponential(2)} ` +
+          `(${ok ? "≤" : ">"} ${tolerance})`,
+      );
+      if (!ok) return 1;
+    }
+    const train: Record<string, unknown> = {
+      ...ck.train,
+      importedFrom: basename(input),
+      sourceKind: ck.kind,
+    };
+    if (trainedSize !== undefined) train.size = trainedSize;
+    const bytes = await encodeCheckpoint({ G, options: ck.options, train }, { fp16: !!values.fp16 });
+    try {
+      await atomicWrite(output, bytes);
+    } catch (e) {
+      io.error(`import: ${output}: cannot write (${oneLine(e)})`);
+      return 1;
+    }
+    const params = G.parameterCount().toLocaleString("en-US");
+    io.info(
+      `import: ${input} (${ck.kind}) → ${output}: U-Net nDown=${c.nDown} ngf=${c.ngf} ${c.norm} norm, ` +
+        `${c.inputChannels}→${c.outputChannels} channels, ${params} parameters, ` +
+        `${values.fp16 ? "F16" : "F32"}, ${(bytes.length / 1e6).toFixed(1)} MB`,
+    );
+    return 0;
+  } finally {
+    G.dispose();
+  }
+}
+
+/**
+ * `deno task` runs in the repository root and passes the caller's directory as INIT_CWD; going back
+ * there makes relative paths mean what the user typed. Without --allow-env the paths stay as they are.
+ */
+function enterCallerDirectory() {
+  try {
+    const dir = Deno.env.get("INIT_CWD");
+    if (dir) Deno.chdir(dir);
+  } catch {
+    // No permission to read INIT_CWD (plain deno run): the current directory already is the caller's.
+  }
+}
+
+if (import.meta.main) {
+  enterCallerDirectory();
+  Deno.exit(await main(Deno.args));
+}

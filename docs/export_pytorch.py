@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""Make a PyTorch reference for checking this project's U-Net against PyTorch.
+
+Not run in CI (this project's machines have no PyTorch). With PyTorch and the
+`safetensors` package installed:
+
+    python docs/export_pytorch.py --out pytorch_ref             # random weights, n_down 5, ngf 8, 64x64
+    python docs/export_pytorch.py --out ref --weights net_G.pth  # your trained generator (n_down/ngf must match)
+
+writes
+
+    OUT/generator.safetensors  the generator's state_dict (names model.model..., F32, I64 counters)
+    OUT/reference.safetensors  "input" [1,1,S,S] in [-1,1] and "output" [1,2,S,S] = net(input) in eval mode
+
+then, in the repository:
+
+    deno task import OUT/generator.safetensors model.safetensors --verify OUT/reference.safetensors
+    PIX2PIX_PYTORCH_REF=OUT deno test -A tests/checkpoint_test.ts   # the parity test, otherwise ignored
+
+Both require max |ours - PyTorch| <= 1e-3. See docs/CHECKPOINTS.md.
+"""
+
+import argparse
+import os
+
+import torch
+from torch import nn
+from safetensors.torch import load_file, save_file
+
+
+# The generator of the seeds (seed 001, after the pix2pix colorization tutorial), unchanged.
+class UnetBlock(nn.Module):
+    def __init__(self, nf, ni, submodule=None, input_c=None, dropout=False, innermost=False, outermost=False):
+        super().__init__()
+        self.outermost = outermost
+        if input_c is None:
+            input_c = nf
+        downconv = nn.Conv2d(input_c, ni, kernel_size=4, stride=2, padding=1, bias=False)
+        downrelu = nn.LeakyReLU(0.2, True)
+        downnorm = nn.BatchNorm2d(ni)
+        uprelu = nn.ReLU(True)
+        upnorm = nn.BatchNorm2d(nf)
+        if outermost:
+            upconv = nn.ConvTranspose2d(ni * 2, nf, kernel_size=4, stride=2, padding=1)
+            down = [downconv]
+            up = [uprelu, upconv, nn.Tanh()]
+            model = down + [submodule] + up
+        elif innermost:
+            upconv = nn.ConvTranspose2d(ni, nf, kernel_size=4, stride=2, padding=1, bias=False)
+            down = [downrelu, downconv]
+            up = [uprelu, upconv, upnorm]
+            model = down + up
+        else:
+            upconv = nn.ConvTranspose2d(ni * 2, nf, kernel_size=4, stride=2, padding=1, bias=False)
+            down = [downrelu, downconv, downnorm]
+            up = [uprelu, upconv, upnorm]
+            if dropout:
+                up += [nn.Dropout(0.5)]
+            model = down + [submodule] + up
+        self.model = nn.Sequential(*model)
+
+    def forward(self, x):
+        if self.outermost:
+            return self.model(x)
+        return torch.cat([x, self.model(x)], 1)
+
+
+class Unet(nn.Module):
+    def __init__(self, input_c=1, output_c=2, n_down=8, num_filters=64):
+        super().__init__()
+        unet_block = UnetBlock(num_filters * 8, num_filters * 8, innermost=True)
+        for _ in range(n_down - 5):
+            unet_block = UnetBlock(num_filters * 8, num_filters * 8, submodule=unet_block, dropout=True)
+        out_filters = num_filters * 8
+        for _ in range(3):
+            unet_block = UnetBlock(out_filters // 2, out_filters, submodule=unet_block)
+            out_filters //= 2
+        self.model = UnetBlock(output_c, out_filters, input_c=input_c, submodule=unet_block, outermost=True)
+
+    def forward(self, x):
+        return self.model(x)
+
+
+def load_weights(path):
+    sd = load_file(path) if path.endswith(".safetensors") else torch.load(path, map_location="cpu")
+    if "generator.model.model.0.weight" in sd:  # one of this project's checkpoints
+        return {k[len("generator."):]: v.float() for k, v in sd.items() if k.startswith("generator.")}
+    out = {}
+    for k, v in sd.items():
+        for prefix in ("net_G.module.", "net_G.", "module."):
+            if k.startswith(prefix):
+                k = k[len(prefix):]
+                break
+        if not k.startswith("net_D."):
+            out[k] = v
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default="pytorch_ref", help="output folder")
+    ap.add_argument("--n-down", type=int, default=5)
+    ap.add_argument("--ngf", type=int, default=8)
+    ap.add_argument("--size", type=int, default=64, help="input side, a multiple of 2^n_down")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--weights", help="a generator state dict (.pth or .safetensors) instead of random weights")
+    a = ap.parse_args()
+    if a.size % 2 ** a.n_down:
+        ap.error(f"--size {a.size} is not a multiple of 2^n_down = {2 ** a.n_down}")
+
+    torch.manual_seed(a.seed)
+    net = Unet(1, 2, a.n_down, a.ngf)
+    if a.weights:
+        net.load_state_dict(load_weights(a.weights))
+    else:
+        # Weights that keep activations of order 1 (He init) and BatchNorm statistics collected from
+        # forward passes, so that eval mode exercises every layer: pix2pix's own N(0, 0.02) init gives
+        # outputs of ~1e-3, where a 1e-3 comparison would prove nothing.
+        for m in net.modules():
+            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+                nn.init.kaiming_normal_(m.weight, a=0.2)
+                if m.bias is not None:
+                    nn.init.uniform_(m.bias, -0.1, 0.1)
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.uniform_(m.weight, 0.6, 1.4)
+                nn.init.uniform_(m.bias, -0.1, 0.1)
+        net.train()
+        with torch.no_grad():
+            for _ in range(10):
+                net(torch.rand(4, 1, a.size, a.size) * 2 - 1)
+    net.eval()
+    x = torch.rand(1, 1, a.size, a.size) * 2 - 1
+    with torch.no_grad():
+        y = net(x)
+
+    os.makedirs(a.out, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, os.path.join(a.out, "generator.safetensors"))
+    save_file(
+        {"input": x.contiguous(), "output": y.contiguous()},
+        os.path.join(a.out, "reference.safetensors"),
+        metadata={"n_down": str(a.n_down), "ngf": str(a.ngf), "size": str(a.size), "torch": torch.__version__},
+    )
+    print(
+        f"wrote {a.out}/generator.safetensors and {a.out}/reference.safetensors "
+        f"(output range [{y.min().item():.3f}, {y.max().item():.3f}], std {y.std().item():.3f})"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,346 @@
+/**
+ * Colorizing photos: the padding/resize/crop geometry against hand-computed
+ * cases, then `deno task colorize` (its main function, in-process) with a tiny
+ * random model on a non-square image: output size, luminance kept, output
+ * naming, never overwriting inputs, and one-line errors that do not stop the batch.
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { assertClose, gpu } from "./helpers.ts";
+import {
+  axisWeights,
+  colorizeGeometry,
+  colorizeLab,
+  modelInput,
+  modelOutputToImage,
+  padPlan,
+} from "../models/colorize.ts";
+import { encodeCheckpoint } from "../models/checkpoint.ts";
+import { Unet } from "../models/unet.ts";
+import { initPix2pixWeights } from "../models/init.ts";
+import { manualSeed } from "../engine/random.ts";
+import { rgbToLabCpu } from "../engine/color.ts";
+import { crc32, readImage, type RgbaImage, writeImage } from "../cli/image.ts";
+import { type CliIo, main } from "../cli/colorize.ts";
+
+await gpu();
+
+// ---------------------------------------------------------------------------
+// Geometry.
+
+Deno.test("geometry: padding plan splits equally, reflects, falls back to edge when too elongated", () => {
+  assert.deepEqual(padPlan(61, 97), { before: 18, after: 18, mode: "reflect" });
+  assert.deepEqual(padPlan(60, 97), { before: 18, after: 19, mode: "reflect" });
+  assert.deepEqual(padPlan(97, 97), { before: 0, after: 0, mode: "reflect" });
+  // Reflecting 15 rows needs at least 16 source rows (the edge row is not repeated).
+  assert.deepEqual(padPlan(10, 40), { before: 15, after: 15, mode: "edge" });
+  assert.deepEqual(padPlan(16, 46), { before: 15, after: 15, mode: "reflect" });
+  assert.deepEqual(padPlan(1, 4), { before: 1, after: 2, mode: "edge" });
+});
+
+Deno.test("geometry: hand-computed model input (reflect pad, identity and area resize)", () => {
+  // 4×2 image padded to 4×4: one row above and one below, mirrored (numpy "reflect"):
+  // padded rows = [row1, row0, row1, row0].
+  const L = Float32Array.of(0, 10, 20, 30, 40, 50, 60, 70);
+  const x = modelInput(L, colorizeGeometry(4, 2, 4));
+  const r0 = [0, 10, 20, 30], r1 = [40, 50, 60, 70];
+  const want = [...r1, ...r0, ...r1, ...r0].map((v) => v / 50 - 1);
+  // Weights of exactly 1 at scale 1: the only error is f32 rounding of v/50 − 1.
+  assertClose(x, want, { atol: 1e-6 }, "4×2 → 4");
+
+  // 4×4 → 2×2 area averaging: each output is the mean of a 2×2 block.
+  const sq = Float32Array.from({ length: 16 }, (_, i) => i * 5);
+  const mean = (a: number[]) => a.reduce((s, v) => s + v, 0) / a.length;
+  assertClose(
+    modelInput(sq, colorizeGeometry(4, 4, 2)),
+    [mean([0, 5, 20, 25]), mean([10, 15, 30, 35]), mean([40, 45, 60, 65]), mean([50, 55, 70, 75])].map((v) =>
+      v / 50 - 1
+    ),
+    { atol: 1e-6 },
+    "4×4 → 2",
+  );
+
+  // 3 → 2 covers [0, 1.5) and [1.5, 3): weights (2/3, 1/3) and (1/3, 2/3).
+  const w = axisWeights(2, 3, 1.5, 0);
+  assert.deepEqual([...w.starts], [0, 2, 4]);
+  assert.deepEqual([...w.index], [0, 1, 1, 2]);
+  assertClose(w.weight, [2 / 3, 1 / 3, 1 / 3, 2 / 3], { atol: 1e-7 }, "3 → 2 weights");
+});
+
+Deno.test("geometry: output crop at scale 1 is exact; enlarging is bilinear with clamped edges", () => {
+  // A 4×2 image at size 4: rows 1 and 2 of the model's output are the image (padding 1 above).
+  const plane = Float32Array.from({ length: 16 }, (_, i) => i);
+  assert.deepEqual([...modelOutputToImage(plane, colorizeGeometry(4, 2, 4))], [4, 5, 6, 7, 8, 9, 10, 11]);
+  // A 2×4 image: columns 1 and 2 (padding 1 on the left).
+  assert.deepEqual([...modelOutputToImage(plane, colorizeGeometry(2, 4, 4))], [1, 2, 5, 6, 9, 10, 13, 14]);
+  // 2×2 model output → 4×4 image: pixel centres at model coordinates −0.25, 0.25, 0.75, 1.25 (clamped),
+  // so each axis interpolates with fractions f = [0, 0.25, 0.75, 1].
+  const small = Float32Array.of(0, 1, 2, 3);
+  const f = [0, 0.25, 0.75, 1];
+  const want = f.flatMap((fy) => f.map((fx) => fx + 2 * fy));
+  assertClose(modelOutputToImage(small, colorizeGeometry(4, 4, 2)), want, { atol: 1e-6 }, "2 → 4");
+});
+
+Deno.test("geometry: constants stay constant through pad, resize and crop for any aspect", () => {
+  for (const [w, h, size] of [[97, 61, 32], [200, 7, 64], [5, 300, 32], [33, 33, 64], [1, 1, 32]]) {
+    const g = colorizeGeometry(w, h, size);
+    const x = modelInput(new Float32Array(w * h).fill(40), g);
+    // Weights sum to 1 up to f32 rounding of a few terms.
+    assertClose(x, new Float32Array(size * size).fill(40 / 50 - 1), { atol: 1e-5 }, `${w}×${h} in`);
+    const y = modelOutputToImage(new Float32Array(size * size).fill(-17), g);
+    assertClose(y, new Float32Array(w * h).fill(-17), { atol: 1e-4 }, `${w}×${h} out`);
+  }
+});
+
+Deno.test("colorizeLab: full-resolution ab from a tiny model; size must be a multiple of 2^nDown", async () => {
+  manualSeed(2);
+  const G = new Unet({ nDown: 5, ngf: 4 });
+  const L = Float32Array.from({ length: 45 * 20 }, (_, i) => (i * 7) % 100);
+  await assert.rejects(colorizeLab(G, L, 45, 20, 48), /size 48 must be a positive multiple of 32/);
+  await assert.rejects(colorizeLab(G, L, 45, 21, 32), /900 L values for a 45×21 image/);
+  const ab = await colorizeLab(G, L, 45, 20, 32);
+  assert.equal(ab.length, 2 * 45 * 20);
+  assert.ok(ab.every(Number.isFinite));
+  // ab is tanh·110: |ab| ≤ 110, and a random model does not give all zeros.
+  assert.ok(ab.every((v) => Math.abs(v) <= 110) && ab.some((v) => v !== 0));
+  assert.equal(G.training, true, "mode restored after eval");
+  G.dispose();
+});
+
+// ---------------------------------------------------------------------------
+// The CLI.
+
+const dir = await Deno.makeTempDir({ prefix: "colorize_test_" });
+const modelPath = join(dir, "tiny.safetensors");
+const W = 97, H = 61;
+
+/**
+ * Colourful gradients with a one-pixel checkerboard in green (±25), so the
+ * lightness has detail at full resolution that a model at 64×64 cannot carry:
+ * losing it (using model-resolution L) or shifting it shows up at once.
+ * Channels stay in [15, 240], away from the black and white ends where chroma
+ * clips out of the sRGB gamut.
+ */
+function gradient(w: number, h: number): RgbaImage {
+  const rgba = new Uint8Array(4 * w * h);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const p = 4 * (y * w + x);
+      rgba[p] = Math.round(40 + 175 * x / Math.max(w - 1, 1));
+      rgba[p + 1] = Math.round(65 + 125 * y / Math.max(h - 1, 1)) + ((x + y) & 1 ? 25 : -25);
+      rgba[p + 2] = Math.round(127.5 + 80 * Math.sin(x * 0.21 + y * 0.13));
+      rgba[p + 3] = 255;
+    }
+  }
+  return { width: w, height: h, rgba };
+}
+
+function lightness(img: RgbaImage): Float64Array {
+  const out = new Float64Array(img.width * img.height);
+  for (let i = 0; i < out.length; i++) {
+    out[i] = rgbToLabCpu(img.rgba[4 * i] / 255, img.rgba[4 * i + 1] / 255, img.rgba[4 * i + 2] / 255)[0];
+  }
+  return out;
+}
+
+{
+  manualSeed(5);
+  const G = new Unet({ nDown: 5, ngf: 4 });
+  initPix2pixWeights(G);
+  // pix2pix's N(0, 0.02) init predicts |ab| < 0.3, i.e. gray: scaling the last layer 100× gives
+  // |ab| up to ~27, real colour, while staying mostly inside the sRGB gamut.
+  const last = G.stateDict().get("model.model.3.weight")!;
+  G.loadStateDict(new Map([["model.model.3.weight", (await last.data()).map((v) => 100 * v)]]), false);
+  // train.size 64 becomes colorize's default --size.
+  await Deno.writeFile(modelPath, await encodeCheckpoint({ G, train: { size: 64 } }));
+  G.dispose();
+}
+
+/** Captures what the CLI writes. */
+function capture(): CliIo & { errors: string[]; infos: string[] } {
+  const errors: string[] = [], infos: string[] = [];
+  return { errors, infos, error: (l) => errors.push(l), info: (l) => infos.push(l), progress: false };
+}
+
+async function fresh(name: string): Promise<string> {
+  const d = join(dir, name);
+  await Deno.mkdir(d, { recursive: true });
+  return d;
+}
+
+Deno.test("colorize CLI: NAME.color.png beside the input, same size, L kept within 1", async () => {
+  const d = await fresh("basic");
+  const input = join(d, "photo.png");
+  const img = gradient(W, H);
+  await writeImage(input, img);
+  const io = capture();
+  assert.equal(await main([input, "--model", modelPath], io), 0, io.errors.join("\n"));
+  assert.deepEqual(io.errors, []);
+  const out = await readImage(join(d, "photo.color.png"));
+  assert.equal(out.width, W);
+  assert.equal(out.height, H);
+  // The output is Lab(original L, predicted ab) → sRGB → 8 bits. Rounding to 8 bits moves L by
+  // ≤ 0.4 (measured max 0.19 here; gamut clipping would move it more, but the colours stay inside).
+  // 1 unit of L is about the smallest visible lightness step; the checkerboard's neighbours differ
+  // by ~15, so a shifted or low-resolution L fails by far.
+  assertClose(lightness(out), lightness(img), { atol: 1 }, "L of output vs input");
+  // And it is really colourised: a chroma of several units somewhere (the input's own colour is
+  // discarded, so this comes from the model).
+  let chroma = 0;
+  for (let i = 0; i < W * H; i++) {
+    const [, a, b] = rgbToLabCpu(out.rgba[4 * i] / 255, out.rgba[4 * i + 1] / 255, out.rgba[4 * i + 2] / 255);
+    chroma = Math.max(chroma, Math.hypot(a, b));
+  }
+  assert.ok(chroma > 5, `max chroma ${chroma}`);
+});
+
+Deno.test("colorize CLI: -o file (JPEG by extension), -o folder for a folder input, *.color.png skipped", async () => {
+  const d = await fresh("outputs");
+  const input = join(d, "a.png");
+  await writeImage(input, gradient(40, 70));
+  const io = capture();
+  const jpg = join(d, "result.jpg");
+  assert.equal(await main([input, "-o", jpg, "--model", modelPath], io), 0, io.errors.join("\n"));
+  const bytes = await Deno.readFile(jpg);
+  assert.deepEqual([...bytes.subarray(0, 3)], [0xff, 0xd8, 0xff], "a JPEG");
+  const out = await readImage(jpg);
+  assert.deepEqual([out.width, out.height], [40, 70]);
+
+  // A folder: recursion into sub/, earlier outputs skipped, structure mirrored under -o.
+  const src = await fresh("outputs/src");
+  await Deno.mkdir(join(src, "sub"));
+  await writeImage(join(src, "one.png"), gradient(33, 20));
+  await writeImage(join(src, "sub", "two.jpg"), gradient(20, 33));
+  await writeImage(join(src, "old.color.png"), gradient(8, 8));
+  await Deno.writeTextFile(join(src, "notes.txt"), "not an image");
+  const outDir = join(d, "out");
+  const io2 = capture();
+  assert.equal(await main([src, "-o", outDir, "--model", modelPath], io2), 0, io2.errors.join("\n"));
+  const names: string[] = [];
+  for await (const e of Deno.readDir(outDir)) names.push(e.name);
+  assert.deepEqual(names.sort(), ["one.color.png", "sub"]);
+  const two = await readImage(join(outDir, "sub", "two.color.png"));
+  assert.deepEqual([two.width, two.height], [20, 33]);
+});
+
+Deno.test("colorize CLI: never overwrites an input", async () => {
+  const d = await fresh("overwrite");
+  const input = join(d, "x.png");
+  await writeImage(input, gradient(30, 30));
+  const before = await Deno.readFile(input);
+  const io = capture();
+  assert.equal(await main([input, "-o", input, "--model", modelPath], io), 1);
+  assert.deepEqual(io.errors, [`colorize: ${input}: output ${input} is an input; refusing to overwrite it`]);
+  assert.deepEqual(await Deno.readFile(input), before);
+});
+
+/** A PNG whose header says 0×0 (valid chunks and CRCs, so only the size is wrong). */
+function zeroPng(): Uint8Array {
+  const chunk = (type: string, data: Uint8Array) => {
+    const out = new Uint8Array(12 + data.length);
+    const v = new DataView(out.buffer);
+    v.setUint32(0, data.length);
+    out.set(new TextEncoder().encode(type), 4);
+    out.set(data, 8);
+    v.setUint32(8 + data.length, crc32(out.subarray(4, 8 + data.length)));
+    return out;
+  };
+  const ihdr = new Uint8Array(13);
+  ihdr.set([8, 6, 0, 0, 0], 8); // 8-bit RGBA, width = height = 0
+  const parts = [
+    Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a),
+    chunk("IHDR", ihdr),
+    chunk("IEND", new Uint8Array()),
+  ];
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+Deno.test("colorize CLI: bad inputs each get one line, the batch goes on, exit code 1", async () => {
+  const d = await fresh("bad");
+  const good = join(d, "good.png");
+  await writeImage(good, gradient(W, H));
+  const missing = join(d, "missing.png");
+  const text = join(d, "text.png");
+  await Deno.writeTextFile(text, "hello, not a picture");
+  const jpg = join(d, "full.jpg");
+  await writeImage(jpg, gradient(64, 48));
+  const cut = join(d, "cut.jpg");
+  const jbytes = await Deno.readFile(jpg);
+  await Deno.writeFile(cut, jbytes.subarray(0, Math.floor(jbytes.length / 2)));
+  const zero = join(d, "zero.png");
+  await Deno.writeFile(zero, zeroPng());
+
+  const io = capture();
+  const code = await main([missing, text, cut, zero, good, "--model", modelPath], io);
+  assert.equal(code, 1);
+  assert.equal(io.errors.length, 4, io.errors.join("\n"));
+  for (const [file, line] of [missing, text, cut, zero].map((f, i) => [f, io.errors[i]] as const)) {
+    assert.ok(line.startsWith(`colorize: ${file}: `), line);
+    assert.ok(
+      !line.includes("\n") && !line.slice(`colorize: ${file}: `.length).includes(file),
+      `names it once: ${line}`,
+    );
+  }
+  assert.match(io.errors[0], /no such file or directory$/);
+  assert.match(io.errors[1], /not a JPEG or PNG image/);
+  assert.match(io.errors[2], /truncat/i);
+  assert.match(io.errors[3], /0×0|0x0|empty|zero|size/i);
+  // The good file after them was still done.
+  const out = await readImage(join(d, "good.color.png"));
+  assert.deepEqual([out.width, out.height], [W, H]);
+  assert.match(io.infos.at(-1)!, /1 of 5 done, 4 failed/);
+});
+
+Deno.test("colorize CLI: unusable models and options stop with exit code 2 and one line", async () => {
+  const d = await fresh("models");
+  const input = join(d, "p.png");
+  await writeImage(input, gradient(20, 20));
+  const run = async (args: string[], opts = {}) => {
+    const io = capture();
+    const code = await main(args, io, opts);
+    return { code, errors: io.errors };
+  };
+  // A PNG passed as the model.
+  assert.deepEqual(await run([input, "--model", input]), {
+    code: 2,
+    errors: [`colorize: ${input}: not a safetensors file, so not a pix2pix-colorize checkpoint`],
+  });
+  const bytes = await Deno.readFile(modelPath);
+  const cut = join(d, "cut.safetensors");
+  await Deno.writeFile(cut, bytes.subarray(0, bytes.length - 100));
+  const r1 = await run([input, "--model", cut]);
+  assert.equal(r1.code, 2);
+  assert.match(
+    r1.errors[0],
+    new RegExp(`^colorize: ${cut.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: truncated`),
+  );
+  const r2 = await run([input], { defaultModel: new URL("file:///nonexistent/default.safetensors") });
+  assert.deepEqual(r2, {
+    code: 2,
+    errors: ["colorize: no shipped model yet: pass --model FILE (train one with deno task train)"],
+  });
+  const r3 = await run([input, "--model", modelPath, "--size", "48"]);
+  assert.equal(r3.code, 2);
+  assert.match(r3.errors[0], /--size 48 must be a multiple of 32/);
+  const r4 = await run([input, "--model", join(d, "nope.safetensors")]);
+  assert.deepEqual(r4.errors, [`colorize: ${join(d, "nope.safetensors")}: no such file or directory`]);
+  assert.equal((await run([])).code, 2);
+  const io = capture();
+  assert.equal(await main(["--help"], io), 0);
+  assert.match(io.infos[0], /^Usage: deno task colorize/);
+  // Nothing was written next to the input by the failed runs.
+  const names: string[] = [];
+  for await (const e of Deno.readDir(d)) names.push(e.name);
+  assert.deepEqual(names.sort(), ["cut.safetensors", "p.png"]);
+});
+
+Deno.test("colorize CLI: clean up", async () => {
+  await Deno.remove(dir, { recursive: true });
+});
