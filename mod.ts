@@ -1,0 +1,107 @@
+/**
+ * A WebGPU deep-learning engine with hand-written WGSL kernels and reverse-mode
+ * autodiff, plus the pix2pix colorization models built on it. Web APIs only:
+ * the same module runs in Deno and in a browser, imported from a URL.
+ *
+ * ```ts
+ * import { Adam, backward, Conv2d, initGpu, l1Loss, tensor, tidy } from "./mod.ts";
+ * await initGpu();
+ * const conv = new Conv2d(1, 2, 3, { padding: 1 });
+ * const opt = new Adam(conv.parameters(), { lr: 1e-2 });
+ * const x = tensor(new Float32Array(64), [1, 1, 8, 8]);
+ * const y = tensor(new Float32Array(128), [1, 2, 8, 8]);
+ * const loss = tidy(() => {
+ *   const l = l1Loss(conv.forward(x), y);
+ *   backward(l);
+ *   opt.step();
+ *   opt.zeroGrad();
+ *   return l;
+ * });
+ * console.log(await loss.item());
+ * ```
+ *
+ * @module
+ */
+
+// Runtime and tensors
+export { grid, grid1d, initGpu, NoGpuError, Params, Runtime, runtime } from "./engine/gpu.ts";
+export type { Dispatch } from "./engine/gpu.ts";
+export type { MemoryInfo } from "./engine/pool.ts";
+export { fmtShape, keep, liveTensorCount, Tensor, tensor, tidy, tidyAsync } from "./engine/tensor.ts";
+export type { GradNode } from "./engine/tensor.ts";
+export { backward, isGradEnabled, noGrad, record } from "./engine/autograd.ts";
+export { globalRng, manualSeed, nextSeed, Rng } from "./engine/random.ts";
+export { constant_, fanIn, normal_, ones_, uniform_, zeros_ } from "./engine/init.ts";
+
+// Ops (torch.nn.functional style)
+export {
+  accumulate,
+  add,
+  addScalar,
+  assign,
+  copy,
+  fill,
+  leakyRelu,
+  mul,
+  ones,
+  relu,
+  scale,
+  sigmoid,
+  sub,
+  tanh,
+  zeros,
+} from "./engine/ops/elementwise.ts";
+export { conv2d, convTranspose2d } from "./engine/ops/conv.ts";
+export type { Conv2dOptions, ConvTranspose2dOptions } from "./engine/ops/conv.ts";
+export { batchNorm, instanceNorm } from "./engine/ops/norm.ts";
+export { dropout } from "./engine/ops/dropout.ts";
+export { concat, pad, reshape, slice, split } from "./engine/ops/shape.ts";
+export type { PadMode } from "./engine/ops/shape.ts";
+export { mean, sum, sumChannels } from "./engine/ops/reduce.ts";
+export { linear, matmul } from "./engine/ops/linear.ts";
+export { bceWithLogits, hingeLossD, hingeLossG, l1Loss, mseLoss } from "./engine/ops/loss.ts";
+
+// Modules and optimizer
+export { Module, Sequential } from "./engine/nn/module.ts";
+export {
+  BatchNorm2d,
+  Conv2d,
+  ConvTranspose2d,
+  Dropout,
+  InstanceNorm2d,
+  LeakyReLU,
+  Linear,
+  ReLU,
+  Sigmoid,
+  Tanh,
+} from "./engine/nn/layers.ts";
+export { Adam } from "./engine/optim.ts";
+export type { AdamOptions, AdamState } from "./engine/optim.ts";
+
+// Color and files
+export {
+  labToModel,
+  labToRgb,
+  labToRgbCpu,
+  modelToLab,
+  modelToRgb,
+  rgbToLab,
+  rgbToLabCpu,
+  rgbToModel,
+  rgbToYuv,
+  rgbToYuvCpu,
+  yuvToRgb,
+  yuvToRgbCpu,
+} from "./engine/color.ts";
+export { decodeSafetensors, encodeSafetensors, toFloat32 } from "./engine/safetensors.ts";
+
+// Colorization models
+export { Unet, UNET_DEFAULTS, UnetBlock } from "./models/unet.ts";
+export type { UnetConfig } from "./models/unet.ts";
+export { PatchGan, PATCHGAN_DEFAULTS } from "./models/patchgan.ts";
+export type { PatchGanConfig } from "./models/patchgan.ts";
+export { initPix2pixWeights } from "./models/init.ts";
+export { ganLoss, Pix2Pix, PIX2PIX_DEFAULTS } from "./models/pix2pix.ts";
+export type { GanMode, Pix2PixOptions, StepLosses } from "./models/pix2pix.ts";
+export { buildGenerator, decodeCheckpoint, encodeCheckpoint, restorePix2Pix } from "./models/checkpoint.ts";
+export { colorizeLab, colorizeRgba } from "./models/colorize.ts";

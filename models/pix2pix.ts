@@ -1,0 +1,123 @@
+/**
+ * The pix2pix training step for colorization (seeds 001/002): the generator
+ * maps L to ab; the discriminator judges concat(L, ab). One step updates D on
+ * real and (detached) fake pairs, then G with the adversarial loss plus λ·L1.
+ * Losses come back as GPU scalars, so a step needs no readback.
+ */
+
+import { Unet, type UnetConfig } from "./unet.ts";
+import { PatchGan, type PatchGanConfig } from "./patchgan.ts";
+import { initPix2pixWeights } from "./init.ts";
+import { Adam } from "../engine/optim.ts";
+import { backward } from "../engine/autograd.ts";
+import { keep, type Tensor, tidy } from "../engine/tensor.ts";
+import { concat } from "../engine/ops/shape.ts";
+import { add, scale } from "../engine/ops/elementwise.ts";
+import { bceWithLogits, hingeLossD, hingeLossG, l1Loss, mseLoss } from "../engine/ops/loss.ts";
+
+/** Adversarial loss: BCE with logits (pix2pix), least squares (LSGAN) or hinge (seed 003). */
+export type GanMode = "vanilla" | "lsgan" | "hinge";
+
+/** Training hyper-parameters, defaults as in the seeds. */
+export interface Pix2PixOptions {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  lambdaL1: number;
+  gan: GanMode;
+}
+
+export const PIX2PIX_DEFAULTS: Pix2PixOptions = { lr: 2e-4, beta1: 0.5, beta2: 0.999, lambdaL1: 100, gan: "vanilla" };
+
+/** The losses of one step, as GPU scalars owned by the caller (dispose them after reading). */
+export interface StepLosses {
+  lossD?: Tensor;
+  lossGGan?: Tensor;
+  lossL1: Tensor;
+}
+
+/** Loss pushing logits towards "real" (target 1) or "fake" (target 0). */
+export function ganLoss(mode: GanMode, logits: Tensor, real: boolean): Tensor {
+  if (mode === "vanilla") return bceWithLogits(logits, real ? 1 : 0);
+  if (mode === "lsgan") return mseLoss(logits, real ? 1 : 0);
+  // Hinge has no per-side form for D (see hingeLossD); for G it is −mean(logits).
+  if (!real) throw new Error("ganLoss: the hinge loss of fake logits is part of hingeLossD");
+  return hingeLossG(logits);
+}
+
+/** Generator, discriminator and their Adam optimizers. */
+export class Pix2Pix {
+  readonly G: Unet;
+  readonly D: PatchGan;
+  readonly optG: Adam;
+  readonly optD: Adam;
+  readonly options: Pix2PixOptions;
+
+  constructor(
+    g: Partial<UnetConfig> = {},
+    d: Partial<PatchGanConfig> = {},
+    options: Partial<Pix2PixOptions> = {},
+  ) {
+    this.options = { ...PIX2PIX_DEFAULTS, ...options };
+    this.G = new Unet(g);
+    this.D = new PatchGan({ inputChannels: this.G.config.inputChannels + this.G.config.outputChannels, ...d });
+    initPix2pixWeights(this.G);
+    initPix2pixWeights(this.D);
+    const o = this.options;
+    this.optG = new Adam(this.G.parameters(), { lr: o.lr, betas: [o.beta1, o.beta2] });
+    this.optD = new Adam(this.D.parameters(), { lr: o.lr, betas: [o.beta1, o.beta2] });
+  }
+
+  /**
+   * One GAN step on a batch: L [N,1,H,W] in [−1,1], ab [N,2,H,W] in [−1,1].
+   * With `updateD` false (seed 003's "update D every k steps") only G learns.
+   */
+  trainStep(L: Tensor, ab: Tensor, updateD = true): StepLosses {
+    const { G, D, options: o } = this;
+    return tidy(() => {
+      const fake = G.forward(L);
+      const fakePair = concat([L, fake], 1);
+      let lossD: Tensor | undefined;
+      if (updateD) {
+        D.requiresGrad(true);
+        this.optD.zeroGrad();
+        // The D step treats the generator's output as a constant.
+        const fakeLogits = D.forward(fakePair.detach());
+        const realLogits = D.forward(concat([L, ab], 1));
+        lossD = o.gan === "hinge"
+          ? hingeLossD(realLogits, fakeLogits)
+          : scale(add(ganLoss(o.gan, fakeLogits, false), ganLoss(o.gan, realLogits, true)), 0.5);
+        backward(lossD);
+        this.optD.step();
+        this.optD.zeroGrad();
+      }
+      // The G step must not change D: freeze it so no D gradients are even computed.
+      D.requiresGrad(false);
+      this.optG.zeroGrad();
+      const lossGGan = ganLoss(o.gan, D.forward(fakePair), true);
+      const lossL1 = l1Loss(fake, ab);
+      backward(add(lossGGan, scale(lossL1, o.lambdaL1)));
+      this.optG.step();
+      this.optG.zeroGrad();
+      D.requiresGrad(true);
+      return { lossD: lossD && keep(lossD), lossGGan: keep(lossGGan), lossL1: keep(lossL1) };
+    });
+  }
+
+  /** L1-only generator step (pretraining, seeds 001/004). */
+  pretrainStep(L: Tensor, ab: Tensor): StepLosses {
+    return tidy(() => {
+      this.optG.zeroGrad();
+      const lossL1 = l1Loss(this.G.forward(L), ab);
+      backward(lossL1);
+      this.optG.step();
+      this.optG.zeroGrad();
+      return { lossL1: keep(lossL1) };
+    });
+  }
+
+  /** Frees both networks and optimizer state. */
+  dispose(): void {
+    for (const x of [this.G, this.D, this.optG, this.optD]) x.dispose();
+  }
+}

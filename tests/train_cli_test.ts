@@ -1,0 +1,408 @@
+/**
+ * End to end: `cli/train.ts` as a user runs it, on a folder of synthetic
+ * 32×32 scenes with a tiny network (n-down 5, 8 filters), in subprocesses.
+ * Covers outputs (checkpoint, samples, curve, metrics, skip summary), --resume
+ * continuing the same run, SIGINT and SIGKILL leaving a loadable checkpoint,
+ * L1 pretraining actually fitting, a diverging run stopping without saving
+ * non-finite weights, and usage errors.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { readImage, writeImage } from "../cli/image.ts";
+import { decodeCheckpoint } from "../models/checkpoint.ts";
+import type { MetricsRecord } from "../cli/train.ts";
+import { epochPlan, mixSeed, prepareImage, splitTrainVal } from "../cli/data.ts";
+import { renderLossCurve, renderSampleGrid } from "../cli/plot.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const TRAIN = join(ROOT, "cli/train.ts");
+const tmp = await Deno.makeTempDir({ prefix: "train-cli-test-" });
+
+/**
+ * A scene whose colours follow from its structure (so they can be learned from
+ * L): sky getting lighter towards the horizon, textured grass, a red sun whose
+ * place and size vary with k.
+ */
+function scene(k: number, S = 32) {
+  const rgba = new Uint8Array(S * S * 4);
+  const horizon = Math.floor(S * (0.4 + (0.2 * ((k * 7) % 5)) / 4));
+  const cx = (k * 11) % S, cy = horizon + ((k * 5) % (S - horizon)), r = 3 + (k % 5);
+  for (let y = 0; y < S; y++) {
+    for (let x = 0; x < S; x++) {
+      let c: number[];
+      if ((x - cx) ** 2 + (y - cy) ** 2 < r * r) c = [230, 40, 40];
+      else if (y < horizon) c = [80 + y * 3, 140 + y * 2, 250];
+      else c = [40 + (x % 4) * 5, 150 + ((x + y) % 7) * 8, 50];
+      rgba.set([c[0], c[1], c[2], 255], 4 * (y * S + x));
+    }
+  }
+  return { width: S, height: S, rgba };
+}
+
+async function makeData(dir: string, n: number, extras: boolean) {
+  await Deno.mkdir(join(dir, "sub"), { recursive: true });
+  for (let k = 0; k < n; k++) {
+    // Half in a subfolder: the walk is recursive.
+    await writeImage(join(dir, k % 2 ? "sub" : "", `scene_${String(k).padStart(2, "0")}.png`), scene(k));
+  }
+  if (extras) {
+    const gray = scene(99);
+    for (let i = 0; i < gray.rgba.length; i += 4) gray.rgba.fill(gray.rgba[i + 1], i, i + 3);
+    await writeImage(join(dir, "gray.png"), gray);
+    await Deno.writeFile(join(dir, "corrupt.jpg"), new TextEncoder().encode("this is not a JPEG"));
+  }
+}
+
+const DATA = join(tmp, "data");
+const DATA4 = join(tmp, "data4");
+await makeData(DATA, 16, true);
+await makeData(DATA4, 4, false);
+
+const TINY = ["--size", "32", "--n-down", "5", "--ngf", "8", "--ndf", "8", "--batch", "4"];
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function spawn(args: string[]) {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", TRAIN, ...args],
+    cwd: ROOT,
+    env: { NO_COLOR: "1", XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp" },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+async function finish(child: Deno.ChildProcess): Promise<Result> {
+  const { code, stdout, stderr } = await child.output();
+  const dec = new TextDecoder();
+  return { code, stdout: dec.decode(stdout), stderr: dec.decode(stderr) };
+}
+
+async function train(...args: string[]): Promise<Result> {
+  return await finish(spawn(args));
+}
+
+function explain(r: Result) {
+  return `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
+}
+
+async function metrics(out: string): Promise<MetricsRecord[]> {
+  const text = await Deno.readTextFile(join(out, "metrics.jsonl"));
+  return text.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l));
+}
+
+async function checkpointStep(out: string): Promise<number> {
+  const path = join(out, "checkpoint.safetensors");
+  const ck = decodeCheckpoint(await Deno.readFile(path), path);
+  return ck.train.step as number;
+}
+
+async function waitFor(cond: () => Promise<boolean>, timeoutMs: number, what: string) {
+  const t0 = Date.now();
+  while (!(await cond())) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function metricsLines(out: string): Promise<number> {
+  try {
+    return (await Deno.readTextFile(join(out, "metrics.jsonl"))).split("\n").filter(Boolean).length;
+  } catch {
+    return 0;
+  }
+}
+
+Deno.test("train writes checkpoint, samples, loss curve, metrics and the skip summary", async () => {
+  const out = join(tmp, "run-basic");
+  // 16 photos → 13 train / 3 val → 3 steps per epoch; saves at steps 2, 3 (epoch end), 4, 6 (end).
+  const r = await train("--data", DATA, "--out", out, ...TINY, "--epochs", "2", "--sample-every", "2");
+  assert.equal(r.code, 0, explain(r));
+  assert.match(r.stdout, /^data: 16 images \(32×32\), skipped 1 grayscale, 1 unreadable \(see --verbose\)$/m);
+  assert.match(r.stdout, /13 train \/ 3 val/);
+  assert.equal(await checkpointStep(out), 6);
+
+  const m = await metrics(out);
+  assert.deepEqual(m.map((x) => x.step), [2, 3, 4, 6]);
+  assert.deepEqual(m.map((x) => x.epoch), [0.6667, 1, 1.3333, 2]);
+  for (const x of m) {
+    for (const k of ["lossD", "lossGGan", "lossL1", "valL1", "valPsnr", "time"] as const) {
+      assert.ok(Number.isFinite(x[k]), `${k} of step ${x.step} is ${x[k]}`);
+    }
+    assert.equal(x.phase, "gan");
+    // ab/110 targets of these scenes are a few tenths; anything else means a units mix-up.
+    assert.ok(x.valL1! > 0.01 && x.valL1! < 1, `valL1 ${x.valL1}`);
+    assert.ok(x.valPsnr! > 5 && x.valPsnr! < 60, `valPsnr ${x.valPsnr}`);
+  }
+
+  const samples = await readImage(join(out, "samples.png"));
+  // 3 cells of 32 px + 4 gutters of 4 px; 3 val photos → 3 rows.
+  assert.equal(samples.width, 3 * 32 + 4 * 4);
+  assert.equal(samples.height, 3 * 32 + 4 * 4);
+  const curve = await readImage(join(out, "loss.png"));
+  assert.deepEqual([curve.width, curve.height], [800, 400]);
+  const history = [...Deno.readDirSync(join(out, "samples"))].map((e) => e.name).sort();
+  assert.deepEqual(history, ["step-0000002.png", "step-0000003.png", "step-0000004.png", "step-0000006.png"]);
+
+  // A second run reads the cache (no decoding), names the skipped files with --verbose, and refuses to
+  // overwrite the checkpoint without --resume/--force.
+  const again = await train("--data", DATA, "--out", out, ...TINY, "--epochs", "2");
+  assert.equal(again.code, 2, explain(again));
+  assert.match(again.stderr, /already holds a checkpoint/);
+  const forced = await train(
+    "--data",
+    DATA,
+    "--out",
+    out,
+    ...TINY,
+    "--epochs",
+    "1",
+    "--max-steps",
+    "1",
+    "--force",
+    "--verbose",
+  );
+  assert.equal(forced.code, 0, explain(forced));
+  assert.match(forced.stdout, /data: 16 images \(32×32, from cache\), skipped 1 grayscale, 1 unreadable$/m);
+  assert.match(forced.stderr, /skipped gray\.png: grayscale/);
+  assert.match(forced.stderr, /skipped corrupt\.jpg: [^/]*$/m, "the reason, without repeating the path");
+  assert.deepEqual((await metrics(out)).map((x) => x.step), [1], "--force starts metrics afresh");
+});
+
+Deno.test("--resume continues the same run: same steps, same data order, same losses", async () => {
+  const args = ["--data", DATA, ...TINY, "--epochs", "5", "--sample-every", "4"];
+  const a = join(tmp, "run-straight"), b = join(tmp, "run-resumed");
+  const ra = await train(...args, "--out", a, "--max-steps", "8");
+  assert.equal(ra.code, 0, explain(ra));
+  const rb1 = await train(...args, "--out", b, "--max-steps", "4");
+  assert.equal(rb1.code, 0, explain(rb1));
+  assert.equal(await checkpointStep(b), 4);
+  // Only --out, --resume and the stop condition: data folder, size, architecture, batch, seed, epochs and
+  // reporting settings all come from the checkpoint.
+  const rb2 = await train("--out", b, "--max-steps", "8", "--resume");
+  assert.equal(rb2.code, 0, explain(rb2));
+  assert.match(rb2.stdout, /resume: .* at step 4 \(epoch 2, step 1 in it\)/);
+  const ma = await metrics(a), mb = await metrics(b);
+  // Checkpoints every 4 steps and at epoch ends (3 steps per epoch): 3, 4, 6, 8.
+  assert.deepEqual(mb.map((x) => x.step), [3, 4, 6, 8]);
+  assert.deepEqual(mb.map((x) => x.step), ma.map((x) => x.step));
+  // Same batches, flips and dropout masks, and restored optimizer state: the resumed run computes what
+  // the straight one did. The GPU is deterministic for a fixed program, but allow float noise from
+  // a different submit grouping (1e-4 relative is far below any data-order or state difference,
+  // which changes these losses in the second or third digit).
+  for (let i = 0; i < ma.length; i++) {
+    for (const k of ["lossD", "lossGGan", "lossL1", "valL1"] as const) {
+      const x = ma[i][k]!, y = mb[i][k]!;
+      assert.ok(
+        Math.abs(x - y) <= 1e-4 * Math.abs(x),
+        `step ${ma[i].step} ${k}: straight ${x}, resumed ${y}`,
+      );
+    }
+  }
+});
+
+Deno.test("SIGINT saves a checkpoint and exits 130; SIGKILL mid-run leaves a loadable one; both resume", async () => {
+  const out = join(tmp, "run-signals");
+  const args = ["--data", DATA, "--out", out, ...TINY, "--epochs", "1000", "--sample-every", "1"];
+  // SIGINT after the first checkpoints: the run finishes its step, saves, and says how to continue.
+  let child = spawn(args);
+  await waitFor(async () => (await metricsLines(out)) >= 2, 60_000, "two checkpoints");
+  child.kill("SIGINT");
+  const r = await finish(child);
+  assert.equal(r.code, 130, explain(r));
+  assert.match(r.stdout, /interrupted at step (\d+); checkpoint saved/);
+  const interruptedAt = Number(/interrupted at step (\d+)/.exec(r.stdout)![1]);
+  assert.equal(await checkpointStep(out), interruptedAt);
+
+  // SIGKILL while checkpoints are written every step: whatever instant it lands, the file is whole.
+  child = spawn([...args, "--resume"]);
+  const before = await metricsLines(out);
+  await waitFor(async () => (await metricsLines(out)) >= before + 3, 60_000, "three more checkpoints");
+  child.kill("SIGKILL");
+  await finish(child);
+  const step = await checkpointStep(out);
+  assert.ok(step > interruptedAt, `checkpoint step ${step} after the kill`);
+
+  const r2 = await train(...args, "--resume", "--max-steps", String(step + 2));
+  assert.equal(r2.code, 0, explain(r2));
+  const m = await metrics(out);
+  const steps = m.map((x) => x.step);
+  // Metrics continue: strictly increasing, nothing past the checkpoint's step from the killed run.
+  assert.deepEqual(steps, [...steps].sort((x, y) => x - y));
+  assert.equal(new Set(steps).size, steps.length, `duplicate steps in ${steps}`);
+  assert.deepEqual(steps.slice(-2), [step + 1, step + 2]);
+});
+
+Deno.test("L1-only pretraining on 4 photos lowers the training L1 at least 5×", async () => {
+  const out = join(tmp, "run-pretrain");
+  // 4 photos, no validation split, batch 4 → one step per epoch; 100 L1 epochs, metrics every 10 steps.
+  // lr 2e-3 (10× the GAN default) to fit in 100 steps.
+  const r = await train(
+    "--data",
+    DATA4,
+    "--out",
+    out,
+    ...TINY,
+    "--val-split",
+    "0",
+    "--pretrain-epochs",
+    "100",
+    "--epochs",
+    "0",
+    "--lr",
+    "2e-3",
+    "--sample-every",
+    "10",
+    "--save-epochs",
+    "1000",
+  );
+  assert.equal(r.code, 0, explain(r));
+  const m = await metrics(out);
+  assert.deepEqual(m.map((x) => x.step), [10, 20, 30, 40, 50, 60, 70, 80, 90, 100]);
+  for (const x of m) {
+    assert.equal(x.phase, "pretrain");
+    assert.equal(x.lossD, null);
+    assert.equal(x.valL1, null, "no validation photos");
+  }
+  // Mean L1 of steps 1–10 vs 91–100: measured ~0.29 → ~0.04 (7×); the first window already includes
+  // some descent, so the per-step drop is larger still.
+  const first = m[0].lossL1!, last = m[m.length - 1].lossL1!;
+  assert.ok(first / last >= 5, `L1 ${first} → ${last} (${(first / last).toFixed(1)}×)`);
+  // The sample grid shows the training photos when there is no validation split (4 rows).
+  const samples = await readImage(join(out, "samples.png"));
+  assert.equal(samples.height, 4 * 32 + 5 * 4);
+});
+
+Deno.test("a diverging run stops with a clear message and keeps the last good checkpoint", async () => {
+  const out = join(tmp, "run-diverge");
+  const base = ["--data", DATA, "--out", out, ...TINY, "--epochs", "100", "--sample-every", "3"];
+  const ok = await train(...base, "--max-steps", "3");
+  assert.equal(ok.code, 0, explain(ok));
+  // Continue with an absurd learning rate: the weights overflow within a few steps.
+  const r = await train(...base, "--resume", "--lr", "1e30", "--max-steps", "40");
+  assert.equal(r.code, 1, explain(r));
+  assert.match(
+    r.stderr,
+    /train: non-finite (loss|weights) at step \d+.*The last good checkpoint \(step 3\) is kept/,
+  );
+  assert.match(r.stderr, /try a lower --lr/);
+  assert.equal(await checkpointStep(out), 3);
+  assert.deepEqual((await metrics(out)).map((x) => x.step), [3]);
+});
+
+Deno.test("usage errors exit 2 with one line", async () => {
+  const r1 = await train("--size", "32");
+  assert.equal(r1.code, 2);
+  assert.match(r1.stderr, /--data DIR is required/);
+  const r2 = await train("--data", DATA, "--out", join(tmp, "run-bad"), "--size", "48", "--n-down", "5");
+  assert.equal(r2.code, 2);
+  assert.match(r2.stderr, /--size 48 must be a multiple of 2\^n-down = 32/);
+  const r3 = await train("--data", DATA, "--gan", "wasserstein");
+  assert.equal(r3.code, 2);
+  assert.match(r3.stderr, /--gan: "wasserstein" is not one of vanilla, lsgan, hinge/);
+  const r4 = await train("--data", join(tmp, "nope"), "--out", join(tmp, "run-bad"), ...TINY);
+  assert.equal(r4.code, 2);
+  assert.match(r4.stderr, /no such folder/);
+  const r5 = await train("--data", DATA, "--out", join(tmp, "run-none"), "--resume");
+  assert.equal(r5.code, 2);
+  assert.match(r5.stderr, /--resume: no checkpoint at/);
+  const h = await train("--help");
+  assert.equal(h.code, 0);
+  assert.match(h.stdout, /Usage: deno task train --data DIR/);
+});
+
+Deno.test("data order: split and epoch plans are pure functions of (seed, epoch)", () => {
+  const { train, val } = splitTrainVal(100, 7, 0.2);
+  assert.equal(val.length, 20);
+  assert.equal(train.length, 80);
+  assert.deepEqual([...train, ...val].sort((a, b) => a - b), Array.from({ length: 100 }, (_, i) => i));
+  assert.deepEqual(splitTrainVal(100, 7, 0.2), { train, val }, "same seed, same split");
+  assert.notDeepEqual(splitTrainVal(100, 8, 0.2).val, val, "another seed, another split");
+  assert.equal(splitTrainVal(3, 0, 0.2).val.length, 1, "at least one val photo when asked for some");
+  assert.equal(splitTrainVal(4, 0, 0).val.length, 0);
+
+  const p3 = epochPlan(train, 7, 3, 16);
+  assert.deepEqual(epochPlan(train, 7, 3, 16), p3, "same (seed, epoch), same batches and flips");
+  assert.notDeepEqual(epochPlan(train, 7, 4, 16).batches[0].indices, p3.batches[0].indices);
+  // 80 photos in batches of 16: 5 full batches, each photo once.
+  assert.equal(p3.batches.length, 5);
+  const seen = p3.batches.flatMap((b) => b.indices);
+  assert.deepEqual([...seen].sort((a, b) => a - b), train);
+  // Batches of 12: 6 full ones, the 8 left over are dropped this epoch.
+  assert.equal(epochPlan(train, 7, 3, 12).batches.length, 6);
+  const flips = p3.batches.flatMap((b) => b.flips);
+  const share = flips.filter(Boolean).length / flips.length;
+  assert.ok(share > 0.3 && share < 0.7, `flip share ${share}`);
+  assert.ok(epochPlan(train, 7, 3, 16, false).batches.every((b) => b.flips.every((f) => !f)));
+  assert.notEqual(mixSeed(1, 2), mixSeed(2, 1));
+  assert.notEqual(mixSeed(2 ** 32), mixSeed(0), "high bits of large seeds count");
+});
+
+Deno.test("prepareImage takes the centre square, resizes, and rejects grayscale", () => {
+  // 6×4: columns 0 and 5 are blue, 1..4 red → the centre 4×4 square is all red.
+  const w = 6, h = 4, rgba = new Uint8Array(w * h * 4);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      rgba.set(x === 0 || x === 5 ? [0, 0, 255, 255] : [255, 0, 0, 255], 4 * (y * w + x));
+    }
+  }
+  const planes = prepareImage({ width: w, height: h, rgba }, 4)!;
+  assert.equal(planes.length, 3 * 16);
+  assert.deepEqual([...planes.subarray(0, 16)], Array(16).fill(255), "R plane");
+  assert.deepEqual([...planes.subarray(32, 48)], Array(16).fill(0), "B plane");
+  assert.equal(prepareImage({ width: w, height: h, rgba }, 2)!.length, 3 * 4);
+  const gray = new Uint8Array(16 * 4).fill(128);
+  assert.equal(prepareImage({ width: 4, height: 4, rgba: gray }, 4), null);
+});
+
+Deno.test("renderLossCurve draws each series in its colour with gaps; renderSampleGrid lays out rows", () => {
+  const count = (img: { rgba: Uint8Array }, c: number[]) => {
+    let n = 0;
+    for (let i = 0; i < img.rgba.length; i += 4) {
+      if (img.rgba[i] === c[0] && img.rgba[i + 1] === c[1] && img.rgba[i + 2] === c[2]) n++;
+    }
+    return n;
+  };
+  const img = renderLossCurve(
+    [
+      { name: "L1", values: [0.4, 0.2, NaN, 0.1, 0.05], color: [0, 160, 0] },
+      { name: "D", values: [null, null, 0.7, 0.6, 0.65], color: "#c00000" },
+    ],
+    320,
+    200,
+    { logY: true },
+  );
+  assert.deepEqual([img.width, img.height, img.rgba.length], [320, 200, 320 * 200 * 4]);
+  // Lines plus the legend swatch (10×7) of each colour; the swatch alone is 70 pixels.
+  assert.ok(count(img, [0, 160, 0]) > 150, `green pixels ${count(img, [0, 160, 0])}`);
+  assert.ok(count(img, [192, 0, 0]) > 100, `red pixels ${count(img, [192, 0, 0])}`);
+  // Nothing to draw still gives a framed chart, not an exception.
+  const empty = renderLossCurve([{ name: "X", values: [NaN], color: [0, 0, 255] }], 100, 60);
+  assert.equal(count(empty, [0, 0, 255]), 70, "only the legend swatch");
+  assert.throws(() => renderLossCurve([], 10, 10), /too small/);
+
+  const cell = (v: number) => ({ width: 8, height: 8, rgba: new Uint8Array(8 * 8 * 4).fill(v) });
+  const grid = renderSampleGrid([{ gray: cell(10), fake: cell(20), real: cell(30) }, {
+    gray: cell(40),
+    fake: cell(50),
+    real: cell(60),
+  }]);
+  assert.deepEqual([grid.width, grid.height], [3 * 8 + 4 * 4, 2 * 8 + 3 * 4]);
+  const px = (x: number, y: number) => grid.rgba[4 * (y * grid.width + x)];
+  // Row 2, column 3 (original) starts at x = 4 + 2·(8 + 4), y = 4 + 8 + 4.
+  assert.equal(px(28, 16), 60);
+  assert.equal(px(4, 4), 10);
+  assert.equal(px(0, 0), 32, "gutter");
+});
+
+globalThis.addEventListener("unload", () => {
+  try {
+    Deno.removeSync(tmp, { recursive: true });
+  } catch {
+    // best effort
+  }
+});
