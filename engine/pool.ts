@@ -9,7 +9,10 @@
 
 const USAGE = 0x80 /* STORAGE */ | 0x04 /* COPY_SRC */ | 0x08; /* COPY_DST */
 
-/** Rounds a byte count up to a size class: powers of two split into 8 steps (at most 12.5% waste). */
+/**
+ * Rounds a byte count up to a size class: powers of two split into 8 steps (at most 12.5% waste).
+ * Classes are multiples of 16 bytes, which kernels that view buffers as array<vec4<f32>> rely on.
+ */
 export function sizeClass(bytes: number): number {
   const b = Math.max(16, Math.ceil(bytes / 4) * 4);
   if (b <= 256) return Math.ceil(b / 16) * 16;

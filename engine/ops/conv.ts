@@ -1,0 +1,469 @@
+/**
+ * 2-D convolution and transposed convolution (torch.nn.functional.conv2d and
+ * conv_transpose2d), forward and backward. Kernels: shaders/conv.ts.
+ * References and gradient checks: tests/conv_test.ts, tests/reference/conv.ts.
+ *
+ * Three kernels serve both ops, because each op's input gradient is the other op:
+ *
+ * | computes                         | conv2d        | convTranspose2d |
+ * | -------------------------------- | ------------- | --------------- |
+ * | direct convolution               | forward       | dx              |
+ * | transposed conv, explicit size   | dx            | forward         |
+ * | activation correlation           | dw (dy ⋆ x)   | dw (x ⋆ dy)     |
+ *
+ * plus a per-channel sum for the bias gradient. The transposed kernel first regroups its weights by
+ * output residue class (one small pass over the weights per call) so that each input channel's taps
+ * for a class are consecutive vec4s.
+ */
+
+import { grid, grid1d, Params, runtime } from "../gpu.ts";
+import { fmtShape, Tensor } from "../tensor.ts";
+import { record } from "../autograd.ts";
+import {
+  BIAS_GRAD_WGSL,
+  convForwardShader,
+  type ConvGeometry,
+  convRepackShader,
+  type ConvTile,
+  convTransposeShader,
+  convWeightGradShader,
+  SUM_SPLITS_WGSL,
+  transposeTaps,
+} from "../../shaders/conv.ts";
+import { zeros } from "./elementwise.ts";
+
+type Pair = number | [number, number];
+
+/** Options of {@link conv2d}. */
+export interface Conv2dOptions {
+  stride?: Pair;
+  padding?: Pair;
+}
+
+/** Options of {@link convTranspose2d}. */
+export interface ConvTranspose2dOptions extends Conv2dOptions {
+  /** Extra rows/columns added on the bottom/right of the output (PyTorch's output_padding); < stride. */
+  outputPadding?: Pair;
+}
+
+/**
+ * Tuning knobs. `forward`, `transpose` and `weightGrad` force a register tile for
+ * every call (benchmarks and tests use this); null picks one per call from the
+ * shapes (see {@link pickTile}). Pipelines are cached per tile, so changing them is safe.
+ */
+export const convTuning = {
+  forward: null as ConvTile | null,
+  transpose: null as ConvTile | null,
+  weightGrad: null as ConvTile | null,
+  /** The weight gradient splits its reduction until it has this many invocations (cores busy). */
+  weightGradMinThreads: 1024,
+  /** Automatic tiles shrink the channel tile until a dispatch has this many invocations. */
+  minThreads: 256,
+};
+
+/**
+ * Relative cost per output pixel of a tp-pixel tile (lavapipe measurements: loads are
+ * amortised over more pixels in wider tiles), used to trade wasted tail pixels for speed.
+ */
+const TP_COST: Record<number, number> = { 1: 4, 2: 2.4, 4: 1.6, 8: 1.2, 16: 1 };
+
+/** The tile for `channels` output channels and rows of `rowLen` pixels, `rows` rows in all. */
+export function pickTile(channels: number, rowLen: number, rows: number): ConvTile {
+  let tp = 16;
+  let best = Infinity;
+  for (const t of [16, 8, 4, 2, 1]) {
+    const cost = Math.ceil(rowLen / t) * t * TP_COST[t];
+    if (cost < best - 1e-9) {
+      best = cost;
+      tp = t;
+    }
+  }
+  let tc = Math.min(16, 2 ** Math.ceil(Math.log2(Math.max(1, channels))));
+  const threads = (c: number) => Math.ceil(channels / c) * rows * Math.ceil(rowLen / tp);
+  while (tc > 2 && threads(tc) < convTuning.minThreads) tc /= 2;
+  return { tc, tp };
+}
+
+const shaderCache = new Map<string, string>();
+
+function cached(key: string, make: () => string): { key: string; wgsl: string } {
+  let wgsl = shaderCache.get(key);
+  if (wgsl === undefined) {
+    wgsl = make();
+    shaderCache.set(key, wgsl);
+  }
+  return { key, wgsl };
+}
+
+function geomKey(g: ConvGeometry): string {
+  return `${g.kh}x${g.kw}/s${g.sh},${g.sw}/p${g.ph},${g.pw}`;
+}
+
+function pair(op: string, name: string, v: Pair | undefined, def: number, min: number): [number, number] {
+  const p: [number, number] = v === undefined ? [def, def] : typeof v === "number" ? [v, v] : [v[0], v[1]];
+  if (
+    (typeof v === "object" && (!Array.isArray(v) || v.length !== 2)) ||
+    !p.every((e) => Number.isInteger(e) && e >= min)
+  ) {
+    throw new Error(
+      `${op}: ${name} must be an integer >= ${min} or a pair of them, got ${JSON.stringify(v)}`,
+    );
+  }
+  return p;
+}
+
+/**
+ * Validates ranks, channel counts, bias and emptiness. `transposed` selects the weight
+ * layout: [Cin, Cout, kH, kW] for convTranspose2d, [Cout, Cin, kH, kW] for conv2d.
+ */
+function checkShapes(
+  op: string,
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | null | undefined,
+  transposed: boolean,
+) {
+  if (x.rank !== 4) {
+    throw new Error(`${op}: input must be 4-D [N, C, H, W], got shape ${fmtShape(x.shape)}`);
+  }
+  if (weight.rank !== 4) {
+    throw new Error(`${op}: weight must be 4-D, got shape ${fmtShape(weight.shape)}`);
+  }
+  const layout = transposed ? "[Cin, Cout, kH, kW]" : "[Cout, Cin, kH, kW]";
+  const inCh = weight.shape[transposed ? 0 : 1];
+  const outCh = weight.shape[transposed ? 1 : 0];
+  if (x.shape[1] !== inCh) {
+    throw new Error(
+      `${op}: input ${fmtShape(x.shape)} has ${x.shape[1]} channels but weight ${
+        fmtShape(weight.shape)
+      } expects ${inCh} (weight is ${layout})`,
+    );
+  }
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== outCh)) {
+    throw new Error(
+      `${op}: bias of shape ${fmtShape(bias.shape)} does not match the ${outCh} output channels of weight ${
+        fmtShape(weight.shape)
+      } (weight is ${layout})`,
+    );
+  }
+  if (weight.shape.some((d) => d === 0) || x.shape.slice(1).some((d) => d === 0)) {
+    throw new Error(
+      `${op}: empty channel, spatial or kernel dimension in input ${fmtShape(x.shape)} or weight ${
+        fmtShape(weight.shape)
+      }`,
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Kernel launchers (no validation, no graph): shapes are checked by the ops.
+
+/** y = direct convolution of x [N,Cin,H,W] with w [Cout,Cin,kH,kW] (+ b), output [N,Cout,OH,OW]. */
+function runConv(
+  op: string,
+  x: Tensor,
+  w: Tensor,
+  b: Tensor | null,
+  g: ConvGeometry,
+  oh: number,
+  ow: number,
+) {
+  const [n, cin, h, wd] = x.shape;
+  const cout = w.shape[0];
+  const y = Tensor.empty([n, cout, oh, ow], op);
+  if (y.size === 0) return y;
+  const tile = convTuning.forward ?? pickTile(cout, ow, n * oh);
+  const owBlocks = Math.ceil(ow / tile.tp);
+  const total = Math.ceil(cout / tile.tc) * n * oh * owBlocks;
+  const v = { ...tile, bias: !!b, alignIn: wd % 4 === 0, alignOut: ow % 4 === 0 };
+  const s = cached(
+    `convForward ${geomKey(g)} ${v.tc}x${v.tp} b${+v.bias} ${+v.alignIn}${+v.alignOut}`,
+    () => convForwardShader(g, v),
+  );
+  runtime().dispatch({
+    ...s,
+    buffers: b ? [x.buffer, w.buffer, b.buffer, y.buffer] : [x.buffer, w.buffer, y.buffer],
+    params: new Params().u32(n, cin, h, wd, cout, oh, ow, owBlocks, total),
+    workgroups: grid1d(total),
+  });
+  return y;
+}
+
+/** y = transposed convolution of x [N,Cin,H,W] with w [Cin,Cout,kH,kW] (+ b), output [N,Cout,oh,ow]. */
+function runConvTranspose(
+  op: string,
+  x: Tensor,
+  w: Tensor,
+  b: Tensor | null,
+  g: ConvGeometry,
+  oh: number,
+  ow: number,
+) {
+  const [n, cin, h, wd] = x.shape;
+  const cout = w.shape[1];
+  const y = Tensor.empty([n, cout, oh, ow], op);
+  if (y.size === 0) return y;
+  const qh = Math.ceil(oh / g.sh);
+  const qw = Math.ceil(ow / g.sw);
+  const tile = convTuning.transpose ?? pickTile(cout, qw, n * qh * g.sh * g.sw);
+  const qwBlocks = Math.ceil(qw / tile.tp);
+  const total = Math.ceil(cout / tile.tc) * g.sh * g.sw * n * qh * qwBlocks;
+  const v = { ...tile, bias: !!b };
+  const s = cached(
+    `convTranspose ${geomKey(g)} ${v.tc}x${v.tp} b${+v.bias}`,
+    () => convTransposeShader(g, v),
+  );
+  const wp = repackTransposeWeights(w, g);
+  runtime().dispatch({
+    ...s,
+    buffers: b ? [x.buffer, wp.buffer, b.buffer, y.buffer] : [x.buffer, wp.buffer, y.buffer],
+    params: new Params().u32(n, cin, h, wd, cout, oh, ow, qh, qwBlocks, total),
+    workgroups: grid1d(total),
+  });
+  wp.dispose();
+  return y;
+}
+
+/** Transposed-conv weights [cin, cout, kh, kw] regrouped by output residue class (see convRepackShader). */
+function repackTransposeWeights(w: Tensor, g: ConvGeometry): Tensor {
+  const [cin, cout] = w.shape;
+  const total = g.sh * g.sw * cin * cout * transposeTaps(g);
+  const wp = Tensor.empty([total], "convTranspose.repack");
+  runtime().dispatch({
+    ...cached(`convRepack ${geomKey(g)}`, () => convRepackShader(g)),
+    buffers: [w.buffer, wp.buffer],
+    params: new Params().u32(cin * cout),
+    workgroups: grid1d(cin * cout),
+  });
+  return wp;
+}
+
+/** Weight-gradient tile: tc channels of `a`; 4 columns per step (its cost is per row, not per pixel). */
+function pickWeightGradTile(ca: number): ConvTile {
+  return { tc: Math.min(16, 2 ** Math.ceil(Math.log2(Math.max(1, ca)))), tp: 4 };
+}
+
+/** out[ca,cb,kh,kw] = Σ a[n,ca,i,j]·b[n,cb,i·sh−ph+kh, j·sw−pw+kw]: a weight gradient. */
+function runWeightGrad(op: string, a: Tensor, b: Tensor, g: ConvGeometry): Tensor {
+  const [n, ca, ha, wa] = a.shape;
+  const [, cb, hb, wb] = b.shape;
+  const rows = n * ha;
+  if (rows === 0) return zeros([ca, cb, g.kh, g.kw]);
+  const out = Tensor.empty([ca, cb, g.kh, g.kw], op);
+  const rt = runtime();
+  const tile = convTuning.weightGrad ?? pickWeightGradTile(ca);
+  const caBlocks = Math.ceil(ca / tile.tc);
+  // Few outputs (a first layer with one input channel) would leave cores idle: split the rows,
+  // keeping the partial sums within a few MB.
+  const lanes = cb * caBlocks;
+  const maxSplits = Math.max(1, Math.floor((1 << 22) / out.size));
+  const splits = Math.max(1, Math.min(Math.ceil(convTuning.weightGradMinThreads / lanes), rows, maxSplits));
+  const rowsPerSplit = Math.ceil(rows / splits);
+  const usedSplits = Math.ceil(rows / rowsPerSplit);
+  const total = lanes * usedSplits;
+  const v = { ...tile, alignA: wa % 4 === 0, alignB: wb % 4 === 0 };
+  const s = cached(
+    `convWeightGrad ${geomKey(g)} ${v.tc}x${v.tp} ${+v.alignA}${+v.alignB}`,
+    () => convWeightGradShader(g, v),
+  );
+  const target = usedSplits > 1 ? Tensor.empty([usedSplits * out.size], op) : out;
+  rt.dispatch({
+    ...s,
+    buffers: [a.buffer, b.buffer, target.buffer],
+    params: new Params().u32(n, ca, ha, wa, cb, hb, wb, total, rowsPerSplit, rows, usedSplits),
+    workgroups: grid1d(total),
+  });
+  if (usedSplits > 1) {
+    rt.dispatch({
+      key: "convSumSplits",
+      wgsl: SUM_SPLITS_WGSL,
+      buffers: [target.buffer, out.buffer],
+      params: new Params().u32(out.size, usedSplits),
+      workgroups: grid1d(out.size),
+    });
+    target.dispose();
+  }
+  return out;
+}
+
+/** db[c] = Σ_{n,h,w} dy[n,c,h,w]. */
+function runBiasGrad(op: string, dy: Tensor): Tensor {
+  const [n, c, h, w] = dy.shape;
+  const db = Tensor.empty([c], op);
+  runtime().dispatch({
+    key: "convBiasGrad",
+    wgsl: BIAS_GRAD_WGSL,
+    buffers: [dy.buffer, db.buffer],
+    params: new Params().u32(n, c, h * w),
+    workgroups: grid(c),
+  });
+  return db;
+}
+
+// ---------------------------------------------------------------------------
+// Ops
+
+/**
+ * 2-D convolution (cross-correlation, as torch.nn.functional.conv2d) with zero padding.
+ * x [N, Cin, H, W], weight [Cout, Cin, kH, kW], bias [Cout] or null;
+ * returns [N, Cout, OH, OW] with OH = ⌊(H + 2·padH − kH) / strideH⌋ + 1 (likewise OW).
+ * Differentiable with respect to x, weight and bias.
+ */
+export function conv2d(
+  x: Tensor,
+  weight: Tensor,
+  bias?: Tensor | null,
+  opts: Conv2dOptions = {},
+): Tensor {
+  const op = "conv2d";
+  checkShapes(op, x, weight, bias, false);
+  const [sh, sw] = pair(op, "stride", opts.stride, 1, 1);
+  const [ph, pw] = pair(op, "padding", opts.padding, 0, 0);
+  const [, , h, w] = x.shape;
+  const [, , kh, kw] = weight.shape;
+  if (h + 2 * ph < kh || w + 2 * pw < kw) {
+    throw new Error(
+      `${op}: kernel ${kh}x${kw} of weight ${fmtShape(weight.shape)} is larger than the padded input ` +
+        `${h + 2 * ph}x${w + 2 * pw} (input ${fmtShape(x.shape)}, padding ${ph},${pw})`,
+    );
+  }
+  const oh = Math.floor((h + 2 * ph - kh) / sh) + 1;
+  const ow = Math.floor((w + 2 * pw - kw) / sw) + 1;
+  const g: ConvGeometry = { kh, kw, sh, sw, ph, pw };
+  const y = runConv(op, x, weight, bias ?? null, g, oh, ow);
+  return record(op, [x, weight, bias], y, (dy, needs) => [
+    needs[0] ? runConvTranspose("conv2d.dx", dy, weight, null, g, h, w) : null,
+    needs[1] ? runWeightGrad("conv2d.dw", dy, x, g) : null,
+    needs[2] ? runBiasGrad("conv2d.db", dy) : null,
+  ]);
+}
+
+/**
+ * 2-D transposed convolution (torch.nn.functional.conv_transpose2d), the gradient of
+ * conv2d with respect to its input. x [N, Cin, H, W], weight [Cin, Cout, kH, kW], bias
+ * [Cout] or null; returns [N, Cout, OH, OW] with
+ * OH = (H − 1)·strideH − 2·padH + kH + outputPaddingH (likewise OW), outputPadding < stride.
+ * Differentiable with respect to x, weight and bias.
+ */
+export function convTranspose2d(
+  x: Tensor,
+  weight: Tensor,
+  bias?: Tensor | null,
+  opts: ConvTranspose2dOptions = {},
+): Tensor {
+  const op = "convTranspose2d";
+  checkShapes(op, x, weight, bias, true);
+  const [sh, sw] = pair(op, "stride", opts.stride, 1, 1);
+  const [ph, pw] = pair(op, "padding", opts.padding, 0, 0);
+  const [oph, opw] = pair(op, "outputPadding", opts.outputPadding, 0, 0);
+  if (oph >= sh || opw >= sw) {
+    throw new Error(
+      `${op}: outputPadding ${oph},${opw} must be smaller than stride ${sh},${sw} (input ${
+        fmtShape(x.shape)
+      }, weight ${fmtShape(weight.shape)})`,
+    );
+  }
+  const [, , h, w] = x.shape;
+  const [, , kh, kw] = weight.shape;
+  const oh = (h - 1) * sh - 2 * ph + kh + oph;
+  const ow = (w - 1) * sw - 2 * pw + kw + opw;
+  if (oh <= 0 || ow <= 0) {
+    throw new Error(
+      `${op}: output size ${oh}x${ow} is not positive (input ${fmtShape(x.shape)}, weight ${
+        fmtShape(weight.shape)
+      }, stride ${sh},${sw}, padding ${ph},${pw}, outputPadding ${oph},${opw})`,
+    );
+  }
+  const g: ConvGeometry = { kh, kw, sh, sw, ph, pw };
+  const y = runConvTranspose(op, x, weight, bias ?? null, g, oh, ow);
+  return record(op, [x, weight, bias], y, (dy, needs) => [
+    // conv of dy with the [Cin, Cout, …] weight read as conv layout [Cout', Cin'] gives [N, Cin, H, W].
+    needs[0] ? runConv("convTranspose2d.dx", dy, weight, null, g, h, w) : null,
+    needs[1] ? runWeightGrad("convTranspose2d.dw", x, dy, g) : null,
+    needs[2] ? runBiasGrad("convTranspose2d.db", dy) : null,
+  ]);
+}
+
+/**
+ * The input gradient of {@link conv2d} without autodiff (like tf.conv2dBackpropInput and
+ * torch.nn.grad.conv2d_input), for benchmarks and custom backward passes: dy [N, Cout, OH, OW],
+ * weight [Cout, Cin, kH, kW] → dx of shape `inputShape` [N, Cin, H, W].
+ */
+export function conv2dBackpropInput(
+  dy: Tensor,
+  weight: Tensor,
+  inputShape: readonly number[],
+  opts: Conv2dOptions = {},
+): Tensor {
+  const op = "conv2dBackpropInput";
+  const g = backpropGeometry(op, dy, inputShape, weight.shape, opts);
+  if (weight.rank !== 4 || weight.shape[0] !== dy.shape[1] || weight.shape[1] !== inputShape[1]) {
+    throw new Error(
+      `${op}: weight ${fmtShape(weight.shape)} does not map input ${fmtShape(inputShape)} to dy ${
+        fmtShape(dy.shape)
+      }`,
+    );
+  }
+  return runConvTranspose(op, dy, weight, null, g, inputShape[2], inputShape[3]);
+}
+
+/**
+ * The weight gradient of {@link conv2d} without autodiff (like tf.conv2dBackpropFilter and
+ * torch.nn.grad.conv2d_weight): x [N, Cin, H, W], dy [N, Cout, OH, OW] → dw of shape
+ * `weightShape` [Cout, Cin, kH, kW].
+ */
+export function conv2dBackpropFilter(
+  x: Tensor,
+  dy: Tensor,
+  weightShape: readonly number[],
+  opts: Conv2dOptions = {},
+): Tensor {
+  const op = "conv2dBackpropFilter";
+  const g = backpropGeometry(op, dy, x.shape, weightShape, opts);
+  if (
+    weightShape.length !== 4 || x.rank !== 4 || weightShape[0] !== dy.shape[1] ||
+    weightShape[1] !== x.shape[1] || x.shape[0] !== dy.shape[0]
+  ) {
+    throw new Error(
+      `${op}: weight shape ${fmtShape(weightShape)} does not map x ${fmtShape(x.shape)} to dy ${
+        fmtShape(dy.shape)
+      }`,
+    );
+  }
+  return runWeightGrad(op, dy, x, g);
+}
+
+/** Checks that dy has the conv2d output shape for input `xs` and weight `ws`; returns the geometry. */
+function backpropGeometry(
+  op: string,
+  dy: Tensor,
+  xs: readonly number[],
+  ws: readonly number[],
+  opts: Conv2dOptions,
+): ConvGeometry {
+  const [sh, sw] = pair(op, "stride", opts.stride, 1, 1);
+  const [ph, pw] = pair(op, "padding", opts.padding, 0, 0);
+  if (
+    xs.length !== 4 || ws.length !== 4 || dy.rank !== 4 || xs.some((d) => d === 0) || ws.some((d) => d === 0)
+  ) {
+    throw new Error(
+      `${op}: need 4-D non-empty shapes, got x ${fmtShape(xs)}, weight ${fmtShape(ws)}, dy ${
+        fmtShape(dy.shape)
+      }`,
+    );
+  }
+  const [, , h, w] = xs;
+  const [, , kh, kw] = ws;
+  const oh = Math.floor((h + 2 * ph - kh) / sh) + 1;
+  const ow = Math.floor((w + 2 * pw - kw) / sw) + 1;
+  if (
+    h + 2 * ph < kh || w + 2 * pw < kw || dy.shape[0] !== xs[0] || dy.shape[2] !== oh || dy.shape[3] !== ow
+  ) {
+    throw new Error(
+      `${op}: dy ${fmtShape(dy.shape)} is not the conv2d output of x ${fmtShape(xs)} and weight ${
+        fmtShape(ws)
+      } (expected [${xs[0]}, ${ws[0]}, ${oh}, ${ow}])`,
+    );
+  }
+  return { kh, kw, sh, sw, ph, pw };
+}

@@ -1,0 +1,596 @@
+/**
+ * WGSL for 2-D convolution and transposed convolution, forward and backward.
+ *
+ * Three implicit-GEMM kernels cover both ops (engine/ops/conv.ts says which one
+ * computes what):
+ *  - {@link convForwardShader}: direct convolution (conv2d forward, convTranspose2d input gradient);
+ *  - {@link convTransposeShader}: transposed convolution with an explicit output size
+ *    (convTranspose2d forward, conv2d input gradient);
+ *  - {@link convWeightGradShader}: the correlation of two activations that gives a weight gradient;
+ * plus {@link convRepackShader} (transposed-conv weights regrouped by output residue class),
+ * {@link SUM_SPLITS_WGSL} (split weight-gradient reductions) and {@link BIAS_GRAD_WGSL}.
+ *
+ * The kernel geometry (kH, kW, strides, paddings) and the register tile are baked
+ * into the source as constants so the inner loops are unrolled at generation time;
+ * tensor sizes are uniforms, so one pipeline serves every layer of a geometry.
+ *
+ * Performance notes (lavapipe, which runs each invocation as one SIMD lane):
+ * a storage-buffer load whose address differs between lanes is a loop over the
+ * lanes, so loads cost far more than multiply-adds. Two things follow:
+ *  - big register tiles (up to 16 channels × 16 pixels per invocation) so each
+ *    loaded value feeds many multiply-adds;
+ *  - vec4 loads: one lane loop fetches four floats. Input rows and weights are
+ *    read as `array<vec4<f32>>` windows; when the row start's alignment is not
+ *    known at generation time, an aligned superset is loaded and each element is
+ *    picked with `select` on the runtime offset (ALU is cheap here).
+ * No shared memory: workgroup-memory tiling measured slower on lavapipe.
+ * Bindings read as vec4 arrays need buffers sized in multiples of 16 bytes,
+ * which the buffer pool guarantees; reads past a tensor's end only ever feed
+ * masked-out elements (out-of-bounds WGSL loads are safe, never a fault).
+ */
+
+import { FLAT_INDEX, WG } from "./common.ts";
+
+/** Kernel size, stride and zero padding per axis: what a conv pipeline is specialised on. */
+export interface ConvGeometry {
+  kh: number;
+  kw: number;
+  sh: number;
+  sw: number;
+  ph: number;
+  pw: number;
+}
+
+/** Register tile of one invocation: `tc` channels × `tp` pixels along a row (columns for the weight gradient). */
+export interface ConvTile {
+  tc: number;
+  tp: number;
+}
+
+function range(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}
+
+/** `a + k` as WGSL source, folding k = 0 and writing negative k as a subtraction. */
+function plus(a: string, k: number): string {
+  return k === 0 ? a : k > 0 ? `${a} + ${k}` : `${a} - ${-k}`;
+}
+
+const COMP = ["x", "y", "z", "w"];
+
+/** A run of `len` consecutive floats of a vec4 array, loaded into `${name}0…` (0 where masked). */
+interface Window {
+  /** Name of an `array<vec4<f32>>` binding. */
+  arr: string;
+  /** Prefix of the element variables. */
+  name: string;
+  len: number;
+  /** i32 WGSL expression: flat float index of element 0 (may be negative, then masked). */
+  start: string;
+  /**
+   * `start mod 4` when known at generation time; then `mask` must be constant over
+   * each aligned group of four (rows whose length is a multiple of 4), and whole
+   * vec4s are masked. Otherwise elements are picked and masked one by one.
+   */
+  offset?: number;
+  /** bool WGSL expression: element s (any integer, also outside [0, len)) is valid; null = always. */
+  mask: ((s: number) => string) | null;
+}
+
+/** WGSL lines defining `${w.name}${s}` for s < len; see {@link Window}. */
+function loadWindow(w: Window): string[] {
+  const out: string[] = [];
+  const n = w.name;
+  if (w.offset !== undefined) {
+    const o = w.offset;
+    const nq = Math.ceil((o + w.len) / 4);
+    out.push(`let ${n}b = (${plus(w.start, -o)}) >> 2u;`);
+    for (const q of range(nq)) {
+      const load = `${w.arr}[u32(${plus(`${n}b`, q)})]`;
+      out.push(`let ${n}v${q} = ${w.mask ? `select(vec4<f32>(), ${load}, ${w.mask(4 * q - o)})` : load};`);
+    }
+    for (const s of range(w.len)) out.push(`let ${n}${s} = ${n}v${(s + o) >> 2}.${COMP[(s + o) & 3]};`);
+    return out;
+  }
+  const nq = ((w.len + 2) >> 2) + 1;
+  out.push(`let ${n}s = ${w.start};`);
+  out.push(`let ${n}b = ${n}s >> 2u;`);
+  out.push(`let ${n}o = ${n}s & 3;`);
+  out.push(`let ${n}o1 = ${n}o == 1; let ${n}o2 = ${n}o == 2; let ${n}o3 = ${n}o == 3;`);
+  for (const q of range(nq)) out.push(`let ${n}v${q} = ${w.arr}[u32(${plus(`${n}b`, q)})];`);
+  for (const s of range(w.len)) {
+    const c = (o: number) => `${n}v${(s + o) >> 2}.${COMP[(s + o) & 3]}`;
+    const pick = `select(select(select(${c(0)}, ${c(1)}, ${n}o1), ${c(2)}, ${n}o2), ${c(3)}, ${n}o3)`;
+    out.push(`let ${n}${s} = ${w.mask ? `select(0.0, ${pick}, ${w.mask(s)})` : pick};`);
+  }
+  return out;
+}
+
+/** Variant flags of {@link convForwardShader} that depend on tensor sizes. */
+export interface ConvForwardVariant extends ConvTile {
+  bias: boolean;
+  /** Input width is a multiple of 4 (input rows start 16-byte aligned). */
+  alignIn: boolean;
+  /** Output width is a multiple of 4 (output rows can be written as vec4). */
+  alignOut: boolean;
+}
+
+/**
+ * Direct convolution:
+ * y[n,co,oh,ow] = b[co] + Σ_{ci,kh,kw} x[n,ci,oh·sh−ph+kh, ow·sw−pw+kw] · w[co,ci,kh,kw].
+ *
+ * Bindings: x, w, (b), y, uniforms {n, cin, h, w, cout, oh, ow, owBlocks, total}.
+ * Dispatch: flat index over ⌈cout/tc⌉·n·oh·owBlocks (owBlocks = ⌈ow/tp⌉), pixels fastest.
+ * Per (ci, kh) an invocation loads one input-row window of (tp−1)·sw + kw floats and
+ * the kw taps of its tc channels, then does tc·tp·kw multiply-adds.
+ */
+export function convForwardShader(g: ConvGeometry, v: ConvForwardVariant): string {
+  const { tc, tp } = v;
+  const kk = g.kh * g.kw;
+  const win = (tp - 1) * g.sw + g.kw;
+  const staticIn = v.alignIn && (tp * g.sw) % 4 === 0;
+  const vecOut = v.alignOut && tp % 4 === 0;
+  // Weights are read as vec4 only where a tap row can be (kw ≥ 3); 1x1 and 2-wide kernels read floats.
+  const vecW = g.kw >= 3;
+  const yBinding = v.bias ? 3 : 2;
+  const pre: string[] = [];
+  const xWin: Window = { arr: "x", name: "x", len: win, start: "rb", mask: null };
+  if (staticIn) {
+    // Row starts are multiples of 4 and ow0·sw is too, so ix0 ≡ −pw (mod 4) everywhere.
+    const o = (4 - (g.pw % 4)) % 4;
+    xWin.offset = o;
+    // Vector q covers columns ix0 − o + 4q …; whole vectors are inside or outside [0, W).
+    for (const q of range(Math.ceil((o + win) / 4))) {
+      pre.push(`let m${4 * q} = ${plus("ix0", 4 * q - o)} >= 0 && ${plus("ix0", 4 * q - o)} < W;`);
+    }
+    xWin.mask = (s) => `m${s + o}`;
+  } else {
+    for (const s of range(win)) pre.push(`let m${s} = ${plus("ix0", s)} >= 0 && ${plus("ix0", s)} < W;`);
+    xWin.mask = (s) => `m${s}`;
+  }
+  const body: string[] = [];
+  body.push(`for (var kh = 0u; kh < ${g.kh}u; kh++) {
+      let iy = iy0 + i32(kh);
+      if (iy >= 0 && iy < H) {
+        let rb = i32((xplane + u32(iy)) * p.w) + ix0;`);
+  body.push(...loadWindow(xWin).map((l) => `        ${l}`));
+  for (const c of range(tc)) {
+    if (vecW) {
+      body.push(
+        ...loadWindow({
+          arr: "w",
+          name: `w${c}_`,
+          len: g.kw,
+          start: `i32(wr${c} + kh * ${g.kw}u)`,
+          offset: g.kw % 4 === 0 ? 0 : undefined,
+          mask: null,
+        }).map((l) => `        ${l}`),
+      );
+    } else {
+      for (const kw of range(g.kw)) {
+        body.push(`        let w${c}_${kw} = w[wr${c} + kh * ${g.kw}u + ${kw}u];`);
+      }
+    }
+    for (const kw of range(g.kw)) {
+      for (const j of range(tp)) {
+        body.push(`        a${c}_${j} = fma(x${j * g.sw + kw}, w${c}_${kw}, a${c}_${j});`);
+      }
+    }
+  }
+  body.push(`      }
+    }`);
+  const writes: string[] = [];
+  const bias = (c: number) => (v.bias ? ` + b[min(co0 + ${c}u, p.cout - 1u)]` : "");
+  if (vecOut) {
+    for (const q of range(tp / 4)) {
+      writes.push(`  if (ow0 + ${4 * q}u < p.ow) {`);
+      for (const c of range(tc)) {
+        const val = `vec4<f32>(${range(4).map((k) => `a${c}_${4 * q + k}`).join(", ")})${bias(c)}`;
+        writes.push(
+          `    if (co0 + ${c}u < p.cout) { y[(ybase + ${c}u * plane + ow0 + ${4 * q}u) >> 2u] = ${val}; }`,
+        );
+      }
+      writes.push(`  }`);
+    }
+  } else {
+    for (const j of range(tp)) {
+      writes.push(`  if (ow0 + ${j}u < p.ow) {`);
+      for (const c of range(tc)) {
+        writes.push(
+          `    if (co0 + ${c}u < p.cout) { y[ybase + ${c}u * plane + ow0 + ${j}u] = a${c}_${j}${bias(c)}; }`,
+        );
+      }
+      writes.push(`  }`);
+    }
+  }
+  return /* wgsl */ `
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> w: array<${vecW ? "vec4<f32>" : "f32"}>;
+${v.bias ? "@group(0) @binding(2) var<storage, read> b: array<f32>;" : ""}
+@group(0) @binding(${yBinding}) var<storage, read_write> y: array<${vecOut ? "vec4<f32>" : "f32"}>;
+struct P { n: u32, cin: u32, h: u32, w: u32, cout: u32, oh: u32, ow: u32, owBlocks: u32, total: u32, p0: u32, p1: u32, p2: u32 }
+@group(0) @binding(${yBinding + 1}) var<uniform> p: P;
+${FLAT_INDEX}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let t = flatIndex(gid, nwg);
+  if (t >= p.total) { return; }
+  let owb = t % p.owBlocks;
+  let r = t / p.owBlocks;
+  let oh = r % p.oh;
+  let r2 = r / p.oh;
+  let n = r2 % p.n;
+  let co0 = (r2 / p.n) * ${tc}u;
+  let ow0 = owb * ${tp}u;
+  let ix0 = i32(ow0) * ${g.sw} - ${g.pw};
+  let iy0 = i32(oh) * ${g.sh} - ${g.ph};
+  let H = i32(p.h);
+  let W = i32(p.w);
+  ${pre.join("\n  ")}
+  let wstride = p.cin * ${kk}u;
+  ${range(tc).map((c) => `let wc${c} = min(co0 + ${c}u, p.cout - 1u) * wstride;`).join("\n  ")}
+  ${range(tc).flatMap((c) => range(tp).map((j) => `var a${c}_${j} = 0.0;`)).join("\n  ")}
+  for (var ci = 0u; ci < p.cin; ci++) {
+    let xplane = (n * p.cin + ci) * p.h;
+    ${range(tc).map((c) => `let wr${c} = wc${c} + ci * ${kk}u;`).join("\n    ")}
+    ${body.join("\n    ")}
+  }
+  let plane = p.oh * p.ow;
+  let ybase = (n * p.cout + co0) * plane + oh * p.ow;
+${writes.join("\n")}
+}`;
+}
+
+/** Taps of one output residue class of a transposed conv, padded to whole vec4s: the repacked row length. */
+export function transposeTaps(g: ConvGeometry): number {
+  return Math.ceil((Math.ceil(g.kh / g.sh) * Math.ceil(g.kw / g.sw)) / 4) * 4;
+}
+
+/**
+ * Repacks transposed-conv weights w [cin, cout, kh, kw] by output residue class:
+ * wp[cls][ci][co][t] with cls = rh·sw + rw and t = v·nu + u the tap
+ * (kh, kw) = (khBase + sh·v, kwBase + sw·u) that class uses (khBase = (rh + ph) mod sh,
+ * likewise kw); taps past the kernel and the padding up to {@link transposeTaps} are 0.
+ * Then one invocation reads all taps of a (ci, co) pair as consecutive vec4s, instead
+ * of picking a strided subset out of whole kernel rows.
+ *
+ * Bindings: w, wp, uniforms {pairs = cin·cout}. Flat dispatch over the (ci, co) pairs:
+ * each invocation reads its kh·kw taps once and writes every class's row.
+ */
+export function convRepackShader(g: ConvGeometry): string {
+  const nv = Math.ceil(g.kh / g.sh);
+  const nu = Math.ceil(g.kw / g.sw);
+  const t4 = transposeTaps(g);
+  const kk = g.kh * g.kw;
+  const lines = loadWindow({
+    arr: "w",
+    name: "k",
+    len: kk,
+    start: `i32(i * ${kk}u)`,
+    offset: kk % 4 === 0 ? 0 : undefined,
+    mask: null,
+  });
+  // Every class, tap and source index is known here: the stores are straight-line code.
+  for (const rh of range(g.sh)) {
+    for (const rw of range(g.sw)) {
+      const taps = range(t4).map((t) => {
+        const kh = ((rh + g.ph) % g.sh) + Math.floor(t / nu) * g.sh;
+        const kw = ((rw + g.pw) % g.sw) + (t % nu) * g.sw;
+        return t < nv * nu && kh < g.kh && kw < g.kw ? `k${kh * g.kw + kw}` : "0.0";
+      });
+      const cls = rh * g.sw + rw;
+      for (const q of range(t4 / 4)) {
+        lines.push(
+          `wp[(${cls}u * p.pairs + i) * ${t4 / 4}u + ${q}u] = vec4<f32>(${
+            taps.slice(4 * q, 4 * q + 4).join(", ")
+          });`,
+        );
+      }
+    }
+  }
+  return /* wgsl */ `
+@group(0) @binding(0) var<storage, read> w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> wp: array<vec4<f32>>;
+struct P { pairs: u32, p0: u32, p1: u32, p2: u32 }
+@group(0) @binding(2) var<uniform> p: P;
+${FLAT_INDEX}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flatIndex(gid, nwg);
+  if (i >= p.pairs) { return; }
+  ${lines.join("\n  ")}
+}`;
+}
+
+/** Variant flags of {@link convTransposeShader}. */
+export interface ConvTransposeVariant extends ConvTile {
+  bias: boolean;
+}
+
+/**
+ * Transposed convolution with an explicit output size (PyTorch's conv_transpose2d):
+ * y[n,co,oy,ox] = b[co] + Σ x[n,ci,iy,ix] · w[ci,co,kh,kw] over oy = iy·sh − ph + kh, ox = ix·sw − pw + kw.
+ *
+ * Bindings: x, wp (weights repacked by {@link convRepackShader}), (b), y,
+ * uniforms {n, cin, h, w, cout, oh, ow, qh, qwBlocks, total}.
+ * Dispatch: flat index over ⌈cout/tc⌉ · sh · sw · n · qh · qwBlocks (pixels fastest) with
+ * qh = ⌈oh/sh⌉, qwBlocks = ⌈⌈ow/sw⌉/tp⌉.
+ *
+ * Output pixels of one residue class (oy mod sh, ox mod sw) receive exactly the taps
+ * kh ≡ oy+ph (mod sh), kw ≡ ox+pw (mod sw) (a sub-pixel convolution), so only those
+ * taps are visited, never a wasted divisibility test. The tp pixels of an invocation
+ * are ox, ox+sw, …, which read consecutive input columns.
+ */
+export function convTransposeShader(g: ConvGeometry, v: ConvTransposeVariant): string {
+  const { tc, tp } = v;
+  const nv = Math.ceil(g.kh / g.sh);
+  const nu = Math.ceil(g.kw / g.sw);
+  const t4 = transposeTaps(g);
+  const win = tp + nu - 1;
+  const yBinding = v.bias ? 3 : 2;
+  const pre: string[] = [];
+  // Window slot s holds input column cx0 − (nu−1) + s; tap u and pixel j read slot j − u + nu − 1.
+  for (const s of range(win)) {
+    pre.push(`let m${s} = ${plus("cx0", s - (nu - 1))} >= 0 && ${plus("cx0", s - (nu - 1))} < W;`);
+  }
+  const body: string[] = [];
+  for (const c of range(tc)) {
+    for (const q of range(t4 / 4)) body.push(`let wv${c}_${q} = wp[wr${c} + ${q}u];`);
+  }
+  for (const vv of range(nv)) {
+    const khCheck = g.kh % g.sh === 0 ? "" : ` && kh${vv} < ${g.kh}`;
+    body.push(`{
+      let iy = i32(qy) + dy${vv};
+      if (iy >= 0 && iy < H${khCheck}) {
+        let rb = i32((xplane + u32(iy)) * p.w);`);
+    body.push(
+      ...loadWindow({
+        arr: "x",
+        name: "x",
+        len: win,
+        start: plus("rb + cx0", -(nu - 1)),
+        mask: (s) => `m${s}`,
+      }).map((l) => `        ${l}`),
+    );
+    for (const c of range(tc)) {
+      for (const u of range(nu)) {
+        const t = vv * nu + u;
+        const wgt = `wv${c}_${t >> 2}.${COMP[t & 3]}`;
+        for (const j of range(tp)) {
+          body.push(`        a${c}_${j} = fma(x${j - u + nu - 1}, ${wgt}, a${c}_${j});`);
+        }
+      }
+    }
+    body.push(`      }
+    }`);
+  }
+  const writes: string[] = [];
+  for (const j of range(tp)) {
+    writes.push(`  if (ox0 + ${j * g.sw}u < p.ow) {`);
+    for (const c of range(tc)) {
+      const b = v.bias ? ` + b[co0 + ${c}u]` : "";
+      writes.push(
+        `    if (co0 + ${c}u < p.cout) { y[ybase + ${c}u * plane + ox0 + ${j * g.sw}u] = a${c}_${j}${b}; }`,
+      );
+    }
+    writes.push(`  }`);
+  }
+  return /* wgsl */ `
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> wp: array<vec4<f32>>;
+${v.bias ? "@group(0) @binding(2) var<storage, read> b: array<f32>;" : ""}
+@group(0) @binding(${yBinding}) var<storage, read_write> y: array<f32>;
+struct P { n: u32, cin: u32, h: u32, w: u32, cout: u32, oh: u32, ow: u32, qh: u32, qwBlocks: u32, total: u32, p0: u32, p1: u32 }
+@group(0) @binding(${yBinding + 1}) var<uniform> p: P;
+${FLAT_INDEX}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let t = flatIndex(gid, nwg);
+  if (t >= p.total) { return; }
+  let qxb = t % p.qwBlocks;
+  let r = t / p.qwBlocks;
+  let qy = r % p.qh;
+  let r2 = r / p.qh;
+  let n = r2 % p.n;
+  let r3 = r2 / p.n;
+  let cls = r3 % ${g.sw * g.sh}u;
+  let rw = cls % ${g.sw}u;
+  let rh = cls / ${g.sw}u;
+  let co0 = (r3 / ${g.sh * g.sw}u) * ${tc}u;
+  let oy = rh + qy * ${g.sh}u;
+  let ox0 = rw + qxb * ${tp * g.sw}u;
+  if (oy >= p.oh || ox0 >= p.ow) { return; }
+  let H = i32(p.h);
+  let W = i32(p.w);
+  // Taps of this residue class: kh = khBase + sh·v reads input row qy + (rh + ph − kh)/sh (exact division).
+  let khBase = i32((rh + ${g.ph % g.sh}u) % ${g.sh}u);
+  let kwBase = i32((rw + ${g.pw % g.sw}u) % ${g.sw}u);
+  ${range(nv).map((vv) => `let kh${vv} = khBase + ${vv * g.sh};`).join("\n  ")}
+  ${range(nv).map((vv) => `let dy${vv} = (i32(rh) + ${g.ph} - kh${vv}) / ${g.sh};`).join("\n  ")}
+  let cx0 = i32(qxb * ${tp}u) + (i32(rw) + ${g.pw} - kwBase) / ${g.sw};
+  ${pre.join("\n  ")}
+  let wcls = cls * p.cin;
+  ${range(tc).flatMap((c) => range(tp).map((j) => `var a${c}_${j} = 0.0;`)).join("\n  ")}
+  for (var ci = 0u; ci < p.cin; ci++) {
+    let xplane = (n * p.cin + ci) * p.h;
+    let wci = (wcls + ci) * p.cout;
+    ${range(tc).map((c) => `let wr${c} = (wci + min(co0 + ${c}u, p.cout - 1u)) * ${t4 / 4}u;`).join("\n    ")}
+    ${body.join("\n    ")}
+  }
+  let plane = p.oh * p.ow;
+  let ybase = (n * p.cout + co0) * plane + oy * p.ow;
+${writes.join("\n")}
+}`;
+}
+
+/** Variant flags of {@link convWeightGradShader} that depend on tensor sizes. */
+export interface ConvWeightGradVariant extends ConvTile {
+  /** Width of `a` is a multiple of 4. */
+  alignA: boolean;
+  /** Width of `b` is a multiple of 4. */
+  alignB: boolean;
+}
+
+/**
+ * Weight gradient as a correlation of two activations:
+ * out[ca,cb,kh,kw] = Σ_{n,i,j} a[n,ca,i,j] · b[n,cb,i·sh−ph+kh, j·sw−pw+kw] (zero outside b).
+ * For conv2d, a = dy and b = x (out = dw [Cout,Cin,kH,kW]); for convTranspose2d,
+ * a = x and b = dy (out = dw [Cin,Cout,kH,kW]).
+ *
+ * Bindings: a, b, out, uniforms {n, ca, ha, wa, cb, hb, wb, total, rowsPerSplit, rows, splits}.
+ * Dispatch: flat index over ⌈ca/tc⌉ · splits · cb (cb fastest). An invocation owns tc
+ * channels of `a` × one channel of `b` × all kh·kw taps, and sums the rows
+ * [split·rowsPerSplit, …) of the n·ha rows of `a`; with several splits (when the
+ * outputs alone give too few invocations) each writes its own slice of `out`
+ * ([splits, ca, cb, kh, kw]) and {@link SUM_SPLITS_WGSL} adds the slices.
+ * Per row and tp columns: tc windows of tp floats of `a`, kh windows of (tp−1)·sw + kw
+ * floats of `b`, and tc·tp·kh·kw multiply-adds.
+ */
+export function convWeightGradShader(g: ConvGeometry, v: ConvWeightGradVariant): string {
+  const { tc, tp } = v;
+  const kk = g.kh * g.kw;
+  const win = (tp - 1) * g.sw + g.kw;
+  const staticA = v.alignA && tp % 4 === 0;
+  const staticB = v.alignB && (tp * g.sw) % 4 === 0;
+  const vecOut = kk % 4 === 0;
+  const ob = (4 - (g.pw % 4)) % 4;
+  const body: string[] = [];
+  for (const c of range(tc)) {
+    body.push(
+      ...loadWindow({
+        arr: "a",
+        name: `v${c}_`,
+        len: tp,
+        start: `i32(ar${c} + j)`,
+        offset: staticA ? 0 : undefined,
+        mask: (s) => `(j + ${s}u < p.wa)`,
+      }),
+    );
+  }
+  for (const kh of range(g.kh)) {
+    body.push(`if (rv${kh}) {`);
+    body.push(
+      ...loadWindow({
+        arr: "b",
+        name: `x${kh}_`,
+        len: win,
+        start: `rb${kh} + bx0`,
+        offset: staticB ? ob : undefined,
+        mask: (s) => `(${plus("bx0", s)} >= 0 && ${plus("bx0", s)} < WB)`,
+      }).map((l) => `  ${l}`),
+    );
+    for (const c of range(tc)) {
+      for (const kw of range(g.kw)) {
+        for (const j of range(tp)) {
+          body.push(
+            `  s${c}_${kh * g.kw + kw} = fma(v${c}_${j}, x${kh}_${j * g.sw + kw}, s${c}_${kh * g.kw + kw});`,
+          );
+        }
+      }
+    }
+    body.push(`}`);
+  }
+  const writes: string[] = [];
+  for (const c of range(tc)) {
+    writes.push(`  if (ca0 + ${c}u < p.ca) {`);
+    if (vecOut) {
+      for (const q of range(kk / 4)) {
+        const val = `vec4<f32>(${range(4).map((k) => `s${c}_${4 * q + k}`).join(", ")})`;
+        writes.push(`    out[((obase + ${c}u * ostride) >> 2u) + ${q}u] = ${val};`);
+      }
+    } else {
+      for (const k of range(kk)) writes.push(`    out[obase + ${c}u * ostride + ${k}u] = s${c}_${k};`);
+    }
+    writes.push(`  }`);
+  }
+  return /* wgsl */ `
+@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> out: array<${vecOut ? "vec4<f32>" : "f32"}>;
+struct P { n: u32, ca: u32, ha: u32, wa: u32, cb: u32, hb: u32, wb: u32, total: u32,
+           rowsPerSplit: u32, rows: u32, splits: u32, p0: u32 }
+@group(0) @binding(3) var<uniform> p: P;
+${FLAT_INDEX}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let t = flatIndex(gid, nwg);
+  if (t >= p.total) { return; }
+  let cb = t % p.cb;
+  let r = t / p.cb;
+  let split = r % p.splits;
+  let ca0 = (r / p.splits) * ${tc}u;
+  let HB = i32(p.hb);
+  let WB = i32(p.wb);
+  ${range(tc).map((c) => `let ac${c} = min(ca0 + ${c}u, p.ca - 1u);`).join("\n  ")}
+  ${range(tc).flatMap((c) => range(kk).map((k) => `var s${c}_${k} = 0.0;`)).join("\n  ")}
+  let row0 = split * p.rowsPerSplit;
+  let row1 = min(row0 + p.rowsPerSplit, p.rows);
+  for (var row = row0; row < row1; row++) {
+    let i = row % p.ha;
+    let n = row / p.ha;
+    let iy0 = i32(i) * ${g.sh} - ${g.ph};
+    let bplane = (n * p.cb + cb) * p.hb;
+    ${
+    range(g.kh).map((kh) => `let rv${kh} = ${plus("iy0", kh)} >= 0 && ${plus("iy0", kh)} < HB;`).join(
+      "\n    ",
+    )
+  }
+    ${range(g.kh).map((kh) => `let rb${kh} = i32((bplane + u32(${plus("iy0", kh)})) * p.wb);`).join("\n    ")}
+    ${range(tc).map((c) => `let ar${c} = ((n * p.ca + ac${c}) * p.ha + i) * p.wa;`).join("\n    ")}
+    for (var j = 0u; j < p.wa; j += ${tp}u) {
+      let bx0 = i32(j) * ${g.sw} - ${g.pw};
+      ${body.join("\n      ")}
+    }
+  }
+  let ostride = p.cb * ${kk}u;
+  let obase = ((split * p.ca + ca0) * p.cb + cb) * ${kk}u;
+${writes.join("\n")}
+}`;
+}
+
+/** out[i] = Σ_s parts[s·m + i] for s < splits: adds the split-reduction slices of the weight gradient. */
+export const SUM_SPLITS_WGSL = /* wgsl */ `
+@group(0) @binding(0) var<storage, read> parts: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+struct P { m: u32, splits: u32, p0: u32, p1: u32 }
+@group(0) @binding(2) var<uniform> p: P;
+${FLAT_INDEX}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = flatIndex(gid, nwg);
+  if (i >= p.m) { return; }
+  var s = 0.0;
+  for (var k = 0u; k < p.splits; k++) { s += parts[k * p.m + i]; }
+  out[i] = s;
+}`;
+
+/**
+ * Bias gradient: db[c] = Σ_{n,h,w} dy[n,c,h,w]. One workgroup per channel (flat
+ * workgroup index); each lane sums a strided part, then a tree reduction in
+ * workgroup memory combines the lanes.
+ */
+export const BIAS_GRAD_WGSL = /* wgsl */ `
+@group(0) @binding(0) var<storage, read> dy: array<f32>;
+@group(0) @binding(1) var<storage, read_write> db: array<f32>;
+struct P { n: u32, c: u32, hw: u32, p0: u32 }
+@group(0) @binding(2) var<uniform> p: P;
+var<workgroup> part: array<f32, ${WG}>;
+@compute @workgroup_size(${WG})
+fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>,
+        @builtin(num_workgroups) nwg: vec3<u32>) {
+  let c = wid.x + wid.y * nwg.x;
+  var s = 0.0;
+  if (c < p.c) {
+    for (var n = 0u; n < p.n; n++) {
+      let base = (n * p.c + c) * p.hw;
+      for (var i = lid; i < p.hw; i += ${WG}u) { s += dy[base + i]; }
+    }
+  }
+  part[lid] = s;
+  workgroupBarrier();
+  for (var k = ${WG / 2}u; k > 0u; k >>= 1u) {
+    if (lid < k) { part[lid] += part[lid + k]; }
+    workgroupBarrier();
+  }
+  if (lid == 0u && c < p.c) { db[c] = part[0]; }
+}`;
