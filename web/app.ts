@@ -1,0 +1,311 @@
+/// <reference lib="dom" />
+/**
+ * The colorizing page (web/index.html): pick or drop a photo, colorize it on
+ * the GPU with the engine (bundled into web/dist/app.js by `deno task bundle`),
+ * show before and after, offer the result as a PNG.
+ *
+ * The model is models/default.safetensors next to the page's folder (or the
+ * URL in `?model=`). Without it the page builds a small generator with random
+ * weights and says so: the colours are then arbitrary, but the whole pipeline
+ * (Lab conversion, padding, U-Net, resampling) still runs. `?model=random`
+ * forces that fallback.
+ *
+ * Images are decoded by the browser (createImageBitmap + canvas) and encoded
+ * with canvas.toBlob, so no codec is bundled.
+ *
+ * `document.body.dataset.state` is loading → ready → working → done (or error,
+ * nogpu) for tests and styling.
+ */
+
+import {
+  buildGenerator,
+  colorizeRgba,
+  decodeCheckpoint,
+  initGpu,
+  initPix2pixWeights,
+  manualSeed,
+  NoGpuError,
+  Unet,
+} from "../mod.ts";
+import { checkpointImageSize } from "../models/checkpoint.ts";
+
+/** Model resolution when the checkpoint does not record one (the seeds' 256×256). */
+const DEFAULT_SIZE = 256;
+/** The random fallback: small enough to be instant even on a software adapter. */
+const FALLBACK = { nDown: 5, ngf: 8, seed: 2024, size: 256 };
+
+type State = "loading" | "ready" | "working" | "done" | "error" | "nogpu";
+
+interface LoadedModel {
+  G: Unet;
+  size: number;
+  /** A few words naming the model, for the status line. */
+  label: string;
+  /** What the page tells the user about the model, when it is not the shipped one. */
+  note?: string;
+}
+
+function $<T extends HTMLElement>(id: string): T {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`web page: missing #${id}`);
+  return el as T;
+}
+
+const ui = {
+  file: $<HTMLInputElement>("file"),
+  drop: $<HTMLLabelElement>("drop"),
+  status: $<HTMLSpanElement>("status-text"),
+  gpuError: $<HTMLParagraphElement>("gpu-error"),
+  note: $<HTMLParagraphElement>("model-note"),
+  result: $<HTMLElement>("result"),
+  before: $<HTMLImageElement>("before"),
+  after: $<HTMLImageElement>("after"),
+  download: $<HTMLAnchorElement>("download"),
+};
+
+function setState(state: State, message?: string) {
+  document.body.dataset.state = state;
+  ui.file.disabled = state === "loading" || state === "working" || state === "nogpu";
+  if (message !== undefined) ui.status.textContent = message;
+}
+
+/**
+ * Lets the browser paint the status text before a long stretch of work. A hidden tab gets no
+ * animation frames, so a timer also ends the wait there (the work then goes on in the background).
+ */
+function paint(): Promise<void> {
+  return new Promise((resolve) => {
+    requestAnimationFrame(() => setTimeout(resolve, 0));
+    setTimeout(resolve, 100);
+  });
+}
+
+function megabytes(n: number): string {
+  return (n / 1e6).toFixed(n < 1e7 ? 1 : 0);
+}
+
+/** The body of a response, reporting download progress (models are tens of megabytes). */
+async function readBody(res: Response, label: string): Promise<Uint8Array> {
+  const total = Number(res.headers.get("content-length")) || 0;
+  if (!res.body) return new Uint8Array(await res.arrayBuffer());
+  const chunks: Uint8Array[] = [];
+  let got = 0;
+  const reader = res.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    got += value.length;
+    ui.status.textContent = `Downloading ${label}… ${megabytes(got)}${
+      total ? ` / ${megabytes(total)}` : ""
+    } MB`;
+  }
+  const out = new Uint8Array(got);
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
+}
+
+async function loadModel(): Promise<LoadedModel> {
+  const param = new URLSearchParams(location.search).get("model");
+  let why = "";
+  if (param !== "random") {
+    const url = new URL(param ?? "../models/default.safetensors", location.href);
+    const name = decodeURIComponent(url.pathname.split("/").pop() || url.href);
+    let res: Response | null = null;
+    try {
+      res = await fetch(url);
+    } catch (e) {
+      why = `could not fetch ${url.href} (${(e as Error).message})`;
+    }
+    if (res && res.ok) {
+      try {
+        const bytes = await readBody(res, name);
+        ui.status.textContent = `Loading ${name}…`;
+        await paint();
+        const ck = decodeCheckpoint(bytes, name);
+        const G = buildGenerator(ck);
+        const size = checkpointImageSize(ck) ?? DEFAULT_SIZE;
+        const params = G.parameterCount();
+        const count = params >= 1e6 ? `${(params / 1e6).toFixed(1)} M` : params.toLocaleString("en");
+        return { G, size, label: `model ${name}, ${count} parameters, ${size}×${size}` };
+      } catch (e) {
+        why = `${name} could not be used: ${(e as Error).message}`;
+      }
+    } else if (res) {
+      why = res.status === 404 ? `no trained model at ${url.pathname}` : `${url.href}: HTTP ${res.status}`;
+    }
+  }
+  const G = await randomGenerator();
+  return {
+    G,
+    size: FALLBACK.size,
+    label: "random demo model",
+    note:
+      `${why ? why[0].toUpperCase() + why.slice(1) + ", so this" : "This"} page uses a small U-Net with ` +
+      `random weights (${G.parameterCount().toLocaleString("en")} parameters): the colours are arbitrary. ` +
+      `Train one with "deno task train" and save it as models/default.safetensors for real colours.`,
+  };
+}
+
+/** A generator with seeded random weights, scaled so that its colours are visible. */
+async function randomGenerator(): Promise<Unet> {
+  manualSeed(FALLBACK.seed);
+  const G = new Unet({ nDown: FALLBACK.nDown, ngf: FALLBACK.ngf });
+  initPix2pixWeights(G);
+  // pix2pix's N(0, 0.02) init predicts |ab| < 1, i.e. gray; a 60× larger last layer gives clear but
+  // moderate colours (chroma up to ~30, inside the sRGB gamut, so the photo's lightness survives;
+  // at 100× dark areas clip and their lightness shifts by 2 units).
+  const name = "model.model.3.weight";
+  const w = await G.stateDict().get(name)!.data();
+  G.loadStateDict(new Map([[name, w.map((v) => 60 * v)]]), false);
+  return G.eval();
+}
+
+/** The photo's pixels as 8-bit RGBA (EXIF orientation applied by the browser). */
+async function decode(file: Blob): Promise<ImageData> {
+  let bitmap: ImageBitmap;
+  try {
+    bitmap = await createImageBitmap(file, { imageOrientation: "from-image", premultiplyAlpha: "none" });
+  } catch {
+    throw new Error("this file is not an image the browser can decode");
+  }
+  try {
+    const canvas = document.createElement("canvas");
+    canvas.width = bitmap.width;
+    canvas.height = bitmap.height;
+    const ctx = canvas.getContext("2d", { willReadFrequently: true });
+    if (!ctx) throw new Error("no 2D canvas");
+    ctx.drawImage(bitmap, 0, 0);
+    return ctx.getImageData(0, 0, bitmap.width, bitmap.height);
+  } finally {
+    bitmap.close();
+  }
+}
+
+/** RGBA pixels to a PNG blob. */
+function encodePng(rgba: Uint8Array, width: number, height: number): Promise<Blob> {
+  const canvas = document.createElement("canvas");
+  canvas.width = width;
+  canvas.height = height;
+  const ctx = canvas.getContext("2d");
+  if (!ctx) throw new Error("no 2D canvas");
+  ctx.putImageData(
+    new ImageData(
+      new Uint8ClampedArray(rgba.buffer as ArrayBuffer, rgba.byteOffset, rgba.length),
+      width,
+      height,
+    ),
+    0,
+    0,
+  );
+  return new Promise((resolve, reject) =>
+    canvas.toBlob(
+      (b) => (b ? resolve(b) : reject(new Error("the browser could not encode a PNG"))),
+      "image/png",
+    )
+  );
+}
+
+let model: LoadedModel | null = null;
+const urls: string[] = [];
+
+async function colorize(file: File) {
+  if (!model) return;
+  for (const u of urls.splice(0)) URL.revokeObjectURL(u);
+  const t0 = performance.now();
+  try {
+    setState("working", `Decoding ${file.name}…`);
+    const img = await decode(file);
+    const { width, height } = img;
+    const before = URL.createObjectURL(file);
+    urls.push(before);
+    ui.before.src = before;
+    ui.after.removeAttribute("src");
+    ui.result.hidden = false;
+    ui.download.hidden = true;
+    setState("working", `Colorizing ${width}×${height} (model at ${model.size}×${model.size})…`);
+    await paint();
+    const rgba = new Uint8Array(img.data.buffer, img.data.byteOffset, img.data.length);
+    const out = await colorizeRgba(model.G, { width, height, rgba }, model.size);
+    setState("working", "Encoding PNG…");
+    await paint();
+    const png = await encodePng(out.rgba, width, height);
+    const after = URL.createObjectURL(png);
+    urls.push(after);
+    ui.after.src = after;
+    ui.download.href = after;
+    ui.download.download = `${file.name.replace(/\.[^.]*$/, "") || "photo"}.color.png`;
+    ui.download.hidden = false;
+    const s = ((performance.now() - t0) / 1000).toFixed(1);
+    setState("done", `Done: ${width}×${height} in ${s} s (${model.label}). Drop another photo to go on.`);
+  } catch (e) {
+    setState("error", `${file.name}: ${(e as Error).message}`);
+  }
+}
+
+function wire() {
+  ui.file.addEventListener("change", () => {
+    const f = ui.file.files?.[0];
+    if (f) colorize(f);
+    // Picking the same file again must fire "change" again.
+    ui.file.value = "";
+  });
+  const over = (on: boolean) => (e: DragEvent) => {
+    e.preventDefault();
+    ui.drop.classList.toggle("over", on);
+  };
+  ui.drop.addEventListener("dragenter", over(true));
+  ui.drop.addEventListener("dragover", over(true));
+  ui.drop.addEventListener("dragleave", over(false));
+  ui.drop.addEventListener("drop", (e) => {
+    over(false)(e);
+    const f = e.dataTransfer?.files?.[0];
+    if (f && !ui.file.disabled) colorize(f);
+  });
+  // A photo dropped beside the box must not make the browser navigate away from the page.
+  addEventListener("dragover", (e) => e.preventDefault());
+  addEventListener("drop", (e) => e.preventDefault());
+}
+
+function noGpu(message: string) {
+  ui.gpuError.textContent = message;
+  ui.gpuError.hidden = false;
+  setState("nogpu", "Colorizing needs WebGPU.");
+}
+
+async function start() {
+  wire();
+  if (!("gpu" in navigator) || !navigator.gpu) {
+    noGpu(
+      "Your browser has no WebGPU: use Chrome or Edge 113+ (desktop) or Safari 26+, or enable it " +
+        "(Firefox: dom.webgpu.enabled in about:config; older Safari: Develop → Feature Flags → WebGPU). " +
+        "WebGPU also needs a secure page: https:// or http://localhost.",
+    );
+    return;
+  }
+  try {
+    await initGpu();
+  } catch (e) {
+    if (e instanceof NoGpuError) {
+      noGpu(
+        "Your browser supports WebGPU but offers no GPU adapter (a blocked GPU or driver?): see " +
+          "chrome://gpu, or try another browser.",
+      );
+      return;
+    }
+    throw e;
+  }
+  setState("loading", "Loading the model…");
+  model = await loadModel();
+  if (model.note) {
+    ui.note.textContent = model.note;
+    ui.note.hidden = false;
+  }
+  setState("ready", `Ready (${model.label}): choose or drop a photo.`);
+}
+
+start().catch((e) => setState("error", `Could not start: ${(e as Error).message}`));
