@@ -1,0 +1,126 @@
+/**
+ * Matrix products: a low-level kernel with transpose flags and bias (no graph), and
+ * the differentiable `matmul` and `linear` built on it.
+ * Kernel: shaders/matmul.ts. References and gradient checks: tests/linear_test.ts.
+ */
+
+import { Params, runtime } from "../gpu.ts";
+import { fmtShape, Tensor } from "../tensor.ts";
+import { record } from "../autograd.ts";
+import { MATMUL_WG, matmulShader, type MatmulVariant } from "../../shaders/matmul.ts";
+import { sumChannelsKernel } from "./reduce.ts";
+
+/** Options of {@link matmulKernel}. */
+export interface MatmulOptions {
+  /** Use Aᵀ: `a` is stored [K, M] (or [batch, K, M]). */
+  transA?: boolean;
+  /** Use Bᵀ: `b` is stored [N, K] (or [batch, N, K]). */
+  transB?: boolean;
+  /** [N], added to every row of the result. */
+  bias?: Tensor | null;
+}
+
+const shaders = new Map<string, string>();
+
+/**
+ * Low-level (no graph): C = op(A) · op(B) (+ bias) where op transposes when asked.
+ * 2-D operands give [M, N]; a 3-D operand [batch, …] gives [batch, M, N], and a 2-D
+ * operand next to a 3-D one is shared by every batch entry (a weight matrix).
+ */
+export function matmulKernel(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
+  const transA = !!opts.transA, transB = !!opts.transB;
+  const bias = opts.bias ?? null;
+  const desc = () =>
+    `A ${fmtShape(a.shape)}${transA ? "ᵀ" : ""} · B ${fmtShape(b.shape)}${transB ? "ᵀ" : ""}` +
+    (bias ? ` + bias ${fmtShape(bias.shape)}` : "");
+  if (a.rank < 2 || a.rank > 3 || b.rank < 2 || b.rank > 3) {
+    throw new Error(`matmul: operands must be 2-D or 3-D: ${desc()}`);
+  }
+  const batchA = a.rank === 3 ? a.shape[0] : 0;
+  const batchB = b.rank === 3 ? b.shape[0] : 0;
+  if (batchA && batchB && batchA !== batchB) throw new Error(`matmul: batch sizes differ: ${desc()}`);
+  const batch = Math.max(batchA, batchB);
+  const [ar, ac] = a.shape.slice(-2);
+  const [br, bc] = b.shape.slice(-2);
+  const [m, k] = transA ? [ac, ar] : [ar, ac];
+  const [kb, n] = transB ? [bc, br] : [br, bc];
+  if (k !== kb) throw new Error(`matmul: inner dimensions ${k} and ${kb} differ: ${desc()}`);
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== n)) {
+    throw new Error(`matmul: bias must have shape [${n}]: ${desc()}`);
+  }
+  const out = Tensor.empty(batch ? [batch, m, n] : [m, n], "matmul");
+  if (out.size === 0) return out;
+  // 8 rows per invocation halve the B loads (see shaders/matmul.ts); 4 waste less on tiny M.
+  const rows = m >= 8 ? 8 : 4;
+  const wg = [Math.ceil(n / 4 / MATMUL_WG[0]), Math.ceil(m / rows / MATMUL_WG[1]), Math.max(1, batch)];
+  if (wg.some((w) => w > 65535)) {
+    out.dispose();
+    throw new Error(`matmul: too large for one dispatch (workgroups ${wg.join("×")}): ${desc()}`);
+  }
+  // vec4 loads need the contiguous dimension of every operand to be a multiple of 4.
+  const vec = n % 4 === 0 && k % 4 === 0 && (!transA || m % 4 === 0);
+  const v: MatmulVariant = { transA, transB, bias: !!bias, vec, rows };
+  const key = `matmul:${transA}:${transB}:${v.bias}:${vec}:${rows}`;
+  let wgsl = shaders.get(key);
+  if (!wgsl) shaders.set(key, wgsl = matmulShader(v));
+  const unit = vec ? 4 : 1;
+  runtime().dispatch({
+    key,
+    wgsl,
+    buffers: bias ? [a.buffer, b.buffer, bias.buffer, out.buffer] : [a.buffer, b.buffer, out.buffer],
+    params: new Params().u32(
+      m,
+      n,
+      k,
+      batchA ? (m * k) / unit : 0,
+      batchB ? (k * n) / unit : 0,
+      (m * n) / unit,
+      0,
+      0,
+    ),
+    workgroups: wg as [number, number, number],
+  });
+  return out;
+}
+
+/**
+ * Matrix product of [M, K] and [K, N] (or of two [batch, …] stacks of equal batch), with
+ * gradients dA = g·Bᵀ and dB = Aᵀ·g from the transposing kernel.
+ */
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  if (a.rank !== b.rank || (a.rank !== 2 && a.rank !== 3) || (a.rank === 3 && a.shape[0] !== b.shape[0])) {
+    throw new Error(
+      `matmul: expected [M, K]·[K, N] or [B, M, K]·[B, K, N], got ${fmtShape(a.shape)} and ${
+        fmtShape(b.shape)
+      }`,
+    );
+  }
+  const y = matmulKernel(a, b);
+  return record("matmul", [a, b], y, (g, needs) => [
+    needs[0] ? matmulKernel(g, b, { transB: true }) : null,
+    needs[1] ? matmulKernel(a, g, { transA: true }) : null,
+  ]);
+}
+
+/**
+ * F.linear: x [B, in], weight [out, in] (PyTorch layout), optional bias [out]; y = x·Wᵀ + b.
+ */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  const inF = weight.shape[1];
+  if (
+    x.rank !== 2 || weight.rank !== 2 || x.shape[1] !== inF ||
+    (bias && (bias.rank !== 1 || bias.shape[0] !== weight.shape[0]))
+  ) {
+    throw new Error(
+      `linear: expected x [B, in], weight [out, in], bias [out]; got x ${fmtShape(x.shape)}, weight ${
+        fmtShape(weight.shape)
+      }${bias ? `, bias ${fmtShape(bias.shape)}` : ""}`,
+    );
+  }
+  const y = matmulKernel(x, weight, { transB: true, bias });
+  return record("linear", [x, weight, bias ?? null], y, (g, needs) => [
+    needs[0] ? matmulKernel(g, weight) : null,
+    needs[1] ? matmulKernel(g, x, { transA: true }) : null,
+    needs[2] ? sumChannelsKernel(g) : null,
+  ]);
+}

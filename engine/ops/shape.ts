@@ -1,0 +1,228 @@
+/**
+ * Shape ops: reshape (a view), concat, slice, split and 2-D padding, with gradients.
+ * Kernels: shaders/shape.ts. References and gradient checks: tests/shape_test.ts.
+ */
+
+import { grid1d, Params, runtime } from "../gpu.ts";
+import { fmtShape, Tensor } from "../tensor.ts";
+import { record } from "../autograd.ts";
+import { blockCopyShader, embedShader, padBackwardShader, padShader } from "../../shaders/shape.ts";
+
+const shaders = new Map<string, string>();
+function shader(key: string, make: () => string): string {
+  let s = shaders.get(key);
+  if (s === undefined) {
+    s = make();
+    shaders.set(key, s);
+  }
+  return s;
+}
+
+const prod = (xs: readonly number[]) => xs.reduce((a, b) => a * b, 1);
+
+/** Normalises a possibly negative dimension index like PyTorch, or throws naming the op. */
+function normDim(op: string, dim: number, rank: number, shape: readonly number[]): number {
+  const d = dim < 0 ? dim + rank : dim;
+  if (!Number.isInteger(d) || d < 0 || d >= rank) {
+    throw new Error(`${op}: dimension ${dim} is out of range for shape ${fmtShape(shape)}`);
+  }
+  return d;
+}
+
+/**
+ * A view of `x` with another shape (no copy); one entry may be -1 (inferred).
+ * The gradient is reshaped back.
+ */
+export function reshape(x: Tensor, shape: readonly number[]): Tensor {
+  const target = [...shape];
+  const free = target.filter((d) => d === -1).length;
+  if (free > 1 || target.some((d) => !Number.isInteger(d) || d < -1)) {
+    throw new Error(`reshape: invalid target shape ${fmtShape(shape)} for ${fmtShape(x.shape)}`);
+  }
+  if (free === 1) {
+    const known = prod(target.filter((d) => d !== -1));
+    if (known === 0 || x.size % known !== 0) {
+      throw new Error(
+        `reshape: cannot reshape ${fmtShape(x.shape)} (${x.size} elements) to ${fmtShape(shape)}`,
+      );
+    }
+    target[target.indexOf(-1)] = x.size / known;
+  }
+  if (prod(target) !== x.size) {
+    throw new Error(
+      `reshape: cannot reshape ${fmtShape(x.shape)} (${x.size} elements) to ${fmtShape(shape)}`,
+    );
+  }
+  return record("reshape", [x], x.view(target), (g) => [g.view(x.shape)]);
+}
+
+interface Block {
+  n: number;
+  rowX: number;
+  rowY: number;
+  offset: number;
+}
+
+/**
+ * Copies between a small tensor's rows and a slab of a large tensor's rows (see
+ * shaders/shape.ts); vec4 when every count is a multiple of 4.
+ */
+function blockCopy(mode: "scatter" | "gather" | "embed", src: Tensor, dst: Tensor, b: Block) {
+  if (b.n === 0) return;
+  const vec = b.rowX % 4 === 0 && b.rowY % 4 === 0 && b.offset % 4 === 0;
+  const k = vec ? 4 : 1;
+  const wgsl = mode === "embed"
+    ? shader(`embed:${vec}`, () => embedShader(vec))
+    : shader(`${mode}:${vec}`, () => blockCopyShader(mode, vec));
+  runtime().dispatch({
+    wgsl,
+    buffers: [src.buffer, dst.buffer],
+    params: new Params().u32(b.n / k, b.rowX / k, b.rowY / k, b.offset / k),
+    workgroups: grid1d(b.n / k),
+  });
+}
+
+/**
+ * `length` entries of `x` along `dim` from `start` (x.narrow / x[:, start:start+length]),
+ * copied. The gradient is g embedded in zeros.
+ */
+export function slice(x: Tensor, dim: number, start: number, length: number): Tensor {
+  const d = normDim("slice", dim, x.rank, x.shape);
+  const size = x.shape[d];
+  if (
+    !Number.isInteger(start) || !Number.isInteger(length) || start < 0 || length < 0 || start + length > size
+  ) {
+    throw new Error(
+      `slice: [${start}, ${start + length}) is out of range for dim ${d} of ${fmtShape(x.shape)}`,
+    );
+  }
+  const outer = prod(x.shape.slice(0, d));
+  const inner = prod(x.shape.slice(d + 1));
+  const shape = [...x.shape];
+  shape[d] = length;
+  const out = Tensor.empty(shape, "slice");
+  const block = {
+    n: outer * length * inner,
+    rowX: length * inner,
+    rowY: size * inner,
+    offset: start * inner,
+  };
+  blockCopy("gather", x, out, block);
+  return record("slice", [x], out, (g) => {
+    const gx = Tensor.empty(x.shape, "sliceBackward");
+    blockCopy("embed", g, gx, { ...block, n: x.size });
+    return [gx];
+  });
+}
+
+/**
+ * Concatenation along `dim` (torch.cat); every other dimension must match. dim = 1 joins
+ * the channels of NCHW tensors (U-Net skips). The gradient of each input is its slab of g.
+ */
+export function concat(xs: Tensor[], dim = 1): Tensor {
+  if (xs.length === 0) throw new Error("concat: no tensors given");
+  const ref = xs[0].shape;
+  const d = normDim("concat", dim, ref.length, ref);
+  for (const x of xs) {
+    if (x.rank !== ref.length || x.shape.some((s, i) => i !== d && s !== ref[i])) {
+      throw new Error(
+        `concat: shapes ${xs.map((t) => fmtShape(t.shape)).join(", ")} differ outside dimension ${d}`,
+      );
+    }
+  }
+  const total = xs.reduce((a, x) => a + x.shape[d], 0);
+  const inner = prod(ref.slice(d + 1));
+  const shape = [...ref];
+  shape[d] = total;
+  const out = Tensor.empty(shape, "concat");
+  const blocks: Block[] = [];
+  let at = 0;
+  for (const x of xs) {
+    const block = { n: x.size, rowX: x.shape[d] * inner, rowY: total * inner, offset: at * inner };
+    blockCopy("scatter", x, out, block);
+    blocks.push(block);
+    at += x.shape[d];
+  }
+  return record("concat", xs, out, (g, needs) =>
+    xs.map((x, i) => {
+      if (!needs[i]) return null;
+      const gx = Tensor.empty(x.shape, "concatBackward");
+      blockCopy("gather", g, gx, blocks[i]);
+      return gx;
+    }));
+}
+
+/**
+ * Splits `x` along `dim` into pieces of the given sizes (torch.split with a list),
+ * each an independent {@link slice} so each piece has its own gradient.
+ */
+export function split(x: Tensor, sizes: readonly number[], dim = 1): Tensor[] {
+  const d = normDim("split", dim, x.rank, x.shape);
+  const total = sizes.reduce((a, b) => a + b, 0);
+  if (sizes.some((s) => !Number.isInteger(s) || s < 0) || total !== x.shape[d]) {
+    throw new Error(`split: sizes [${sizes.join(", ")}] do not add up to dim ${d} of ${fmtShape(x.shape)}`);
+  }
+  let at = 0;
+  return sizes.map((s) => {
+    const piece = slice(x, d, at, s);
+    at += s;
+    return piece;
+  });
+}
+
+/** Padding modes of {@link pad}; "constant" is F.pad's name for zero padding. */
+export type PadMode = "zeros" | "constant" | "reflect";
+
+/**
+ * Pads the last two dimensions (F.pad(x, [left, right, top, bottom], mode)) of a
+ * tensor with at least 2 dimensions (NCHW in practice). Reflect padding needs each pad
+ * smaller than the padded dimension, as in PyTorch.
+ */
+export function pad(
+  x: Tensor,
+  padding: readonly [number, number, number, number],
+  mode: PadMode = "zeros",
+): Tensor {
+  const [left, right, top, bottom] = padding;
+  if (x.rank < 2) throw new Error(`pad: expected at least 2 dimensions, got ${fmtShape(x.shape)}`);
+  if (padding.length !== 4 || padding.some((p) => !Number.isInteger(p) || p < 0)) {
+    throw new Error(
+      `pad: padding [${padding.join(", ")}] must be 4 non-negative integers (shape ${fmtShape(x.shape)})`,
+    );
+  }
+  if (mode !== "zeros" && mode !== "constant" && mode !== "reflect") {
+    throw new Error(`pad: unknown mode "${mode}" for ${fmtShape(x.shape)}`);
+  }
+  const h = x.shape[x.rank - 2], w = x.shape[x.rank - 1];
+  const reflect = mode === "reflect";
+  if (reflect && (left >= w || right >= w || top >= h || bottom >= h)) {
+    throw new Error(
+      `pad: reflect padding [${padding.join(", ")}] must be smaller than the padded dimensions of ${
+        fmtShape(x.shape)
+      }`,
+    );
+  }
+  const ho = h + top + bottom, wo = w + left + right;
+  const shape = [...x.shape.slice(0, -2), ho, wo];
+  const out = Tensor.empty(shape, "pad");
+  if (out.size > 0) {
+    runtime().dispatch({
+      wgsl: shader(`pad:${reflect}`, () => padShader(reflect)),
+      buffers: [x.buffer, out.buffer],
+      params: new Params().u32(out.size).i32(h, w).u32(ho, wo).i32(top, left).u32(0),
+      workgroups: grid1d(out.size),
+    });
+  }
+  return record("pad", [x], out, (g) => {
+    const gx = Tensor.empty(x.shape, "padBackward");
+    if (gx.size > 0) {
+      runtime().dispatch({
+        wgsl: shader(`padBackward:${reflect}`, () => padBackwardShader(reflect)),
+        buffers: [g.buffer, gx.buffer],
+        params: new Params().u32(gx.size).i32(h, w).u32(ho, wo).i32(top, left, bottom, right).u32(0, 0, 0),
+        workgroups: grid1d(gx.size),
+      });
+    }
+    return [gx];
+  });
+}
