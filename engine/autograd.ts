@@ -4,7 +4,7 @@
  * in reverse topological order and accumulates gradients.
  */
 
-import { keep, Tensor, type GradNode } from "./tensor.ts";
+import { type GradNode, keep, type Tensor } from "./tensor.ts";
 import { accumulate, copy, fill } from "./ops/elementwise.ts";
 
 let gradEnabled = true;
@@ -75,7 +75,9 @@ export function backward(loss: Tensor, grad?: Tensor): void {
     );
   }
   if (grad && grad.size !== loss.size) {
-    throw new Error(`backward: gradient of shape [${grad.shape}] does not match loss of shape [${loss.shape}]`);
+    throw new Error(
+      `backward: gradient of shape [${grad.shape}] does not match loss of shape [${loss.shape}]`,
+    );
   }
   noGrad(() => {
     const grads = new Map<Tensor, Tensor>();

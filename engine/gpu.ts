@@ -20,7 +20,6 @@ export class NoGpuError extends Error {
   }
 }
 
-
 /** Bytes reserved per dispatch in the uniform arena (minUniformBufferOffsetAlignment). */
 const UNIFORM_SLOT = 256;
 /** Dispatches recorded before an automatic submit; bounds memory held by pending work. */
@@ -78,7 +77,6 @@ export function grid(count: number): [number, number] {
   const y = Math.ceil(count / max);
   return [Math.ceil(count / y), y];
 }
-
 
 /** The device with everything that is shared per device: pipelines, buffer pool, pending commands. */
 export class Runtime {

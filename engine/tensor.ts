@@ -173,7 +173,7 @@ type Kept = Tensor | Kept[] | { [k: string]: Kept } | number | string | boolean 
 
 function collect(value: unknown, out: Set<Tensor>) {
   if (value instanceof Tensor) out.add(value);
-  else if (Array.isArray(value)) for (const v of value) collect(v, out);
+  else if (Array.isArray(value)) { for (const v of value) collect(v, out); }
   else if (value && typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
     for (const v of Object.values(value)) collect(v, out);
   }

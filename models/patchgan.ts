@@ -32,7 +32,9 @@ export class PatchGan extends Module {
     this.config = c;
     const block = (ni: number, nf: number, stride: number, norm: boolean, act: boolean) => {
       const layers: Module[] = [new Conv2d(ni, nf, 4, { stride, padding: 1, bias: !norm })];
-      if (norm) layers.push(c.norm === "batch" ? new BatchNorm2d(nf) : new InstanceNorm2d(nf, { affine: true }));
+      if (norm) {
+        layers.push(c.norm === "batch" ? new BatchNorm2d(nf) : new InstanceNorm2d(nf, { affine: true }));
+      }
       if (act) layers.push(new LeakyReLU(0.2));
       return new Sequential(...layers);
     };

@@ -27,7 +27,13 @@ export interface Pix2PixOptions {
   gan: GanMode;
 }
 
-export const PIX2PIX_DEFAULTS: Pix2PixOptions = { lr: 2e-4, beta1: 0.5, beta2: 0.999, lambdaL1: 100, gan: "vanilla" };
+export const PIX2PIX_DEFAULTS: Pix2PixOptions = {
+  lr: 2e-4,
+  beta1: 0.5,
+  beta2: 0.999,
+  lambdaL1: 100,
+  gan: "vanilla",
+};
 
 /** The losses of one step, as GPU scalars owned by the caller (dispose them after reading). */
 export interface StepLosses {
@@ -60,7 +66,10 @@ export class Pix2Pix {
   ) {
     this.options = { ...PIX2PIX_DEFAULTS, ...options };
     this.G = new Unet(g);
-    this.D = new PatchGan({ inputChannels: this.G.config.inputChannels + this.G.config.outputChannels, ...d });
+    this.D = new PatchGan({
+      inputChannels: this.G.config.inputChannels + this.G.config.outputChannels,
+      ...d,
+    });
     initPix2pixWeights(this.G);
     initPix2pixWeights(this.D);
     const o = this.options;

@@ -34,7 +34,13 @@ export interface UnetConfig {
 }
 
 /** The seeds' configuration for 256×256 images: 54,409,858 parameters. */
-export const UNET_DEFAULTS: UnetConfig = { inputChannels: 1, outputChannels: 2, nDown: 8, ngf: 64, norm: "batch" };
+export const UNET_DEFAULTS: UnetConfig = {
+  inputChannels: 1,
+  outputChannels: 2,
+  nDown: 8,
+  ngf: 64,
+  norm: "batch",
+};
 
 function normLayer(norm: UnetConfig["norm"], channels: number): Module {
   // InstanceNorm with affine weights keeps the parameter layout of BatchNorm (minus running stats).

@@ -3,8 +3,18 @@
  * Kernels: shaders/elementwise.ts; ops: engine/ops/elementwise.ts.
  */
 import { assertClose, gpu, gradCheck, rng } from "./helpers.ts";
-import { add, addScalar, leakyRelu, mul, relu, scale, sigmoid, sub, tanh } from "../engine/ops/elementwise.ts";
-import { tensor, tidyAsync } from "../engine/tensor.ts";
+import {
+  add,
+  addScalar,
+  leakyRelu,
+  mul,
+  relu,
+  scale,
+  sigmoid,
+  sub,
+  tanh,
+} from "../engine/ops/elementwise.ts";
+import { tensor, tidy, tidyAsync } from "../engine/tensor.ts";
 
 await gpu();
 
@@ -13,7 +23,11 @@ const FWD = { atol: 1e-6, rtol: 1e-5 };
 // Gradients are products of f32 values with R in [-1, 1]: a few ulps of error, plus ~1e-9 from the differences.
 const GRAD = { atol: 1e-5, rtol: 1e-4 };
 
-const unary: [string, (x: import("../engine/tensor.ts").Tensor) => import("../engine/tensor.ts").Tensor, (v: number) => number][] = [
+const unary: [
+  string,
+  (x: import("../engine/tensor.ts").Tensor) => import("../engine/tensor.ts").Tensor,
+  (v: number) => number,
+][] = [
   ["relu", relu, (v) => Math.max(v, 0)],
   ["leakyRelu(0.2)", (x) => leakyRelu(x, 0.2), (v) => (v > 0 ? v : 0.2 * v)],
   ["tanh", tanh, Math.tanh],
@@ -71,8 +85,8 @@ Deno.test("activations: hand-computed values", async () => {
   });
 });
 
-Deno.test("add: different shapes throw an error naming the op and shapes", async () => {
-  await tidyAsync(async () => {
+Deno.test("add: different shapes throw an error naming the op and shapes", () => {
+  tidy(() => {
     const a = tensor([1, 2, 3]);
     const b = tensor([1, 2], [2]);
     let msg = "";
@@ -81,6 +95,8 @@ Deno.test("add: different shapes throw an error naming the op and shapes", async
     } catch (e) {
       msg = (e as Error).message;
     }
-    if (!msg.includes("add") || !msg.includes("[3]") || !msg.includes("[2]")) throw new Error(`bad message: ${msg}`);
+    if (!msg.includes("add") || !msg.includes("[3]") || !msg.includes("[2]")) {
+      throw new Error(`bad message: ${msg}`);
+    }
   });
 });

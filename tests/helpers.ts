@@ -6,7 +6,7 @@
 
 import { AssertionError } from "node:assert/strict";
 import { initGpu, type Runtime } from "../engine/gpu.ts";
-import { Tensor, tensor, tidyAsync } from "../engine/tensor.ts";
+import { type Tensor, tensor, tidyAsync } from "../engine/tensor.ts";
 import { backward } from "../engine/autograd.ts";
 
 /** The shared runtime; fails (never skips) with installation advice when there is no adapter. */

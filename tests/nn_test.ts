@@ -4,7 +4,7 @@ import { gpu } from "./helpers.ts";
 import { Module, Sequential } from "../engine/nn/module.ts";
 import { BatchNorm2d, Conv2d, ConvTranspose2d, Dropout, LeakyReLU, Tanh } from "../engine/nn/layers.ts";
 import { manualSeed } from "../engine/random.ts";
-import { tensor, type Tensor, tidyAsync } from "../engine/tensor.ts";
+import { type Tensor, tensor, tidyAsync } from "../engine/tensor.ts";
 
 await gpu();
 
@@ -14,7 +14,11 @@ class Block extends Module {
     super();
     this.net = this.registerModule(
       "model",
-      new Sequential(new Conv2d(1, 3, 4, { stride: 2, padding: 1, bias: false }), new BatchNorm2d(3), new LeakyReLU(0.2)),
+      new Sequential(
+        new Conv2d(1, 3, 4, { stride: 2, padding: 1, bias: false }),
+        new BatchNorm2d(3),
+        new LeakyReLU(0.2),
+      ),
     );
   }
   forward(x: Tensor) {
@@ -34,7 +38,13 @@ Deno.test("names follow a PyTorch state_dict: params then buffers per module, do
     "1.weight",
     "1.bias",
   ]);
-  assert.deepEqual(m.namedParameters().map(([n]) => n), ["0.model.0.weight", "0.model.1.weight", "0.model.1.bias", "1.weight", "1.bias"]);
+  assert.deepEqual(m.namedParameters().map(([n]) => n), [
+    "0.model.0.weight",
+    "0.model.1.weight",
+    "0.model.1.bias",
+    "1.weight",
+    "1.bias",
+  ]);
   assert.deepEqual(m.stateDict().get("1.weight")!.shape, [3, 2, 4, 4]);
   assert.equal(m.parameterCount(), 1 * 3 * 16 + 3 + 3 + 3 * 2 * 16 + 2);
   m.dispose();
@@ -80,7 +90,12 @@ Deno.test("loadStateDict copies values and rejects missing, unexpected and mis-s
     /"0.weight" has 3 values, the module expects \[1, 2, 1, 1\]/,
   );
   assert.throws(
-    () => m.loadStateDict({ "0.weight": new Float32Array(2), "0.bias": new Float32Array(1), x: new Float32Array(1) }),
+    () =>
+      m.loadStateDict({
+        "0.weight": new Float32Array(2),
+        "0.bias": new Float32Array(1),
+        x: new Float32Array(1),
+      }),
     /unexpected tensors x/,
   );
   m.dispose();

@@ -40,7 +40,9 @@ export class Conv2d extends Module {
       "weight",
       Tensor.empty([outChannels, inChannels, kernelSize, kernelSize], "Conv2d"),
     );
-    this.bias = opts.bias === false ? null : this.registerParameter("bias", Tensor.empty([outChannels], "Conv2d"));
+    this.bias = opts.bias === false
+      ? null
+      : this.registerParameter("bias", Tensor.empty([outChannels], "Conv2d"));
     defaultInit(this.weight, this.bias);
   }
   forward(x: Tensor): Tensor {
@@ -138,7 +140,9 @@ export class Linear extends Module {
   constructor(inFeatures: number, outFeatures: number, opts: { bias?: boolean } = {}) {
     super();
     this.weight = this.registerParameter("weight", Tensor.empty([outFeatures, inFeatures], "Linear"));
-    this.bias = opts.bias === false ? null : this.registerParameter("bias", Tensor.empty([outFeatures], "Linear"));
+    this.bias = opts.bias === false
+      ? null
+      : this.registerParameter("bias", Tensor.empty([outFeatures], "Linear"));
     defaultInit(this.weight, this.bias);
   }
   forward(x: Tensor): Tensor {

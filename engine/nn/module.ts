@@ -94,7 +94,9 @@ export abstract class Module {
       }
       if (v.length !== t.size) {
         throw new Error(
-          `loadStateDict: "${name}" has ${v.length} values, the module expects ${fmtShape(t.shape)} (${t.size})`,
+          `loadStateDict: "${name}" has ${v.length} values, the module expects ${
+            fmtShape(t.shape)
+          } (${t.size})`,
         );
       }
       rt.upload(t.buffer, v);
