@@ -26,9 +26,9 @@
 // Runtime and tensors
 export { grid, grid1d, initGpu, NoGpuError, Params, Runtime, runtime } from "./engine/gpu.ts";
 export type { Dispatch } from "./engine/gpu.ts";
-export type { MemoryInfo } from "./engine/pool.ts";
+export type { BufferPool, MemoryInfo } from "./engine/pool.ts";
 export { fmtShape, keep, liveTensorCount, Tensor, tensor, tidy, tidyAsync } from "./engine/tensor.ts";
-export type { GradNode } from "./engine/tensor.ts";
+export type { GradNode, Kept, Storage } from "./engine/tensor.ts";
 export { backward, isGradEnabled, noGrad, record } from "./engine/autograd.ts";
 export { globalRng, manualSeed, nextSeed, Rng } from "./engine/random.ts";
 export { constant_, fanIn, normal_, ones_, uniform_, zeros_ } from "./engine/init.ts";
@@ -52,7 +52,7 @@ export {
   zeros,
 } from "./engine/ops/elementwise.ts";
 export { conv2d, convTranspose2d } from "./engine/ops/conv.ts";
-export type { Conv2dOptions, ConvTranspose2dOptions } from "./engine/ops/conv.ts";
+export type { Conv2dOptions, ConvTranspose2dOptions, Pair } from "./engine/ops/conv.ts";
 export { batchNorm, instanceNorm } from "./engine/ops/norm.ts";
 export { dropout } from "./engine/ops/dropout.ts";
 export { concat, pad, reshape, slice, split } from "./engine/ops/shape.ts";
@@ -94,6 +94,13 @@ export {
   yuvToRgbCpu,
 } from "./engine/color.ts";
 export { decodeSafetensors, encodeSafetensors, toFloat32 } from "./engine/safetensors.ts";
+export type {
+  Dtype,
+  SafetensorsEntry,
+  SafetensorsFile,
+  SafetensorsInput,
+  TensorData,
+} from "./engine/safetensors.ts";
 
 // Colorization models
 export { Unet, UNET_DEFAULTS, UnetBlock } from "./models/unet.ts";
@@ -104,4 +111,6 @@ export { initPix2pixWeights } from "./models/init.ts";
 export { ganLoss, Pix2Pix, PIX2PIX_DEFAULTS } from "./models/pix2pix.ts";
 export type { GanMode, Pix2PixOptions, StepLosses } from "./models/pix2pix.ts";
 export { buildGenerator, decodeCheckpoint, encodeCheckpoint, restorePix2Pix } from "./models/checkpoint.ts";
+export type { Checkpoint, CheckpointParts, OptimizerCheckpoint } from "./models/checkpoint.ts";
 export { colorizeLab, colorizeRgba } from "./models/colorize.ts";
+export type { RgbaImage } from "./models/colorize.ts";

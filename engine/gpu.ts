@@ -11,6 +11,7 @@ import { WG } from "../shaders/common.ts";
 
 /** Thrown when WebGPU or a usable adapter is missing. */
 export class NoGpuError extends Error {
+  /** `detail` says what was missing; the message adds how to install a software adapter. */
   constructor(detail: string) {
     super(
       `No WebGPU adapter: ${detail}. On Debian/Ubuntu install a software Vulkan adapter ` +
@@ -29,14 +30,17 @@ const SLOTS_PER_SUBMIT = 1024;
 export class Params {
   #view = new DataView(new ArrayBuffer(UNIFORM_SLOT));
   #offset = 0;
+  /** Appends unsigned 32-bit fields (sizes, strides, counts); returns this for chaining. */
   u32(...values: number[]): this {
     for (const v of values) this.#view.setUint32(this.#next(), v, true);
     return this;
   }
+  /** Appends signed 32-bit fields (e.g. negative padding offsets); returns this for chaining. */
   i32(...values: number[]): this {
     for (const v of values) this.#view.setInt32(this.#next(), v, true);
     return this;
   }
+  /** Appends 32-bit float fields (scales, epsilons, learning rates); returns this for chaining. */
   f32(...values: number[]): this {
     for (const v of values) this.#view.setFloat32(this.#next(), v, true);
     return this;
@@ -58,8 +62,11 @@ export class Params {
 export interface Dispatch {
   /** Cache key for the compiled pipeline; defaults to the WGSL source itself. */
   key?: string;
+  /** The compute shader; its entry point must be `main` and it must use every binding it declares. */
   wgsl: string;
+  /** Storage buffers, bound at 0..k-1 in this order. */
   buffers: GPUBuffer[];
+  /** Uniform fields, bound at binding k after the storage buffers; leave out when the shader has none. */
   params?: Params;
   /** Workgroup counts [x, y?, z?]. */
   workgroups: [number, number?, number?];
@@ -80,9 +87,13 @@ export function grid(count: number): [number, number] {
 
 /** The device with everything that is shared per device: pipelines, buffer pool, pending commands. */
 export class Runtime {
+  /** The WebGPU device every tensor and pipeline belongs to. */
   readonly device: GPUDevice;
+  /** Human-readable adapter description, for logs and benchmark reports. */
   readonly adapterName: string;
+  /** Where tensor buffers come from and go back to; also the source of memory statistics. */
   readonly pool: BufferPool;
+  /** The adapter's maxStorageBufferBindingSize: no tensor may be larger than this many bytes. */
   readonly maxBindingBytes: number;
   #pipelines = new Map<string, GPUComputePipeline>();
   #encoder: GPUCommandEncoder | null = null;
@@ -96,6 +107,7 @@ export class Runtime {
   /** Number of dispatches recorded so far. */
   dispatches = 0;
 
+  /** Wraps a device; normally made once by {@link initGpu} rather than directly. */
   constructor(device: GPUDevice, adapterName: string) {
     this.device = device;
     this.adapterName = adapterName;
@@ -107,6 +119,7 @@ export class Runtime {
     });
   }
 
+  /** The compiled pipeline for `key`, compiling `wgsl` (layout "auto") the first time it is seen. */
   pipeline(key: string, wgsl: string): GPUComputePipeline {
     let p = this.#pipelines.get(key);
     if (!p) {

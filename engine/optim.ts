@@ -10,32 +10,46 @@ import { ADAM_WGSL } from "../shaders/adam.ts";
 
 /** Adam's hyper-parameters, named as in torch.optim.Adam. */
 export interface AdamOptions {
+  /** Learning rate (default 1e-3). */
   lr?: number;
+  /** Decay rates of the first and second moment averages (default [0.9, 0.999]). */
   betas?: [number, number];
+  /** Added to the denominator so tiny second moments do not blow up the step (default 1e-8). */
   eps?: number;
+  /** L2 penalty added to the gradient, as torch.optim.Adam's weight_decay (default 0). */
   weightDecay?: number;
 }
 
 /** Adam's state for checkpoints: the step count and both moments per parameter. */
 export interface AdamState {
+  /** Steps taken, which sets the bias correction. */
   step: number;
+  /** First-moment estimates, one per parameter in {@link Adam.params} order. */
   expAvg: Tensor[];
+  /** Second-moment estimates, one per parameter in {@link Adam.params} order. */
   expAvgSq: Tensor[];
 }
 
 /** Adam (Kingma & Ba) with PyTorch's bias correction and L2 weight decay. */
 export class Adam {
+  /** The tensors updated in place; their order is the order of the saved state. */
   readonly params: Tensor[];
+  /** Learning rate; may be changed between steps (schedules). */
   lr: number;
+  /** Decay rate of the first-moment average. */
   beta1: number;
+  /** Decay rate of the second-moment average. */
   beta2: number;
+  /** Denominator guard, see {@link AdamOptions.eps}. */
   eps: number;
+  /** L2 penalty, see {@link AdamOptions.weightDecay}. */
   weightDecay: number;
   /** Number of steps taken (PyTorch keeps one per parameter; they are always equal here). */
   stepCount = 0;
   #m: Tensor[];
   #v: Tensor[];
 
+  /** Allocates zeroed moment tensors for every parameter (kept out of `tidy` scopes). */
   constructor(params: Iterable<Tensor>, opts: AdamOptions = {}) {
     this.params = [...params];
     this.lr = opts.lr ?? 1e-3;

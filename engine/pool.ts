@@ -29,6 +29,7 @@ export interface MemoryInfo {
   liveBytes: number;
   /** Buffers waiting in the free lists. */
   pooledBuffers: number;
+  /** Bytes in the free lists: memory held for reuse but not in use. */
   pooledBytes: number;
   /** Highest liveBytes seen since the last {@link BufferPool.resetPeak}. */
   peakBytes: number;
@@ -36,6 +37,7 @@ export interface MemoryInfo {
   created: number;
 }
 
+/** Hands out storage buffers by size class and takes them back for reuse (see the module comment). */
 export class BufferPool {
   #device: GPUDevice;
   #destroy: (b: GPUBuffer) => void;
@@ -47,11 +49,13 @@ export class BufferPool {
   #peak = 0;
   #created = 0;
 
+  /** `destroy` is called for buffers the pool drops, so the runtime can defer it past pending submits. */
   constructor(device: GPUDevice, destroy: (b: GPUBuffer) => void) {
     this.#device = device;
     this.#destroy = destroy;
   }
 
+  /** A buffer of at least `bytes` (its size class), reused from the free list when one is there. */
   acquire(bytes: number): GPUBuffer {
     const size = sizeClass(bytes);
     const list = this.#free.get(size);
@@ -69,6 +73,7 @@ export class BufferPool {
     return buffer;
   }
 
+  /** Returns a buffer from {@link BufferPool.acquire} to its free list; it must not be used afterwards. */
   release(buffer: GPUBuffer): void {
     const size = buffer.size;
     this.#live--;
@@ -88,10 +93,12 @@ export class BufferPool {
     this.#pooledBytes = 0;
   }
 
+  /** Starts a new peak measurement from the current live bytes (e.g. before a benchmarked step). */
   resetPeak(): void {
     this.#peak = this.#liveBytes;
   }
 
+  /** A snapshot of the pool's counters. */
   info(): MemoryInfo {
     return {
       liveBuffers: this.#live,

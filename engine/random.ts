@@ -8,6 +8,7 @@
 export class Rng {
   #s: number;
   #spare: number | null = null;
+  /** Equal seeds give equal sequences; only the low 32 bits are used. */
   constructor(seed: number) {
     this.#s = seed >>> 0;
   }

@@ -63,21 +63,29 @@ export type TensorData =
  * Float64Array is converted to a float dtype (F64, F32, F16, BF16); any other array must have
  * the dtype's element size and is stored as is. */
 export interface SafetensorsInput {
+  /** The dtype written to the header (and, for float arrays, converted to). */
   dtype: Dtype;
+  /** Dimensions; their product must match the element count of `data`. */
   shape: readonly number[];
+  /** The values, or raw little-endian bytes as a Uint8Array. */
   data: TensorData;
 }
 
 /** A decoded tensor: `data` is a view of the file's bytes (no copy), little-endian. */
 export interface SafetensorsEntry {
+  /** The stored element type; {@link toFloat32} converts the float ones. */
   dtype: Dtype;
+  /** Dimensions as stored in the header. */
   shape: number[];
+  /** The tensor's raw bytes (not necessarily aligned for a typed-array view). */
   data: Uint8Array;
 }
 
 /** A decoded file. */
 export interface SafetensorsFile {
+  /** Every tensor by name. */
   tensors: Record<string, SafetensorsEntry>;
+  /** The header's `__metadata__` strings (empty when absent). */
   metadata: Record<string, string>;
 }
 

@@ -7,7 +7,9 @@ import { runtime } from "./gpu.ts";
 
 /** How an op sends the gradient of its output back to its inputs. */
 export interface GradNode {
+  /** Name of the op that made the output, for error messages and graph dumps. */
   op: string;
+  /** The op's tensor inputs, in the order `backward` returns their gradients. */
   inputs: Tensor[];
   /** Returns one gradient per input (null where not needed); `needs[i]` says whether input i wants one. */
   backward(grad: Tensor, needs: boolean[]): (Tensor | null)[];
@@ -15,12 +17,16 @@ export interface GradNode {
 
 /** A GPU buffer shared by a tensor and its views (reshape, detach), freed when the last one is disposed. */
 export class Storage {
+  /** The pooled buffer; null once the last reference has been released. */
   buffer: GPUBuffer | null;
+  /** Tensors (the original and its views) still sharing this buffer. */
   refs = 1;
+  /** Takes ownership of a buffer acquired from the runtime's pool, with one reference. */
   constructor(buffer: GPUBuffer) {
     this.buffer = buffer;
   }
-  release() {
+  /** Drops one reference; the last one returns the buffer to the pool for reuse. */
+  release(): void {
     if (--this.refs === 0 && this.buffer) {
       runtime().pool.release(this.buffer);
       this.buffer = null;
@@ -49,6 +55,7 @@ function checkShape(shape: readonly number[], where: string) {
 
 /** An f32 tensor living in a GPU buffer. */
 export class Tensor {
+  /** Dimensions, NCHW for images; frozen so views can share it safely. */
   readonly shape: readonly number[];
   /** Number of elements. */
   readonly size: number;
@@ -91,6 +98,7 @@ export class Tensor {
     return b;
   }
 
+  /** Whether {@link Tensor.dispose} has run; a disposed tensor can no longer be read or used by ops. */
   get disposed(): boolean {
     return this.#storage === null;
   }
@@ -137,6 +145,7 @@ export class Tensor {
     return (await this.data())[0];
   }
 
+  /** A short description (shape and grad flag) for logs; never reads the GPU. */
   toString(): string {
     return `Tensor${fmtShape(this.shape)}${this.requiresGrad ? " requiresGrad" : ""}`;
   }
@@ -169,7 +178,20 @@ export function keep<T extends Tensor>(t: T): T {
   return t;
 }
 
-type Kept = Tensor | Kept[] | { [k: string]: Kept } | number | string | boolean | null | undefined | void;
+/**
+ * What {@link tidy} may return: tensors, possibly nested in arrays and plain
+ * objects, or plain values. Tensors found in the result survive the scope.
+ */
+export type Kept =
+  | Tensor
+  | Kept[]
+  | { [k: string]: Kept }
+  | number
+  | string
+  | boolean
+  | null
+  | undefined
+  | void;
 
 function collect(value: unknown, out: Set<Tensor>) {
   if (value instanceof Tensor) out.add(value);

@@ -29,8 +29,11 @@ export const CHECKPOINT_VERSION = "1";
 
 /** One Adam state by parameter name (the names of the module's state dict). */
 export interface OptimizerCheckpoint {
+  /** Steps taken, which sets Adam's bias correction on resume. */
   step: number;
+  /** First moments by parameter name. */
   expAvg: Map<string, Float32Array>;
+  /** Second moments by parameter name. */
   expAvgSq: Map<string, Float32Array>;
 }
 
@@ -40,13 +43,19 @@ export interface Checkpoint {
   source: string;
   /** Our format, or a plain PyTorch generator state dict whose configuration was inferred. */
   kind: "pix2pix-colorize" | "pytorch-state-dict";
+  /** The generator's configuration, saved or inferred from the tensor shapes. */
   generatorConfig: UnetConfig;
+  /** The generator's state dict (parameters and BatchNorm buffers). */
   generator: Map<string, Float32Array>;
   /** The dtype the generator's weights were stored in (F16 for a half-precision export). */
   generatorDtype: string;
+  /** The discriminator's configuration; absent in a shipped (generator-only) model. */
   discriminatorConfig?: PatchGanConfig;
+  /** The discriminator's state dict; present exactly when `discriminatorConfig` is. */
   discriminator?: Map<string, Float32Array>;
+  /** The generator's Adam state, when saved for resuming training. */
   optimizerG?: OptimizerCheckpoint;
+  /** The discriminator's Adam state, when saved for resuming training. */
   optimizerD?: OptimizerCheckpoint;
   /** Training options as saved (JSON), e.g. {lr, beta1, beta2, lambdaL1, gan, size}. */
   options: Record<string, unknown>;
@@ -58,11 +67,17 @@ export interface Checkpoint {
 
 /** What {@link encodeCheckpoint} saves; leave out D and the optimizers for a shipped model. */
 export interface CheckpointParts {
+  /** The generator: always saved, with its configuration. */
   G: Unet;
+  /** The discriminator, to resume GAN training. */
   D?: PatchGan;
+  /** The generator's optimizer, saved by G's parameter names. */
   optG?: Adam;
+  /** The discriminator's optimizer; requires `D`. */
   optD?: Adam;
+  /** Training options, saved as JSON metadata ("options"). */
   options?: object;
+  /** Training progress (epoch, step, …), saved as JSON metadata ("train_state"). */
   train?: object;
 }
 

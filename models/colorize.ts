@@ -21,8 +21,11 @@ import { labToRgb, rgbToLab } from "../engine/color.ts";
 
 /** An 8-bit RGBA image, row-major, 4 bytes a pixel (the shape cli/image.ts reads and writes). */
 export interface RgbaImage {
+  /** Pixels per row. */
   width: number;
+  /** Number of rows. */
   height: number;
+  /** width·height·4 bytes, R, G, B, A per pixel (alpha is passed through by colorization). */
   rgba: Uint8Array;
 }
 

@@ -16,6 +16,7 @@ export interface PatchGanConfig {
   ndf: number;
   /** Number of downsampling layers after the first (the last of them has stride 1). */
   nDown: number;
+  /** Normalisation layers: BatchNorm2d as in pix2pix, or affine InstanceNorm2d for batch size 1. */
   norm: "batch" | "instance";
 }
 
@@ -24,8 +25,11 @@ export const PATCHGAN_DEFAULTS: PatchGanConfig = { inputChannels: 3, ndf: 64, nD
 
 /** PatchGAN discriminator returning [N, 1, h, w] logits. */
 export class PatchGan extends Module {
+  /** The full configuration (defaults filled in), as saved in checkpoints. */
   readonly config: PatchGanConfig;
+  /** The layer stack, registered as "model" so state-dict names match PyTorch's. */
   readonly model: Sequential;
+  /** Missing fields of `config` come from {@link PATCHGAN_DEFAULTS}. */
   constructor(config: Partial<PatchGanConfig> = {}) {
     super();
     const c = { ...PATCHGAN_DEFAULTS, ...config };
@@ -46,6 +50,7 @@ export class PatchGan extends Module {
     this.model = this.registerModule("model", new Sequential(...blocks));
   }
 
+  /** [N, inputChannels, H, W] → [N, 1, h, w] patch logits; throws on a wrong input shape. */
   forward(x: Tensor): Tensor {
     if (x.rank !== 4 || x.shape[1] !== this.config.inputChannels) {
       throw new Error(`PatchGan: input ${fmtShape(x.shape)} must be [N, ${this.config.inputChannels}, H, W]`);

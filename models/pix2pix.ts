@@ -20,13 +20,19 @@ export type GanMode = "vanilla" | "lsgan" | "hinge";
 
 /** Training hyper-parameters, defaults as in the seeds. */
 export interface Pix2PixOptions {
+  /** Adam learning rate of both networks (pix2pix: 2e-4). */
   lr: number;
+  /** Adam β1; pix2pix lowers it to 0.5 for GAN stability. */
   beta1: number;
+  /** Adam β2. */
   beta2: number;
+  /** Weight of the L1 loss against the adversarial loss in G's objective (pix2pix: 100). */
   lambdaL1: number;
+  /** Which adversarial loss both networks use. */
   gan: GanMode;
 }
 
+/** The pix2pix paper's settings: lr 2e-4, betas (0.5, 0.999), λ 100, vanilla GAN loss. */
 export const PIX2PIX_DEFAULTS: Pix2PixOptions = {
   lr: 2e-4,
   beta1: 0.5,
@@ -37,8 +43,11 @@ export const PIX2PIX_DEFAULTS: Pix2PixOptions = {
 
 /** The losses of one step, as GPU scalars owned by the caller (dispose them after reading). */
 export interface StepLosses {
+  /** Discriminator loss; absent when D was not updated (and in pretraining). */
   lossD?: Tensor;
+  /** The generator's adversarial loss (before λ weighting); absent in pretraining. */
   lossGGan?: Tensor;
+  /** Mean absolute error between predicted and true ab. */
   lossL1: Tensor;
 }
 
@@ -53,12 +62,21 @@ export function ganLoss(mode: GanMode, logits: Tensor, real: boolean): Tensor {
 
 /** Generator, discriminator and their Adam optimizers. */
 export class Pix2Pix {
+  /** The generator (L → ab). */
   readonly G: Unet;
+  /** The discriminator, fed concat(L, ab). */
   readonly D: PatchGan;
+  /** Adam over G's parameters. */
   readonly optG: Adam;
+  /** Adam over D's parameters. */
   readonly optD: Adam;
+  /** The full training options (defaults filled in). */
   readonly options: Pix2PixOptions;
 
+  /**
+   * Builds G and D from partial configurations (D's input channels follow G's), applies the
+   * pix2pix N(0, 0.02) init, and makes both optimizers from `options`.
+   */
   constructor(
     g: Partial<UnetConfig> = {},
     d: Partial<PatchGanConfig> = {},

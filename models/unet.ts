@@ -49,8 +49,14 @@ function normLayer(norm: UnetConfig["norm"], channels: number): Module {
 
 /** One level of the U-Net: down, the inner levels, up, then concat with the input (skip connection). */
 export class UnetBlock extends Module {
+  /** The outermost block returns its output alone; the others concat it with their input. */
   readonly outermost: boolean;
+  /** The block's layers, registered as "model" so state-dict names match PyTorch's. */
   readonly model: Sequential;
+  /**
+   * `nf`: channels of the block's input and output (before the skip concat), `ni`: channels
+   * inside; `opts.submodule` is the next inner level (absent for the innermost block).
+   */
   constructor(
     nf: number,
     ni: number,
@@ -90,6 +96,7 @@ export class UnetBlock extends Module {
     this.model = this.registerModule("model", new Sequential(...layers));
   }
 
+  /** Runs the level; non-outermost blocks double the channels by the skip concat. */
   forward(x: Tensor): Tensor {
     const y = this.model.forward(x);
     return this.outermost ? y : concat([x, y], 1);
@@ -98,8 +105,11 @@ export class UnetBlock extends Module {
 
 /** U-Net generator: L channel in, ab channels out (tanh, in [−1, 1]). */
 export class Unet extends Module {
+  /** The full configuration (defaults filled in), as saved in checkpoints. */
   readonly config: UnetConfig;
+  /** The outermost block, registered as "model" so state-dict names match PyTorch's. */
   readonly model: UnetBlock;
+  /** Missing fields of `config` come from {@link UNET_DEFAULTS}; nDown must be at least 5. */
   constructor(config: Partial<UnetConfig> = {}) {
     super();
     const c = { ...UNET_DEFAULTS, ...config };
@@ -131,6 +141,7 @@ export class Unet extends Module {
     return 2 ** this.config.nDown;
   }
 
+  /** [N, inputChannels, H, W] → [N, outputChannels, H, W]; H and W must be multiples of {@link Unet.sizeMultiple}. */
   forward(x: Tensor): Tensor {
     const m = this.sizeMultiple;
     const [, ch, h, w] = x.shape;

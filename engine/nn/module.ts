@@ -148,12 +148,15 @@ export abstract class Module {
 
 /** Runs children in order; they are named "0", "1", … as in torch.nn.Sequential. */
 export class Sequential extends Module {
+  /** The children in call order (also registered as submodules "0", "1", …). */
   readonly layers: Module[];
+  /** Registers each layer under its index, so state-dict names match PyTorch's. */
   constructor(...layers: Module[]) {
     super();
     this.layers = layers;
     layers.forEach((m, i) => this.registerModule(String(i), m));
   }
+  /** Feeds `x` through every layer in turn. */
   forward(x: Tensor): Tensor {
     for (const m of this.layers) x = m.forward(x);
     return x;

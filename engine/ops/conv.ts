@@ -32,11 +32,14 @@ import {
 } from "../../shaders/conv.ts";
 import { zeros } from "./elementwise.ts";
 
-type Pair = number | [number, number];
+/** A per-axis setting: one number for both axes, or [height, width] as in PyTorch. */
+export type Pair = number | [number, number];
 
 /** Options of {@link conv2d}. */
 export interface Conv2dOptions {
+  /** Step of the kernel over the input (default 1); 2 halves each spatial side. */
   stride?: Pair;
+  /** Zero rows/columns added on each side of the input (default 0). */
   padding?: Pair;
 }
 
