@@ -1,0 +1,199 @@
+/**
+ * `deno task eval --model FILE [--model FILE…] --data DIR`: measures colorization
+ * quality on held-out photos. Each photo is reduced to its lightness and
+ * colorized; the output is compared with the original by PSNR (RGB, 8-bit) and
+ * by Hasler–Süsstrunk colorfulness. The gray image itself (ab = 0) is always
+ * the first row, the baseline a model must beat.
+ */
+
+import { parseArgs } from "node:util";
+import { basename } from "node:path";
+import { initGpu } from "../engine/gpu.ts";
+import { buildGenerator, checkpointImageSize, decodeCheckpoint } from "../models/checkpoint.ts";
+import { colorizeRgba, labToRgba, type RgbaImage, rgbaToL } from "../models/colorize.ts";
+import type { Unet } from "../models/unet.ts";
+import { listImages } from "./data.ts";
+import { readImage } from "./image.ts";
+import { ProgressBar } from "./progress.ts";
+
+const HELP = `Usage: deno task eval --data DIR [--model FILE]... [--size N] [--limit N] [--json FILE]
+
+Scores colorization on the photos of DIR (searched recursively): PSNR of the RGB
+output against the original, and colorfulness (Hasler & Süsstrunk 2003) of the
+output as a share of the originals'. The first row is the gray image (no colour).
+
+  --data DIR     held-out colour photos (e.g. data/debian/val)
+  --model FILE   a checkpoint; repeat to compare models (e.g. L1-only and GAN)
+  --size N       model resolution (default: the size each checkpoint was trained at)
+  --limit N      use the first N photos only
+  --json FILE    also write the table as JSON
+  -h, --help     this text`;
+
+/** PSNR in dB between two RGBA images of the same size, over the RGB channels (peak 255). */
+export function psnr(a: RgbaImage, b: RgbaImage): number {
+  if (a.width !== b.width || a.height !== b.height) {
+    throw new Error(`psnr: sizes ${a.width}×${a.height} and ${b.width}×${b.height} differ`);
+  }
+  let se = 0;
+  for (let i = 0; i < a.rgba.length; i += 4) {
+    for (let c = 0; c < 3; c++) se += (a.rgba[i + c] - b.rgba[i + c]) ** 2;
+  }
+  const mse = se / (a.width * a.height * 3);
+  return mse === 0 ? Infinity : 10 * Math.log10(255 ** 2 / mse);
+}
+
+/** Hasler–Süsstrunk colorfulness: σ_rgyb + 0.3·μ_rgyb with rg = R − G, yb = (R + G)/2 − B (0 for gray). */
+export function colorfulness(img: RgbaImage): number {
+  let n = 0, srg = 0, syb = 0, srg2 = 0, syb2 = 0;
+  for (let i = 0; i < img.rgba.length; i += 4) {
+    const r = img.rgba[i], g = img.rgba[i + 1], b = img.rgba[i + 2];
+    const rg = r - g, yb = 0.5 * (r + g) - b;
+    srg += rg;
+    syb += yb;
+    srg2 += rg * rg;
+    syb2 += yb * yb;
+    n++;
+  }
+  const mrg = srg / n, myb = syb / n;
+  const vrg = Math.max(0, srg2 / n - mrg * mrg), vyb = Math.max(0, syb2 / n - myb * myb);
+  return Math.sqrt(vrg + vyb) + 0.3 * Math.sqrt(mrg * mrg + myb * myb);
+}
+
+/** One row of the quality table: mean PSNR and mean colorfulness over the photos. */
+export interface EvalRow {
+  name: string;
+  psnr: number;
+  colorfulness: number;
+  /** Mean output colorfulness divided by the originals' mean colorfulness. */
+  colorfulnessRatio: number;
+}
+
+/** The gray baseline: the photo's own lightness with a = b = 0. */
+async function grayOf(img: RgbaImage): Promise<RgbaImage> {
+  const L = await rgbaToL(img);
+  const rgba = await labToRgba(L, new Float32Array(2 * L.length), img.width, img.height);
+  return { width: img.width, height: img.height, rgba };
+}
+
+/** Scores every generator (and the gray baseline) on the images; returns one row each plus the originals'. */
+export async function evaluate(
+  images: RgbaImage[],
+  models: { name: string; G: Unet; size: number }[],
+  onImage?: () => void,
+): Promise<{ rows: EvalRow[]; originalColorfulness: number }> {
+  const names = ["gray (ab = 0)", ...models.map((m) => m.name)];
+  const sums = names.map(() => ({ psnr: 0, color: 0 }));
+  let original = 0;
+  for (const img of images) {
+    original += colorfulness(img);
+    const outputs = [await grayOf(img)];
+    for (const m of models) outputs.push(await colorizeRgba(m.G, img, m.size));
+    outputs.forEach((out, k) => {
+      sums[k].psnr += psnr(out, img);
+      sums[k].color += colorfulness(out);
+    });
+    onImage?.();
+  }
+  const n = images.length;
+  const originalColorfulness = original / n;
+  return {
+    rows: names.map((name, k) => ({
+      name,
+      psnr: sums[k].psnr / n,
+      colorfulness: sums[k].color / n,
+      colorfulnessRatio: originalColorfulness > 0 ? sums[k].color / n / originalColorfulness : 0,
+    })),
+    originalColorfulness,
+  };
+}
+
+/** The table as Markdown (what the README and MODEL.md show). */
+export function formatTable(
+  result: { rows: EvalRow[]; originalColorfulness: number },
+  count: number,
+): string {
+  const lines = [
+    `| model | PSNR (dB) | colorfulness | vs originals |`,
+    `| --- | ---: | ---: | ---: |`,
+    ...result.rows.map((r) =>
+      `| ${r.name} | ${r.psnr.toFixed(2)} | ${r.colorfulness.toFixed(1)} | ${
+        (100 * r.colorfulnessRatio).toFixed(0)
+      }% |`
+    ),
+    `| originals (${count} photos) | — | ${result.originalColorfulness.toFixed(1)} | 100% |`,
+  ];
+  return lines.join("\n");
+}
+
+/** Entry point; returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  let opts;
+  try {
+    opts = parseArgs({
+      args,
+      options: {
+        data: { type: "string" },
+        model: { type: "string", multiple: true },
+        size: { type: "string" },
+        limit: { type: "string" },
+        json: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    }).values;
+  } catch (e) {
+    console.error(`eval: ${(e as Error).message}`);
+    return 2;
+  }
+  if (opts.help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (!opts.data) {
+    console.error("eval: --data DIR is required (held-out colour photos)");
+    return 2;
+  }
+  const size = opts.size ? Number(opts.size) : undefined;
+  if (size !== undefined && !(Number.isInteger(size) && size > 0)) {
+    console.error(`eval: --size must be a positive integer (got ${opts.size})`);
+    return 2;
+  }
+  try {
+    await initGpu();
+    const models = [];
+    for (const file of opts.model ?? []) {
+      const ck = decodeCheckpoint(await Deno.readFile(file), file);
+      models.push({
+        name: basename(file),
+        G: buildGenerator(ck),
+        size: size ?? checkpointImageSize(ck) ?? 256,
+      });
+    }
+    let files = await listImages(opts.data);
+    if (opts.limit) files = files.slice(0, Number(opts.limit));
+    if (files.length === 0) throw new Error(`${opts.data}: no .jpg/.jpeg/.png photos`);
+    const images: RgbaImage[] = [];
+    for (const f of files) {
+      try {
+        images.push(await readImage(f));
+      } catch (e) {
+        console.error(`eval: ${(e as Error).message}`);
+      }
+    }
+    const bar = new ProgressBar({ total: images.length, label: "eval", unit: "img" });
+    const result = await evaluate(images, models, () => bar.tick());
+    bar.done();
+    console.log(formatTable(result, images.length));
+    if (opts.json) {
+      await Deno.writeTextFile(
+        opts.json,
+        JSON.stringify({ count: images.length, ...result }, null, 2) + "\n",
+      );
+    }
+    return images.length === files.length ? 0 : 1;
+  } catch (e) {
+    console.error(`eval: ${(e as Error).message}`);
+    return 2;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
