@@ -1,9 +1,15 @@
 /**
- * Kernel benchmarks: `deno task bench [--full] [--runs=N] [--warmup=N] [--only=text]`.
+ * Benchmarks, ours side by side with TensorFlow.js WebGPU on the same adapter:
+ * `deno task bench [--full] [--no-tfjs] [--runs=N] [--warmup=N] [--model-runs=N] [--only=text]
+ *   [--size=N --ngf=N --ndf=N --n-down=N --batch=N] [--memory-steps=N] [--no-models] [--no-kernels]
+ *   [--no-tfjs-memory] [--out=name.json]`.
  *
- * Prints the adapter, then one row per case: median milliseconds and GFLOPS.
- * The default (quick) sizes finish in about a minute on the lavapipe software
- * adapter; --full uses the layer shapes of the 256×256 pix2pix U-Net.
+ * Prints the adapters, then kernel rows (median ms, GFLOPS, share of the matmul ceiling, TF.js ms
+ * and GFLOPS, and our speed over theirs), then model rows: a full pix2pix training step and a
+ * generator inference (ms, images/s, peak GPU bytes). The default runs the kernel shapes at half
+ * the 256×256 U-Net's sizes and the small model (--size etc. change it) in a few minutes on the
+ * lavapipe software adapter; --full adds the 256×256 layer shapes and the 256×256 ngf 64 model.
+ * --memory-steps=N trains the small model N steps and checks that GPU memory stays flat.
  * Results also go to bench/results/latest.json.
  */
 
@@ -16,7 +22,19 @@ import { manualSeed } from "../engine/random.ts";
 import { matmul } from "../engine/ops/linear.ts";
 import { conv2d, convTranspose2d } from "../engine/ops/conv.ts";
 import { batchNorm } from "../engine/ops/norm.ts";
-import { type Case, formatTable, measure, type Result } from "./harness.ts";
+import { type Case, type Engine, formatTable, measure, ourEngine, type Result } from "./harness.ts";
+import {
+  describe,
+  FULL_MODEL,
+  inferenceCase,
+  memoryOverSteps,
+  type MemorySample,
+  type ModelConfig,
+  SMALL_MODEL,
+  type StepMemory,
+  stepMemory,
+  trainStepCase,
+} from "./pix2pix.ts";
 
 const args = new Map(Deno.args.map((a) => {
   const [k, v = "true"] = a.replace(/^--/, "").split("=");
@@ -25,6 +43,16 @@ const args = new Map(Deno.args.map((a) => {
 const full = args.has("full");
 const timing = { warmup: Number(args.get("warmup") ?? 2), runs: Number(args.get("runs") ?? 5) };
 const only = args.get("only");
+const modelTiming = {
+  warmup: Number(args.get("model-warmup") ?? 1),
+  runs: Number(args.get("model-runs") ?? 3),
+};
+const withTfjs = !args.has("no-tfjs");
+const noModels = args.has("no-models");
+const noKernels = args.has("no-kernels");
+const memorySteps = Number(args.get("memory-steps") ?? 0);
+/** TF.js's step peak costs two more TF.js steps (minutes at 256×256 on a CPU adapter). */
+const tfjsMemory = !args.has("no-tfjs-memory");
 
 /** A tensor of U(-1, 1) values: realistic data, no zeros or denormals that a CPU adapter could shortcut. */
 function rand(shape: number[], requiresGrad = false): Tensor {
@@ -110,7 +138,10 @@ function convCases(kind: "conv2d" | "convTranspose2d", { cin, cout, hw }: Layer)
   return [pass("fwd", null), pass("dx", "x"), pass("dw", "w")];
 }
 
-/** Training-mode batch norm: forward (statistics + normalise) and backward (dx, dγ, dβ) separately. */
+/**
+ * Training-mode batch norm: forward (statistics + normalise), backward alone (dx, dγ, dβ), and
+ * forward + backward, the row TF.js can be compared on (it cannot run a composite's gradient alone).
+ */
 function batchNormCases(shape: number[]): Case[] {
   const c = shape[1];
   const make = () => {
@@ -135,6 +166,22 @@ function batchNormCases(shape: number[]): Case[] {
       setup() {
         const { fwd, all } = make();
         return gradOf(fwd(), all.slice(0, 3), all);
+      },
+    },
+    {
+      op: "batchNorm fwd+bwd",
+      shape: label,
+      setup() {
+        const { fwd, all } = make();
+        const g = rand(shape);
+        return {
+          run() {
+            const y = fwd();
+            const needs = y.node!.inputs.map((t) => !!t && all.slice(0, 3).includes(t));
+            return noGrad(() => y.node!.backward(g, needs)).filter((t) => t !== null);
+          },
+          dispose: () => [...all, g].forEach((t) => t.dispose()),
+        };
       },
     },
   ];
@@ -163,50 +210,252 @@ const QUICK = {
 };
 
 const sizes = full ? FULL : QUICK;
-const cases: Case[] = [
+const bnShape = [1, 64, 128, 128];
+const filter = (cs: Case[]) => cs.filter((c) => !only || `${c.op} ${c.shape}`.includes(only));
+const kernelCases: Case[] = noKernels ? [] : filter([
   overheadCase,
   matmulCase(1024, 1024, 1024),
   ...sizes.conv.flatMap((l) => convCases("conv2d", l)),
   ...sizes.convT.flatMap((l) => convCases("convTranspose2d", l)),
-  ...batchNormCases([1, 64, 128, 128]),
-].filter((c) => !only || `${c.op} ${c.shape}`.includes(only));
+  ...batchNormCases(bnShape),
+]);
+
+const small: ModelConfig = {
+  size: Number(args.get("size") ?? SMALL_MODEL.size),
+  ngf: Number(args.get("ngf") ?? SMALL_MODEL.ngf),
+  ndf: Number(args.get("ndf") ?? SMALL_MODEL.ndf),
+  nDown: Number(args.get("n-down") ?? SMALL_MODEL.nDown),
+  batch: Number(args.get("batch") ?? SMALL_MODEL.batch),
+};
+const models = noModels ? [] : full ? [small, FULL_MODEL] : [small];
+const modelCases = filter(models.flatMap((m) => [trainStepCase(m), inferenceCase(m)]));
 
 await initGpu();
 const adapter = runtime().adapterName;
-console.log(`adapter: ${adapter}`);
+console.log(`adapter (ours): ${adapter}`);
+let tf: typeof import("./tfjs.ts") | null = null;
+let tfEngine: Engine | null = null;
+if (withTfjs) {
+  tf = await import("./tfjs.ts");
+  const t = await tf.initTfjs();
+  tfEngine = t.engine;
+  console.log(`adapter (TF.js ${tf.tfVersion} webgpu): ${t.adapter}`);
+}
 console.log(
   `sizes: ${full ? "full (256×256 U-Net layers)" : "quick (pass --full for 256×256 U-Net layers)"}; ` +
-    `median of ${timing.runs} runs after ${timing.warmup} warm-ups; conv kernels 4×4, stride 2, padding 1, N=1\n`,
+    `median of ${timing.runs} runs after ${timing.warmup} warm-ups (models: ${modelTiming.runs} after ` +
+    `${modelTiming.warmup}); conv kernels 4×4, stride 2, padding 1, N=1\n`,
 );
 
-manualSeed(1);
-const results: Result[] = [];
-for (const c of cases) {
-  const r = await measure(c, timing);
-  results.push(r);
-  const outcome = r.error ? `error: ${r.error}` : `${r.ms.toFixed(1)} ms`;
-  await Deno.stderr.write(new TextEncoder().encode(`  ${c.op} ${c.shape}: ${outcome}\n`));
+/** TF.js counterparts, by row key; rows TF.js has no equivalent of are left out. */
+function tfCases(): Map<string, Case> {
+  if (!tf) return new Map();
+  const cs: Case[] = [
+    tf.tfMatmulCase(1024, 1024, 1024),
+    ...sizes.conv.flatMap((l) => tf!.tfConvCases("conv2d", l)),
+    ...sizes.convT.flatMap((l) => tf!.tfConvCases("convTranspose2d", l)),
+    ...tf.tfBatchNormCases(bnShape),
+    ...models.flatMap((m) => [tf!.tfTrainStepCase(m), tf!.tfInferenceCase(m)]),
+  ];
+  return new Map(cs.map((c) => [`${c.op} ${c.shape}`, c]));
 }
-console.log(formatTable(results));
-const failed = results.filter((r) => r.error);
+const theirs = tfCases();
+
+const log = (s: string) => Deno.stderr.write(new TextEncoder().encode(s + "\n"));
+const show = (r: Result) => (r.error ? `error: ${r.error}` : `${r.ms.toFixed(1)} ms`);
+
+interface Row {
+  ours: Result;
+  tfjs?: Result;
+  images?: number;
+}
+manualSeed(1);
+const ours = ourEngine();
+async function runRows(cases: Case[], t: typeof timing): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const c of cases) {
+    // Ours then theirs for each row, so both see the same machine load (other jobs come and go).
+    const r = await measure(c, t, ours);
+    const tc = theirs.get(`${c.op} ${c.shape}`);
+    const tr = tc && tfEngine ? await measure(tc, t, tfEngine) : undefined;
+    await log(`  ${c.op} ${c.shape}: ${show(r)}${tr ? ` | tfjs ${show(tr)}` : ""}`);
+    rows.push({ ours: r, tfjs: tr, images: c.images });
+  }
+  return rows;
+}
+
+const kernelRows = await runRows(kernelCases, timing);
+const modelRows = await runRows(modelCases, modelTiming);
+
+const ceiling = kernelRows.find((r) => r.ours.op === "matmul")?.ours.gflops ?? null;
+/**
+ * Every sample includes one submit + wait (~12 ms on lavapipe), which dwarfs small layers; the
+ * "net" share compares GFLOPS with that floor taken off both the conv row and the matmul row.
+ */
+const floorMs = kernelRows.find((r) => r.ours.op === "submit + wait")?.ours.ms ?? null;
+const netGflops = (r: Result) =>
+  floorMs === null || r.gflops === null || r.error || r.ms <= floorMs
+    ? null
+    : (r.gflops * r.ms) / (r.ms - floorMs);
+const mmRow = kernelRows.find((r) => r.ours.op === "matmul")?.ours;
+const netCeiling = mmRow ? netGflops(mmRow) : null;
+const netShare = (r: Result) => {
+  const g = netGflops(r);
+  return r.op.startsWith("conv") && g !== null && netCeiling ? (100 * g) / netCeiling : null;
+};
+const fmtMs = (r?: Result) => (!r ? "-" : r.error ? "error" : r.ms.toFixed(r.ms < 10 ? 2 : 1));
+const fmtG = (r?: Result) => (!r || r.gflops === null ? "-" : r.gflops.toFixed(2));
+const speedup = (
+  row: Row,
+) => (!row.tfjs || row.tfjs.error || row.ours.error ? null : row.tfjs.ms / row.ours.ms);
+const fmtX = (row: Row) => {
+  const x = speedup(row);
+  return x === null ? "-" : `${x.toFixed(2)}×`;
+};
+
+type Col = { header: string; cell: (r: Row) => string; right?: boolean };
+const table = (rows: Row[], cols: Col[]) =>
+  formatTable(
+    rows.map((r) => ({ ...r.ours, row: r }) as Result & { row: Row }),
+    cols.map((c) => ({
+      header: c.header,
+      right: c.right,
+      cell: (x) => c.cell((x as Result & { row: Row }).row),
+    })),
+  );
+
+if (kernelRows.length) {
+  console.log(table(kernelRows, [
+    { header: "op", cell: (r) => r.ours.op },
+    { header: "shape", cell: (r) => r.ours.shape },
+    { header: "ms", cell: (r) => fmtMs(r.ours), right: true },
+    { header: "GFLOPS", cell: (r) => fmtG(r.ours), right: true },
+    {
+      header: "% matmul",
+      cell: (r) =>
+        r.ours.op.startsWith("conv") && ceiling && r.ours.gflops !== null
+          ? `${Math.round((100 * r.ours.gflops) / ceiling)}%`
+          : "-",
+      right: true,
+    },
+    {
+      header: "% net",
+      cell: (r) => {
+        const x = netShare(r.ours);
+        return x === null ? "-" : `${Math.round(x)}%`;
+      },
+      right: true,
+    },
+    { header: "tfjs ms", cell: (r) => fmtMs(r.tfjs), right: true },
+    { header: "tfjs GFLOPS", cell: (r) => fmtG(r.tfjs), right: true },
+    { header: "ours/tfjs", cell: fmtX, right: true },
+  ]));
+  console.log("");
+}
+
+// Memory of a training step (ours: pool counters; TF.js: tf.profile's peak tensor bytes).
+const memory: (StepMemory & { tfjsPeakBytes: number | null })[] = [];
+if (!noModels && !only) {
+  for (const m of models) {
+    const mem = await stepMemory(m);
+    const tfPeak = tf && tfjsMemory ? await tf.tfStepPeakBytes(m) : null;
+    memory.push({ ...mem, tfjsPeakBytes: tfPeak });
+  }
+}
+const mb = (b: number | null | undefined) => (b === null || b === undefined ? "-" : (b / 2 ** 20).toFixed(1));
+const ips = (
+  ms: number,
+  images?: number,
+) => (images && !Number.isNaN(ms) ? ((1000 * images) / ms).toFixed(2) : "-");
+if (modelRows.length) {
+  console.log(table(modelRows, [
+    { header: "model", cell: (r) => r.ours.op },
+    { header: "config", cell: (r) => r.ours.shape },
+    { header: "ms", cell: (r) => fmtMs(r.ours), right: true },
+    { header: "img/s", cell: (r) => ips(r.ours.ms, r.images), right: true },
+    {
+      header: "peak MiB",
+      cell: (r) =>
+        r.ours.op.includes("train") ? mb(memory.find((m) => m.config === r.ours.shape)?.peakBytes) : "-",
+      right: true,
+    },
+    { header: "tfjs ms", cell: (r) => fmtMs(r.tfjs), right: true },
+    { header: "tfjs img/s", cell: (r) => (r.tfjs ? ips(r.tfjs.ms, r.images) : "-"), right: true },
+    {
+      header: "tfjs peak MiB",
+      cell: (r) =>
+        r.ours.op.includes("train") ? mb(memory.find((m) => m.config === r.ours.shape)?.tfjsPeakBytes) : "-",
+      right: true,
+    },
+    { header: "ours/tfjs", cell: fmtX, right: true },
+  ]));
+  console.log("");
+}
+for (const m of memory) {
+  console.log(
+    `memory ${m.config}: params ${mb(m.paramBytes)} MiB + Adam moments ${mb(m.momentBytes)} MiB + ` +
+      `saved activations ${mb(m.activationBytes)} MiB = ${
+        mb(m.paramBytes + m.momentBytes + m.activationBytes)
+      } MiB; peak ${mb(m.peakBytes)} MiB = ${m.ratio.toFixed(2)}× (goal ≤ 1.5×)`,
+  );
+}
+
+let flat: { config: string; steps: number; samples: MemorySample[] } | null = null;
+if (memorySteps > 0) {
+  const samples = await memoryOverSteps(small, memorySteps, (s) => {
+    if (s % 20 === 0) log(`  memory run: step ${s}/${memorySteps}`);
+  });
+  flat = { config: describe(small), steps: memorySteps, samples };
+  console.log(`\nGPU memory over ${memorySteps} training steps (${describe(small)}):`);
+  for (const s of samples) {
+    console.log(
+      `  step ${String(s.step).padStart(4)}: live ${mb(s.liveBytes)} MiB, pooled ${mb(s.pooledBytes)} MiB, ` +
+        `buffers created ${s.buffersCreated}, live tensors ${s.liveTensors}`,
+    );
+  }
+}
+
+const all = [...kernelRows, ...modelRows];
+const failed = all.flatMap((r) => [r.ours, r.tfjs]).filter((r): r is Result => !!r?.error);
 for (const r of failed) console.log(`\nerror in ${r.op} ${r.shape}: ${r.error}`);
 
 const outDir = new URL("./results/", import.meta.url);
 await Deno.mkdir(outDir, { recursive: true });
 const round = (v: number | null) => (v === null || Number.isNaN(v) ? null : Math.round(v * 1000) / 1000);
+const json = (r?: Result) =>
+  r && { ms: round(r.ms), gflops: round(r.gflops), samplesMs: r.samplesMs.map(round), error: r.error };
 const report = {
   date: new Date().toISOString(),
   adapter,
   deno: Deno.version.deno,
+  tfjs: tf ? tf.tfVersion : null,
   sizes: full ? "full" : "quick",
   timing,
-  rows: results.map((r) => ({
-    ...r,
-    ms: round(r.ms),
-    gflops: round(r.gflops),
-    samplesMs: r.samplesMs.map(round),
+  modelTiming,
+  matmulCeilingGflops: round(ceiling),
+  kernels: kernelRows.map((r) => ({
+    op: r.ours.op,
+    shape: r.ours.shape,
+    ours: json(r.ours),
+    tfjs: json(r.tfjs),
+    percentOfMatmul: r.ours.op.startsWith("conv") && ceiling && r.ours.gflops !== null
+      ? round((100 * r.ours.gflops) / ceiling)
+      : null,
+    percentOfMatmulNet: round(netShare(r.ours)),
+    speedup: round(speedup(r)),
   })),
+  models: modelRows.map((r) => ({
+    op: r.ours.op,
+    config: r.ours.shape,
+    images: r.images,
+    ours: json(r.ours),
+    tfjs: json(r.tfjs),
+    speedup: round(speedup(r)),
+  })),
+  memory,
+  memoryOverSteps: flat,
 };
-await Deno.writeTextFile(new URL("latest.json", outDir), JSON.stringify(report, null, 2) + "\n");
-console.log(`\nwrote bench/results/latest.json`);
+const outName = args.get("out") ?? "latest.json";
+await Deno.writeTextFile(new URL(outName, outDir), JSON.stringify(report, null, 2) + "\n");
+console.log(`\nwrote bench/results/${outName}`);
 if (failed.length) Deno.exit(1);

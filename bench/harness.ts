@@ -5,7 +5,36 @@
  */
 
 import { runtime } from "../engine/gpu.ts";
-import { type Tensor, tidy } from "../engine/tensor.ts";
+import { type Tensor, tidyAsync } from "../engine/tensor.ts";
+
+/**
+ * What the harness needs from a tensor library, so the same case list can be timed on our
+ * engine and on TensorFlow.js with identical clocks: free a run's tensors, and wait for the GPU.
+ */
+export interface Engine {
+  name: string;
+  /** Runs one sample; tensors it creates and does not keep are freed afterwards. */
+  scope(fn: () => unknown): Promise<void>;
+  /** Submits pending work and resolves when the GPU has finished all of it. */
+  sync(): Promise<void>;
+  /** The device whose validation errors would make a sample meaningless. */
+  device: GPUDevice;
+}
+
+/** Our engine: tidy frees every intermediate; a sync is a submit plus onSubmittedWorkDone. */
+export function ourEngine(): Engine {
+  const rt = runtime();
+  return {
+    name: "ours",
+    scope: async (fn) => {
+      await tidyAsync(async () => {
+        await fn();
+      });
+    },
+    sync: () => rt.sync(),
+    device: rt.device,
+  };
+}
 
 /** One benchmark row: what is timed, and how much arithmetic it does. */
 export interface Case {
@@ -14,10 +43,13 @@ export interface Case {
   /** Floating-point operations per run; omitted where a FLOP count would mislead (memory-bound ops). */
   flops?: number;
   /**
-   * Creates the inputs (not timed) and returns the work to time. `run` only records
-   * dispatches; its returned tensors are disposed after each run.
+   * Creates the inputs (not timed) and returns the work to time. `run` records dispatches
+   * (kernel rows) or also awaits a read of a loss (model rows: the read is part of a step);
+   * tensors it creates are disposed after each run.
    */
-  setup(): { run: () => Tensor | Tensor[] | void; dispose: () => void };
+  setup(): { run: () => Tensor | Tensor[] | void | Promise<unknown>; dispose: () => void };
+  /** Images per run, for model rows (images/s). */
+  images?: number;
 }
 
 /** Timing of one case. */
@@ -50,29 +82,26 @@ function median(xs: number[]): number {
  * An invalid kernel makes WebGPU skip the work, which would time as impossibly fast, so
  * errors are captured and reported instead.
  */
-export async function measure(c: Case, timing: Timing): Promise<Result> {
-  const rt = runtime();
-  rt.device.pushErrorScope("validation");
+export async function measure(c: Case, timing: Timing, engine: Engine = ourEngine()): Promise<Result> {
+  engine.device.pushErrorScope("validation");
   const { run, dispose } = c.setup();
   const samplesMs: number[] = [];
   let error: string | undefined;
   try {
     for (let i = 0; i < timing.warmup + timing.runs; i++) {
       // Start from an idle queue so one run's tail is not billed to the next.
-      await rt.sync();
+      await engine.sync();
       const t0 = performance.now();
-      tidy(() => {
-        run();
-      });
-      await rt.sync();
+      await engine.scope(run);
+      await engine.sync();
       if (i >= timing.warmup) samplesMs.push(performance.now() - t0);
     }
   } catch (e) {
     error = (e as Error).message;
   } finally {
     dispose();
-    await rt.sync();
-    const gpuError = await rt.device.popErrorScope();
+    await engine.sync();
+    const gpuError = await engine.device.popErrorScope();
     error ??= gpuError?.message;
   }
   const ms = error ? NaN : median(samplesMs);

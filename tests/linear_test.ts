@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { assertClose, gpu, gradCheck, rng } from "./helpers.ts";
-import { linear, matmul, matmulKernel } from "../engine/ops/linear.ts";
+import { linear, matmul, matmulKernel, matmulTuning } from "../engine/ops/linear.ts";
 import { tensor, tidy, tidyAsync } from "../engine/tensor.ts";
 
 await gpu();
@@ -118,6 +118,42 @@ Deno.test("matmulKernel: all transpose and bias combinations, vec4 and scalar va
         }
       }
     }
+  }
+});
+
+Deno.test("matmulKernel: the large register tiles (up to 32 rows × 4 vec4) on shapes with tails", async () => {
+  // Large tiles are normally picked only for big matrices; lowering the threshold selects them here.
+  const saved = matmulTuning.minThreads;
+  matmulTuning.minThreads = 1;
+  try {
+    // K ≤ 36 here: the K²·2⁻²⁴ bound is ~8e-5; 1e-4 stays far below one wrong term (~0.1).
+    const tol = { atol: 1e-4 };
+    for (const [m, k, n] of [[37, 12, 28], [33, 8, 20], [64, 16, 16], [20, 36, 8]]) {
+      for (const transA of [false, true]) {
+        for (const transB of [false, true]) {
+          const a = rng(4).uniform(m * k), b = rng(5).uniform(k * n), bias = rng(6).uniform(n);
+          await tidyAsync(async () => {
+            const y = matmulKernel(
+              tensor(Float32Array.from(a), transA ? [k, m] : [m, k]),
+              tensor(Float32Array.from(b), transB ? [n, k] : [k, n]),
+              { transA, transB, bias: tensor(Float32Array.from(bias)) },
+            );
+            const ref = refMatmul(a, b, m, n, k, { transA, transB, bias });
+            assertClose(await y.data(), ref, tol, `${m}x${k}x${n} tA=${transA} tB=${transB}`);
+          });
+        }
+      }
+    }
+    await tidyAsync(async () => {
+      const a = rng(7).uniform(3 * 36 * 8), b = rng(8).uniform(3 * 8 * 20);
+      const y = matmulKernel(
+        tensor(Float32Array.from(a), [3, 36, 8]),
+        tensor(Float32Array.from(b), [3, 8, 20]),
+      );
+      assertClose(await y.data(), refMatmul(a, b, 36, 20, 8, { batch: 3 }), tol, "batched 3×36×8·8×20");
+    });
+  } finally {
+    matmulTuning.minThreads = saved;
   }
 });
 

@@ -10,6 +10,33 @@ import { record } from "../autograd.ts";
 import { MATMUL_WG, matmulShader, type MatmulVariant } from "../../shaders/matmul.ts";
 import { sumChannelsKernel } from "./reduce.ts";
 
+/** Tuning knob: tests set minThreads to 1 so that small shapes run the big register tiles too. */
+export const matmulTuning = { minThreads: 256 };
+
+/**
+ * Register tile of a matmul: the biggest of 32×4, 16×4, 16×2, 8×2 (rows × vec4 columns; bigger
+ * tiles load less per multiply-add, ~16 against ~6.5 GFLOPS at 1024³ on lavapipe) that fits M and
+ * N and still leaves {@link matmulTuning}.minThreads invocations to spread over the cores; else
+ * 8×1, or 4×1 for tiny M.
+ */
+function pickMatmulTile(
+  m: number,
+  n: number,
+  vec: boolean,
+  batch: number,
+): { rows: 4 | 8 | 16 | 32; cols: 1 | 2 | 4 } {
+  if (vec) {
+    const tiles = [[32, 4], [16, 4], [16, 2], [8, 2]] as const;
+    for (const [rows, cols] of tiles) {
+      const threads = Math.ceil(m / rows) * Math.ceil(n / 4 / cols) * batch;
+      if (m >= rows && n / 4 >= cols && threads >= matmulTuning.minThreads) {
+        return { rows, cols };
+      }
+    }
+  }
+  return { rows: m >= 8 ? 8 : 4, cols: 1 };
+}
+
 /** Options of {@link matmulKernel}. */
 export interface MatmulOptions {
   /** Use Aᵀ: `a` is stored [K, M] (or [batch, K, M]). */
@@ -50,17 +77,16 @@ export function matmulKernel(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Te
   }
   const out = Tensor.empty(batch ? [batch, m, n] : [m, n], "matmul");
   if (out.size === 0) return out;
-  // 8 rows per invocation halve the B loads (see shaders/matmul.ts); 4 waste less on tiny M.
-  const rows = m >= 8 ? 8 : 4;
-  const wg = [Math.ceil(n / 4 / MATMUL_WG[0]), Math.ceil(m / rows / MATMUL_WG[1]), Math.max(1, batch)];
+  // vec4 loads need the contiguous dimension of every operand to be a multiple of 4.
+  const vec = n % 4 === 0 && k % 4 === 0 && (!transA || m % 4 === 0);
+  const { rows, cols } = pickMatmulTile(m, n, vec, Math.max(1, batch));
+  const wg = [Math.ceil(n / 4 / cols / MATMUL_WG[0]), Math.ceil(m / rows / MATMUL_WG[1]), Math.max(1, batch)];
   if (wg.some((w) => w > 65535)) {
     out.dispose();
     throw new Error(`matmul: too large for one dispatch (workgroups ${wg.join("×")}): ${desc()}`);
   }
-  // vec4 loads need the contiguous dimension of every operand to be a multiple of 4.
-  const vec = n % 4 === 0 && k % 4 === 0 && (!transA || m % 4 === 0);
-  const v: MatmulVariant = { transA, transB, bias: !!bias, vec, rows };
-  const key = `matmul:${transA}:${transB}:${v.bias}:${vec}:${rows}`;
+  const v: MatmulVariant = { transA, transB, bias: !!bias, vec, rows, cols };
+  const key = `matmul:${transA}:${transB}:${v.bias}:${vec}:${rows}:${cols}`;
   let wgsl = shaders.get(key);
   if (!wgsl) shaders.set(key, wgsl = matmulShader(v));
   const unit = vec ? 4 : 1;
