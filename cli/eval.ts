@@ -7,7 +7,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { basename } from "node:path";
+import { basename, join } from "node:path";
 import { initGpu } from "../engine/gpu.ts";
 import { buildGenerator, checkpointImageSize, decodeCheckpoint } from "../models/checkpoint.ts";
 import { colorizeRgba, labToRgba, type RgbaImage, rgbaToL } from "../models/colorize.ts";
@@ -157,6 +157,11 @@ export async function main(args: string[]): Promise<number> {
     console.error(`eval: --size must be a positive integer (got ${opts.size})`);
     return 2;
   }
+  const limit = opts.limit ? Number(opts.limit) : undefined;
+  if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) {
+    console.error(`eval: --limit must be a positive integer (got ${opts.limit})`);
+    return 2;
+  }
   try {
     await initGpu();
     const models = [];
@@ -168,8 +173,9 @@ export async function main(args: string[]): Promise<number> {
         size: size ?? checkpointImageSize(ck) ?? 256,
       });
     }
-    let files = await listImages(opts.data);
-    if (opts.limit) files = files.slice(0, Number(opts.limit));
+    // listImages gives paths relative to the folder.
+    let files = (await listImages(opts.data)).map((f) => join(opts.data!, f));
+    if (limit) files = files.slice(0, limit);
     if (files.length === 0) throw new Error(`${opts.data}: no .jpg/.jpeg/.png photos`);
     const images: RgbaImage[] = [];
     for (const f of files) {
@@ -179,6 +185,7 @@ export async function main(args: string[]): Promise<number> {
         console.error(`eval: ${(e as Error).message}`);
       }
     }
+    if (images.length === 0) throw new Error(`${opts.data}: none of the ${files.length} photos could be read`);
     const bar = new ProgressBar({ total: images.length, label: "eval", unit: "img" });
     const result = await evaluate(images, models, () => bar.tick());
     bar.done();

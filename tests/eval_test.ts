@@ -1,7 +1,8 @@
 /** Quality metrics of `deno task eval`: PSNR and Hasler–Süsstrunk colorfulness, by hand, and the gray baseline. */
 import assert from "node:assert/strict";
 import { gpu } from "./helpers.ts";
-import { colorfulness, evaluate, psnr } from "../cli/eval.ts";
+import { colorfulness, evaluate, main, psnr } from "../cli/eval.ts";
+import { writeImage } from "../cli/image.ts";
 import type { RgbaImage } from "../models/colorize.ts";
 
 await gpu();
@@ -46,4 +47,53 @@ Deno.test("evaluate: the gray baseline keeps lightness (high PSNR on a near-gray
   assert.ok(rows[0].psnr > 25, `psnr ${rows[0].psnr}`);
   assert.ok(rows[0].colorfulness < 1, `gray output colorfulness ${rows[0].colorfulness}`);
   assert.ok(originalColorfulness > 5);
+});
+
+Deno.test("deno task eval: reads photos in subfolders of --data, skips a broken one, writes the JSON table", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(`${dir}/a/b`, { recursive: true });
+    await writeImage(`${dir}/a/one.png`, image(8, 8, (x, y) => [30 * x, 30 * y, 120]));
+    await writeImage(`${dir}/a/b/two.png`, image(8, 8, (x) => [200, 20 * x, 40]));
+    await Deno.writeTextFile(`${dir}/a/broken.jpg`, "not a jpeg");
+    const errors: string[] = [];
+    const origError = console.error, origLog = console.log;
+    console.error = (m: string) => errors.push(m);
+    console.log = () => {};
+    let code;
+    try {
+      code = await main(["--data", dir, "--json", `${dir}/table.json`]);
+    } finally {
+      console.error = origError;
+      console.log = origLog;
+    }
+    // The broken file makes the exit code 1 but the other two photos are still scored.
+    assert.equal(code, 1);
+    assert.ok(errors.some((e) => e.includes("broken.jpg")), errors.join("\n"));
+    const table = JSON.parse(await Deno.readTextFile(`${dir}/table.json`));
+    assert.equal(table.count, 2);
+    assert.ok(Number.isFinite(table.rows[0].psnr) && table.originalColorfulness > 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("deno task eval: a folder without readable photos is an error, not a table of NaN", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/broken.png`, "not a png");
+    const errors: string[] = [];
+    const origError = console.error;
+    console.error = (m: string) => errors.push(m);
+    let code;
+    try {
+      code = await main(["--data", dir]);
+    } finally {
+      console.error = origError;
+    }
+    assert.equal(code, 2);
+    assert.match(errors.at(-1)!, /none of the 1 photos could be read/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
