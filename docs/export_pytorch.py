@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Make a PyTorch reference for checking this project's U-Net against PyTorch.
 
-Not run in CI (this project's machines have no PyTorch). With PyTorch and the
-`safetensors` package installed:
+It made tests/fixtures/pytorch_unet/ (PyTorch 1.13.1 from Debian 12's python3-torch,
+default arguments). With PyTorch installed (the `safetensors` package is optional):
 
     python docs/export_pytorch.py --out pytorch_ref             # random weights, n_down 5, ngf 8, 64x64
     python docs/export_pytorch.py --out ref --weights net_G.pth  # your trained generator (n_down/ngf must match)
@@ -15,7 +15,7 @@ writes
 then, in the repository:
 
     deno task import OUT/generator.safetensors model.safetensors --verify OUT/reference.safetensors
-    PIX2PIX_PYTORCH_REF=OUT deno test -A tests/checkpoint_test.ts   # the parity test, otherwise ignored
+    PIX2PIX_PYTORCH_REF=OUT deno test -A tests/checkpoint_test.ts   # the parity test on OUT
 
 Both require max |ours - PyTorch| <= 1e-3. See docs/CHECKPOINTS.md.
 """
@@ -25,7 +25,31 @@ import os
 
 import torch
 from torch import nn
-from safetensors.torch import load_file, save_file
+
+try:
+    from safetensors.torch import load_file, save_file
+except ImportError:  # Debian 12 packages PyTorch (python3-torch) but not safetensors
+    load_file = None
+
+    def save_file(tensors, path, metadata=None):
+        """The safetensors format: u64 header length, JSON header, raw little-endian tensors."""
+        import json
+        import struct
+
+        names = {torch.float32: "F32", torch.int64: "I64"}
+        header, blobs, offset = {}, [], 0
+        if metadata:
+            header["__metadata__"] = metadata
+        for name in sorted(tensors):
+            t = tensors[name].contiguous().cpu()
+            blob = t.numpy().tobytes()
+            header[name] = {"dtype": names[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(blob)]}
+            blobs.append(blob)
+            offset += len(blob)
+        text = json.dumps(header, separators=(",", ":")).encode()
+        text += b" " * (-len(text) % 8)
+        with open(path, "wb") as f:
+            f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
 
 
 # The generator of the seeds (seed 001, after the pix2pix colorization tutorial), unchanged.
@@ -82,6 +106,8 @@ class Unet(nn.Module):
 
 
 def load_weights(path):
+    if path.endswith(".safetensors") and load_file is None:
+        raise SystemExit("reading .safetensors weights needs the safetensors package (pip install safetensors)")
     sd = load_file(path) if path.endswith(".safetensors") else torch.load(path, map_location="cpu")
     if "generator.model.model.0.weight" in sd:  # one of this project's checkpoints
         return {k[len("generator."):]: v.float() for k, v in sd.items() if k.startswith("generator.")}

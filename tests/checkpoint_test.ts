@@ -5,9 +5,10 @@
  * outputs against a float64 re-implementation of that PyTorch module), and the
  * one-line errors for bad files.
  *
- * No PyTorch is available here, so parity with real PyTorch (eval output within
- * 1e-3) is checked only when PIX2PIX_PYTORCH_REF names a folder made by
- * docs/export_pytorch.py (see docs/CHECKPOINTS.md); otherwise that test is ignored.
+ * Parity with real PyTorch (eval output within 1e-3) is checked against
+ * tests/fixtures/pytorch_unet/, made once by docs/export_pytorch.py with PyTorch
+ * 1.13 (Debian's python3-torch); PIX2PIX_PYTORCH_REF names another such folder
+ * (e.g. one exported from your own trained generator).
  */
 
 import assert from "node:assert/strict";
@@ -612,23 +613,24 @@ Deno.test("import CLI: PyTorch file → checkpoint, --verify against a reference
 });
 
 // ---------------------------------------------------------------------------
-// Against real PyTorch, when a reference made by docs/export_pytorch.py is at hand.
+// Against real PyTorch: a generator state dict and its eval output, saved by PyTorch itself.
 
-const refDir = Deno.env.get("PIX2PIX_PYTORCH_REF");
-Deno.test({
-  name: "PyTorch parity: eval output of a real PyTorch export within 1e-3 (needs PIX2PIX_PYTORCH_REF)",
-  ignore: !refDir,
-  fn: async () => {
-    const ck = decodeCheckpoint(
-      await Deno.readFile(`${refDir}/generator.safetensors`),
-      "generator.safetensors",
-    );
-    const ref = decodeSafetensors(await Deno.readFile(`${refDir}/reference.safetensors`));
-    const x = toFloat32(ref.tensors.input), want = toFloat32(ref.tensors.output);
-    const [, , size] = ref.tensors.input.shape;
-    const G = buildGenerator(ck);
-    // The issue's parity criterion: |ours − PyTorch| ≤ 1e-3 on the same input and weights.
-    assertClose(await run(G, x, size), want, { atol: 1e-3 }, "vs PyTorch");
-    G.dispose();
-  },
+const refDir = Deno.env.get("PIX2PIX_PYTORCH_REF") ??
+  new URL("./fixtures/pytorch_unet", import.meta.url).pathname;
+Deno.test("PyTorch parity: a real PyTorch export loads and gives PyTorch's eval output within 1e-3", async () => {
+  const bytes = await Deno.readFile(`${refDir}/generator.safetensors`);
+  // A plain state dict as PyTorch names it, not one of our checkpoints.
+  assert.ok("model.model.1.model.2.running_mean" in decodeSafetensors(bytes).tensors);
+  const ck = decodeCheckpoint(bytes, "generator.safetensors");
+  const ref = decodeSafetensors(await Deno.readFile(`${refDir}/reference.safetensors`));
+  const x = toFloat32(ref.tensors.input), want = toFloat32(ref.tensors.output);
+  const [, , size] = ref.tensors.input.shape;
+  const G = buildGenerator(ck);
+  // The issue's parity criterion: |ours − PyTorch| ≤ 1e-3 on the same input and weights (f32 on both
+  // sides; the measured gap is ~3e-6). The reference is not trivial: outputs spread over [-1, 1].
+  const got = await run(G, x, size);
+  assertClose(got, want, { atol: 1e-3 }, "vs PyTorch");
+  const spread = Math.max(...want) - Math.min(...want);
+  assert.ok(spread > 1, `reference output spread ${spread}`);
+  G.dispose();
 });
