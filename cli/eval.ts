@@ -185,7 +185,9 @@ export async function main(args: string[]): Promise<number> {
         console.error(`eval: ${(e as Error).message}`);
       }
     }
-    if (images.length === 0) throw new Error(`${opts.data}: none of the ${files.length} photos could be read`);
+    if (images.length === 0) {
+      throw new Error(`${opts.data}: none of the ${files.length} photos could be read`);
+    }
     const bar = new ProgressBar({ total: images.length, label: "eval", unit: "img" });
     const result = await evaluate(images, models, () => bar.tick());
     bar.done();
