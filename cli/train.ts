@@ -70,6 +70,8 @@ Training
   --pretrain-epochs N   L1-only generator epochs before the GAN epochs (default 0)
   --batch N             images per step (default 4; the seeds used 16, which needs a large GPU at 256 px)
   --lr F                Adam learning rate of G and D (default 2e-4, betas 0.5/0.999)
+  --decay-epochs N      lower the learning rate linearly over the last N epochs, as pix2pix's
+                        n_epochs_decay: epoch k of N runs at lr·(1 − k/(N+1)) (default 0: constant)
   --lambda-l1 F         weight of the L1 term in the generator loss (default 100)
   --d-every K           update D on every K-th step only (default 1)
   --seed N              seed of weights, split, data order, flips and dropout (default 0)
@@ -82,7 +84,7 @@ Training
 Output
   --out DIR             output folder (default runs/latest)
   --resume              continue from DIR/checkpoint.safetensors: model, optimizers, data order and
-                        settings come from it (--data, --epochs, --pretrain-epochs, --lr, --lambda-l1,
+                        settings come from it (--data, --epochs, --pretrain-epochs, --decay-epochs, --lr, --lambda-l1,
                         --gan and the reporting options may be given again to change them;
                         --max-steps is per invocation)
   --force               start afresh even if DIR already holds a checkpoint (it is overwritten)
@@ -109,6 +111,7 @@ export interface TrainConfig {
   dEvery: number;
   lambdaL1: number;
   lr: number;
+  decayEpochs: number;
   valSplit: number;
   valImages: number;
   sampleEvery: number;
@@ -136,6 +139,8 @@ export interface TrainState {
   valSplit: number;
   epochs: number;
   pretrainEpochs: number;
+  /** The last `decayEpochs` epochs lower the learning rate (see {@link lrFactor}). */
+  decayEpochs: number;
   dEvery: number;
   /** Settings a plain `--resume` reuses unless given again. */
   data: string;
@@ -156,6 +161,8 @@ export interface MetricsRecord {
   lossL1: number | null;
   valL1: number | null;
   valPsnr: number | null;
+  /** Learning rate of the epoch the record belongs to (absent in files written before it existed). */
+  lr?: number;
   /** Seconds of training so far. */
   time: number;
 }
@@ -179,12 +186,23 @@ const DEFAULTS = {
   dEvery: 1,
   lambdaL1: 100,
   lr: 2e-4,
+  decayEpochs: 0,
   valSplit: 0.2,
   valImages: 64,
   sampleEvery: 200,
   saveEpochs: 1,
   logEvery: 10,
 } as const;
+
+/**
+ * Learning-rate multiplier of 0-based `epoch` in a run of `total` epochs whose last `decay` epochs
+ * decay linearly (pix2pix's `lambda_rule`): 1 before them, then 1 − k/(decay + 1) in the k-th
+ * (1-based) decaying epoch, so the rate gets small but never reaches 0.
+ */
+export function lrFactor(epoch: number, total: number, decay: number): number {
+  if (decay <= 0) return 1;
+  return 1 - Math.max(0, epoch - (total - decay) + 1) / (decay + 1);
+}
 
 function num(name: string, v: string | undefined, opts: { int?: boolean; min?: number; max?: number } = {}) {
   if (v === undefined) return undefined;
@@ -241,6 +259,7 @@ export function parseTrainArgs(args: string[]): { help: boolean; given: Partial<
         "save-epochs": str,
         "log-every": str,
         "max-steps": str,
+        "decay-epochs": str,
         verbose: bool,
         resume: bool,
         force: bool,
@@ -268,6 +287,7 @@ export function parseTrainArgs(args: string[]): { help: boolean; given: Partial<
     dEvery: num("d-every", v["d-every"], { int: true, min: 1 }),
     lambdaL1: num("lambda-l1", v["lambda-l1"], { min: 0 }),
     lr: num("lr", v.lr, { min: 0 }),
+    decayEpochs: num("decay-epochs", v["decay-epochs"], { int: true, min: 0 }),
     valSplit: num("val-split", v["val-split"], { min: 0, max: 0.95 }),
     valImages: num("val-images", v["val-images"], { int: true, min: 0 }),
     sampleEvery: num("sample-every", v["sample-every"], { int: true, min: 0 }),
@@ -326,7 +346,15 @@ function resolveConfig(
     }
     // Training length and reporting may change on resume; by default they are the saved ones.
     for (
-      const k of ["epochs", "pretrainEpochs", "sampleEvery", "saveEpochs", "valImages", "logEvery"] as const
+      const k of [
+        "epochs",
+        "pretrainEpochs",
+        "decayEpochs",
+        "sampleEvery",
+        "saveEpochs",
+        "valImages",
+        "logEvery",
+      ] as const
     ) {
       const s = saved[k];
       if (given[k] === undefined && typeof s === "number") c[k] = s;
@@ -334,6 +362,12 @@ function resolveConfig(
     if (given.data === undefined && typeof saved.data === "string") c.data = saved.data;
   }
   if (!c.data) throw new UsageError("--data DIR is required (see --help)");
+  if (c.decayEpochs > c.pretrainEpochs + c.epochs) {
+    throw new UsageError(
+      `--decay-epochs ${c.decayEpochs} is more than the ${c.pretrainEpochs + c.epochs} epochs of the run ` +
+        `(--pretrain-epochs + --epochs)`,
+    );
+  }
   const m = 2 ** c.nDown;
   if (c.size % m !== 0) {
     const p = Math.log2(c.size & -c.size); // the largest power of two dividing the size
@@ -492,7 +526,8 @@ function curve(records: MetricsRecord[]): RgbaImage {
 }
 
 function fmtLr(x: number) {
-  return x === 0 ? "0" : Math.abs(x) < 0.01 || Math.abs(x) >= 1e4 ? x.toExponential() : String(x);
+  const r = Number(x.toPrecision(4)); // a decayed rate such as 3e-4/3 prints as 1e-4
+  return r === 0 ? "0" : Math.abs(r) < 0.01 || Math.abs(r) >= 1e4 ? r.toExponential() : String(r);
 }
 
 /** Runs the CLI; returns the exit status. */
@@ -625,6 +660,7 @@ async function train(given: Partial<TrainConfig>, out: (s: string) => void, err:
       valSplit: cfg.valSplit,
       epochs: cfg.epochs,
       pretrainEpochs: cfg.pretrainEpochs,
+      decayEpochs: cfg.decayEpochs,
       dEvery: cfg.dEvery,
       data: resolve(cfg.data),
       sampleEvery: cfg.sampleEvery,
@@ -777,6 +813,7 @@ async function train(given: Partial<TrainConfig>, out: (s: string) => void, err:
         ...m,
         valL1: ev.valL1,
         valPsnr: ev.valPsnr,
+        lr: model.optG.lr,
         time: Number(state.time.toFixed(2)),
       };
       await appendLine(metricsPath, JSON.stringify(rec));
@@ -812,11 +849,14 @@ async function train(given: Partial<TrainConfig>, out: (s: string) => void, err:
         const e = state.epoch;
         const pretrain = e < cfg.pretrainEpochs;
         lastPhase = pretrain ? "pretrain" : "gan";
+        // The checkpoint keeps the base rate (model.options.lr); the schedule scales it per epoch.
+        model.optG.lr = model.optD.lr = o.lr * lrFactor(e, totalEpochs, cfg.decayEpochs);
         const plan = epochPlan(trainIdx, cfg.seed, e, cfg.batch);
         epochMeans.reset();
         bar = new ProgressBar({
           total: plan.batches.length * Math.min(cfg.batch, trainIdx.length),
-          label: `epoch ${e + 1}/${totalEpochs}${pretrain ? " (L1 pretrain)" : ""}`,
+          label: `epoch ${e + 1}/${totalEpochs}${pretrain ? " (L1 pretrain)" : ""}` +
+            (model.optG.lr !== o.lr ? ` lr ${fmtLr(model.optG.lr)}` : ""),
           unit: "img",
         });
         bar.count = state.stepInEpoch * Math.min(cfg.batch, trainIdx.length);

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { readImage, writeImage } from "../cli/image.ts";
 import { decodeCheckpoint } from "../models/checkpoint.ts";
-import type { MetricsRecord } from "../cli/train.ts";
+import { lrFactor, type MetricsRecord } from "../cli/train.ts";
 import { epochPlan, mixSeed, prepareImage, splitTrainVal } from "../cli/data.ts";
 import { renderLossCurve, renderSampleGrid } from "../cli/plot.ts";
 
@@ -310,9 +310,57 @@ Deno.test("usage errors exit 2 with one line", async () => {
   const r5 = await train("--data", DATA, "--out", join(tmp, "run-none"), "--resume");
   assert.equal(r5.code, 2);
   assert.match(r5.stderr, /--resume: no checkpoint at/);
+  const r6 = await train(
+    "--data",
+    DATA,
+    ...TINY,
+    "--pretrain-epochs",
+    "1",
+    "--epochs",
+    "2",
+    "--decay-epochs",
+    "4",
+  );
+  assert.equal(r6.code, 2);
+  assert.match(r6.stderr, /--decay-epochs 4 is more than the 3 epochs of the run/);
   const h = await train("--help");
   assert.equal(h.code, 0);
   assert.match(h.stdout, /Usage: deno task train --data DIR/);
+});
+
+Deno.test("learning-rate decay: pix2pix's linear rule over the last N epochs", () => {
+  // pix2pix: lr_l = 1 − max(0, epoch + 1 − n_epochs) / (n_epochs_decay + 1), here with 3 constant epochs
+  // and 4 decaying ones (0-based epochs 3..6 → 4/5, 3/5, 2/5, 1/5).
+  const f = Array.from({ length: 7 }, (_, e) => lrFactor(e, 7, 4));
+  assert.deepEqual(f.map((x) => Number(x.toFixed(12))), [1, 1, 1, 0.8, 0.6, 0.4, 0.2]);
+  assert.deepEqual([0, 5, 9].map((e) => lrFactor(e, 10, 0)), [1, 1, 1], "no decay: constant");
+});
+
+Deno.test("--decay-epochs: each epoch trains at its scheduled rate, also across a resume", async () => {
+  const out = join(tmp, "run-decay");
+  // 3 steps per epoch; 1 pretrain + 2 GAN epochs, the last 2 decaying: lr, 2/3·lr, 1/3·lr.
+  const args = ["--data", DATA, ...TINY, "--lr", "3e-4", "--pretrain-epochs", "1", "--epochs", "2"];
+  const r1 = await train(
+    ...args,
+    "--decay-epochs",
+    "2",
+    "--out",
+    out,
+    "--max-steps",
+    "3",
+    "--sample-every",
+    "0",
+  );
+  assert.equal(r1.code, 0, explain(r1));
+  const r2 = await train("--out", out, "--resume");
+  assert.equal(r2.code, 0, explain(r2));
+  assert.match(r2.stderr, /epoch 3\/3 lr 1e-4/, "the bar shows a decayed rate");
+  const m = await metrics(out);
+  assert.deepEqual(m.map((x) => x.step), [3, 6, 9]);
+  assert.deepEqual(m.map((x) => Number(x.lr!.toPrecision(6))), [3e-4, 2e-4, 1e-4]);
+  // The checkpoint keeps the base rate, so a longer resumed run recomputes the schedule from it.
+  const ck = decodeCheckpoint(await Deno.readFile(join(out, "checkpoint.safetensors")), "ck");
+  assert.equal(ck.options.lr, 3e-4);
 });
 
 Deno.test("data order: split and epoch plans are pure functions of (seed, epoch)", () => {
