@@ -1,5 +1,5 @@
 /**
- * `deno task import IN.safetensors OUT.safetensors [--fp16] [--size N] [--verify REF]`:
+ * `deno task import IN.safetensors OUT.safetensors [--fp16] [--weights ema|raw] [--size N] [--verify REF]`:
  * converts a generator into a colorize model file. IN is a plain PyTorch
  * generator state dict (`safetensors.torch.save_file(net_G.state_dict(), …)`,
  * configuration inferred from the shapes) or one of our checkpoints (then only
@@ -32,6 +32,8 @@ generator is kept).
 
 Options:
   --fp16           store weights as float16 (half the size; outputs change by ~1e-3)
+  --weights W      for a checkpoint trained with --ema-decay: ema (default, the moving
+                   average) or raw (the last step's weights)
   --size N         record N as the model's training size (colorize's default --size)
   --verify REF     a reference.safetensors from docs/export_pytorch.py: run the imported
                    generator on its "input" and require max |ours − "output"| <= --tolerance
@@ -93,6 +95,7 @@ export async function main(args: string[], io: ImportIo = denoIo): Promise<numbe
       allowPositionals: true,
       options: {
         fp16: { type: "boolean" },
+        weights: { type: "string" },
         size: { type: "string" },
         verify: { type: "string" },
         tolerance: { type: "string" },
@@ -113,6 +116,11 @@ export async function main(args: string[], io: ImportIo = denoIo): Promise<numbe
     return 2;
   }
   const [input, output] = positionals;
+  const weights = values.weights ?? "ema";
+  if (weights !== "ema" && weights !== "raw") {
+    io.error(`import: --weights ${values.weights}: expected ema or raw`);
+    return 2;
+  }
   const size = values.size === undefined ? undefined : Number(values.size);
   if (size !== undefined && !(Number.isInteger(size) && size > 0)) {
     io.error(`import: --size ${values.size}: expected a positive whole number`);
@@ -154,7 +162,7 @@ export async function main(args: string[], io: ImportIo = denoIo): Promise<numbe
   }
   let G: Unet;
   try {
-    G = buildGenerator(ck);
+    G = buildGenerator(ck, weights);
   } catch (e) {
     io.error(`import: ${oneLine(e)}`);
     return 1;
@@ -181,6 +189,7 @@ export async function main(args: string[], io: ImportIo = denoIo): Promise<numbe
       importedFrom: basename(input),
       sourceKind: ck.kind,
     };
+    if (ck.generatorEma) train.weights = weights === "ema" ? `ema ${ck.emaDecay}` : "raw";
     if (trainedSize !== undefined) train.size = trainedSize;
     const bytes = await encodeCheckpoint({ G, options: ck.options, train }, { fp16: !!values.fp16 });
     try {
@@ -193,7 +202,8 @@ export async function main(args: string[], io: ImportIo = denoIo): Promise<numbe
     io.info(
       `import: ${input} (${ck.kind}) → ${output}: U-Net nDown=${c.nDown} ngf=${c.ngf} ${c.norm} norm, ` +
         `${c.inputChannels}→${c.outputChannels} channels, ${params} parameters, ` +
-        `${values.fp16 ? "F16" : "F32"}, ${(bytes.length / 1e6).toFixed(1)} MB`,
+        `${values.fp16 ? "F16" : "F32"}, ${(bytes.length / 1e6).toFixed(1)} MB` +
+        (ck.generatorEma ? `, ${weights === "ema" ? `moving-average (${ck.emaDecay})` : "raw"} weights` : ""),
     );
     return 0;
   } finally {

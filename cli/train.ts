@@ -30,6 +30,7 @@ import { l1Loss } from "../engine/ops/loss.ts";
 import { sum, sumChannelsKernel } from "../engine/ops/reduce.ts";
 import type { Module } from "../engine/nn/module.ts";
 import { type GanMode, Pix2Pix } from "../models/pix2pix.ts";
+import type { Unet } from "../models/unet.ts";
 import { type Checkpoint, decodeCheckpoint, encodeCheckpoint, restorePix2Pix } from "../models/checkpoint.ts";
 import {
   type Dataset,
@@ -44,6 +45,7 @@ import { formatDuration, formatNumber, ProgressBar } from "./progress.ts";
 import { renderLossCurve, renderSampleGrid, type RgbaImage, type SampleRow } from "./plot.ts";
 import { writeImage } from "./image.ts";
 import { appendLine, atomicWrite, atomicWriteText, exists, readJsonLines } from "./fsutil.ts";
+import { colorfulness } from "./eval.ts";
 
 const HELP = `Train the pix2pix colorization model on a folder of colour photos.
 
@@ -73,6 +75,9 @@ Training
   --decay-epochs N      lower the learning rate linearly over the last N epochs, as pix2pix's
                         n_epochs_decay: epoch k of N runs at lr·(1 − k/(N+1)) (default 0: constant)
   --lambda-l1 F         weight of the L1 term in the generator loss (default 100)
+  --ema-decay F         also keep an exponential moving average of G's weights, updated after
+                        every step with this decay (e.g. 0.999); colorize, eval and import use
+                        the average (default 0: none). Given on --resume, the average starts then
   --d-every K           update D on every K-th step only (default 1)
   --seed N              seed of weights, split, data order, flips and dropout (default 0)
   --max-steps N         stop after N steps in total (counting steps before a resume)
@@ -80,6 +85,8 @@ Training
   --save-epochs K       checkpoint + samples + metrics at the end of every K-th epoch and the last one
                         (default 1; raise it for tiny datasets with very short epochs)
   --log-every N         read losses back for the progress bar every N steps (default 10)
+  --keep-generators     also keep the generator (and its average) of every end-of-epoch
+                        checkpoint as DIR/generators/epoch-NNN.safetensors, to compare epochs
 
 Output
   --out DIR             output folder (default runs/latest)
@@ -112,6 +119,8 @@ export interface TrainConfig {
   lambdaL1: number;
   lr: number;
   decayEpochs: number;
+  emaDecay: number;
+  keepGenerators: boolean;
   valSplit: number;
   valImages: number;
   sampleEvery: number;
@@ -148,6 +157,7 @@ export interface TrainState {
   saveEpochs: number;
   valImages: number;
   logEvery: number;
+  keepGenerators?: boolean;
 }
 
 /** One line of metrics.jsonl. Training losses are means over the steps since the previous line. */
@@ -161,6 +171,12 @@ export interface MetricsRecord {
   lossL1: number | null;
   valL1: number | null;
   valPsnr: number | null;
+  /** Mean validation colorfulness over the originals' (absent in files written before it existed). */
+  valColorfulness?: number | null;
+  /** The same three for the moving average of G, when the run keeps one. */
+  emaValL1?: number | null;
+  emaValPsnr?: number | null;
+  emaValColorfulness?: number | null;
   /** Learning rate of the epoch the record belongs to (absent in files written before it existed). */
   lr?: number;
   /** Seconds of training so far. */
@@ -187,6 +203,8 @@ const DEFAULTS = {
   lambdaL1: 100,
   lr: 2e-4,
   decayEpochs: 0,
+  emaDecay: 0,
+  keepGenerators: false,
   valSplit: 0.2,
   valImages: 64,
   sampleEvery: 200,
@@ -260,6 +278,8 @@ export function parseTrainArgs(args: string[]): { help: boolean; given: Partial<
         "log-every": str,
         "max-steps": str,
         "decay-epochs": str,
+        "ema-decay": str,
+        "keep-generators": bool,
         verbose: bool,
         resume: bool,
         force: bool,
@@ -288,6 +308,8 @@ export function parseTrainArgs(args: string[]): { help: boolean; given: Partial<
     lambdaL1: num("lambda-l1", v["lambda-l1"], { min: 0 }),
     lr: num("lr", v.lr, { min: 0 }),
     decayEpochs: num("decay-epochs", v["decay-epochs"], { int: true, min: 0 }),
+    emaDecay: num("ema-decay", v["ema-decay"], { min: 0 }),
+    keepGenerators: v["keep-generators"],
     valSplit: num("val-split", v["val-split"], { min: 0, max: 0.95 }),
     valImages: num("val-images", v["val-images"], { int: true, min: 0 }),
     sampleEvery: num("sample-every", v["sample-every"], { int: true, min: 0 }),
@@ -360,8 +382,19 @@ function resolveConfig(
       if (given[k] === undefined && typeof s === "number") c[k] = s;
     }
     if (given.data === undefined && typeof saved.data === "string") c.data = saved.data;
+    if (given.keepGenerators === undefined && typeof saved.keepGenerators === "boolean") {
+      c.keepGenerators = saved.keepGenerators;
+    }
+    // A saved average keeps its decay; mixing two decays in one average would describe neither.
+    if (ck!.generatorEma) {
+      if (given.emaDecay !== undefined && given.emaDecay !== ck!.emaDecay) {
+        warn(`--resume: keeping the checkpoint's ema-decay=${ck!.emaDecay} (ignoring ${given.emaDecay})`);
+      }
+      c.emaDecay = ck!.emaDecay!;
+    }
   }
   if (!c.data) throw new UsageError("--data DIR is required (see --help)");
+  if (!(c.emaDecay < 1)) throw new UsageError(`--ema-decay ${c.emaDecay}: must be below 1 (e.g. 0.999)`);
   if (c.decayEpochs > c.pretrainEpochs + c.epochs) {
     throw new UsageError(
       `--decay-epochs ${c.decayEpochs} is more than the ${c.pretrainEpochs + c.epochs} epochs of the run ` +
@@ -439,23 +472,34 @@ function planesToImage(planes: Float32Array | Uint8Array, size: number, n: numbe
   return { width: size, height: size, rgba: planesToRgba(p, size, size) };
 }
 
-/** Validation L1 (model units) and RGB PSNR (dB) in eval mode, plus sample-grid rows. */
+/** Validation metrics of one generator (see {@link MetricsRecord}). */
+interface ValMetrics {
+  valL1: number | null;
+  valPsnr: number | null;
+  valColorfulness: number | null;
+}
+
+/**
+ * Validation L1 (model units), RGB PSNR (dB) and colorfulness relative to the originals', in eval
+ * mode, plus sample-grid rows when `sampleSet` is not empty. `G` is the trained generator or its
+ * moving average (which is always in eval mode).
+ */
 async function evaluate(
-  model: Pix2Pix,
+  G: Unet,
   ds: Dataset,
   metricSet: number[],
   sampleSet: number[],
   batch: number,
-): Promise<{ valL1: number | null; valPsnr: number | null; rows: SampleRow[] }> {
-  const { G } = model;
+): Promise<ValMetrics & { rows: SampleRow[] }> {
   const S = ds.size;
+  const wasTraining = G.training;
   G.eval();
   try {
-    let l1Sum = 0, psnrSum = 0, count = 0;
+    let l1Sum = 0, psnrSum = 0, count = 0, colorFake = 0, colorReal = 0;
     for (let i = 0; i < metricSet.length; i += batch) {
       const idx = metricSet.slice(i, i + batch);
       const planes = await loadPlanes(ds, idx);
-      const [l1, sq] = noGrad(() =>
+      const [l1, sq, rgb] = noGrad(() =>
         tidy(() => {
           const b = toBatch(planes, S);
           const fake = G.forward(b.L);
@@ -463,17 +507,22 @@ async function evaluate(
           const d = sub(rgbFake, b.rgb);
           // Per-image sums of squared errors: view [N,3,S,S] as [1, N, 3S, S] and sum per "channel".
           const se = sumChannelsKernel(mul(d, d).view([1, idx.length, 3 * S, S]));
-          return [l1Loss(fake, b.ab), se];
+          return [l1Loss(fake, b.ab), se, rgbFake];
         })
       );
-      const [l1v, sev] = await Promise.all([l1.item(), sq.data()]);
-      l1.dispose(), sq.dispose();
+      const [l1v, sev, rgbv] = await Promise.all([l1.item(), sq.data(), rgb.data()]);
+      l1.dispose(), sq.dispose(), rgb.dispose();
       l1Sum += l1v * idx.length;
       for (const e of sev) {
         const mse = e / (3 * S * S);
         // Identical images have infinite PSNR; cap at 100 dB (8-bit rounding alone gives ~59 dB).
         psnrSum += mse > 0 ? Math.min(100, 10 * Math.log10(1 / mse)) : 100;
       }
+      // Measured on 8-bit images, as deno task eval does, so the two ratios compare.
+      idx.forEach((_, n) => {
+        colorFake += colorfulness(planesToImage(rgbv, S, n));
+        colorReal += colorfulness(planesToImage(planes, S, n));
+      });
       count += idx.length;
     }
     const rows: SampleRow[] = [];
@@ -497,10 +546,21 @@ async function evaluate(
         });
       });
     }
-    return { valL1: count ? l1Sum / count : null, valPsnr: count ? psnrSum / count : null, rows };
+    return {
+      valL1: count ? l1Sum / count : null,
+      valPsnr: count ? psnrSum / count : null,
+      valColorfulness: count && colorReal > 0 ? colorFake / colorReal : null,
+      rows,
+    };
   } finally {
-    G.train();
+    G.train(wasTraining);
   }
+}
+
+/** "L1 0.0712 PSNR 21.30 dB colour 64%": one generator's validation line. */
+function valText(m: ValMetrics): string {
+  return `L1 ${formatNumber(Number(m.valL1!.toFixed(4)))} PSNR ${m.valPsnr!.toFixed(2)} dB` +
+    (m.valColorfulness !== null ? ` colour ${Math.round(100 * m.valColorfulness)}%` : "");
 }
 
 /** Writes an image atomically (a temp name with the same extension, then rename). */
@@ -667,7 +727,12 @@ async function train(given: Partial<TrainConfig>, out: (s: string) => void, err:
       saveEpochs: cfg.saveEpochs,
       valImages: cfg.valImages,
       logEvery: cfg.logEvery,
+      keepGenerators: cfg.keepGenerators,
     } as TrainState;
+    if (cfg.emaDecay > 0 && !model.ema) {
+      model.enableEma(cfg.emaDecay);
+      if (ck) out(`ema: the moving average of G (decay ${cfg.emaDecay}) starts at step ${state.step}`);
+    }
 
     out(
       `train: data=${cfg.data} out=${outDir} size=${cfg.size} batch=${cfg.batch} ` +
@@ -790,11 +855,17 @@ async function train(given: Partial<TrainConfig>, out: (s: string) => void, err:
             `; try a lower --lr (now ${fmtLr(model.options.lr)}).`,
         );
       }
-      let ev = null;
-      if (!quick) ev = await evaluate(model, ds, metricSet, sampleSet, cfg.batch);
+      let ev = null, evEma = null;
+      if (!quick) {
+        const avg = model.ema?.average as Unet | undefined;
+        // The samples show the model colorize would use: the average when there is one.
+        ev = await evaluate(model.G, ds, metricSet, avg ? [] : sampleSet, cfg.batch);
+        if (avg) evEma = await evaluate(avg, ds, metricSet, sampleSet, cfg.batch);
+      }
       state.time = timeNow();
       const bytes = await encodeCheckpoint({
         G: model.G,
+        ema: model.ema ?? undefined,
         D: model.D,
         optG: model.optG,
         optD: model.optD,
@@ -804,6 +875,19 @@ async function train(given: Partial<TrainConfig>, out: (s: string) => void, err:
       await atomicWrite(ckPath, bytes);
       lastSavedStep = state.step;
       if (!ev) return;
+      if (cfg.keepGenerators && state.stepInEpoch === 0) {
+        const gen = await encodeCheckpoint({
+          G: model.G,
+          ema: model.ema ?? undefined,
+          options: { ...model.options },
+          train: { ...state },
+        });
+        await Deno.mkdir(join(outDir, "generators"), { recursive: true });
+        await atomicWrite(
+          join(outDir, "generators", `epoch-${String(state.epoch).padStart(3, "0")}.safetensors`),
+          gen,
+        );
+      }
       const m = windowMeans.mean;
       windowMeans.reset();
       const rec: MetricsRecord = {
@@ -813,14 +897,19 @@ async function train(given: Partial<TrainConfig>, out: (s: string) => void, err:
         ...m,
         valL1: ev.valL1,
         valPsnr: ev.valPsnr,
+        valColorfulness: ev.valColorfulness,
+        ...(evEma
+          ? { emaValL1: evEma.valL1, emaValPsnr: evEma.valPsnr, emaValColorfulness: evEma.valColorfulness }
+          : {}),
         lr: model.optG.lr,
         time: Number(state.time.toFixed(2)),
       };
       await appendLine(metricsPath, JSON.stringify(rec));
       history.push(rec);
       await writeImageAtomic(join(outDir, "loss.png"), curve(history));
-      if (ev.rows.length) {
-        const grid = renderSampleGrid(ev.rows);
+      const rows = evEma?.rows ?? ev.rows;
+      if (rows.length) {
+        const grid = renderSampleGrid(rows);
         await writeImageAtomic(
           join(outDir, "samples", `step-${String(state.step).padStart(7, "0")}.png`),
           grid,
@@ -831,7 +920,8 @@ async function train(given: Partial<TrainConfig>, out: (s: string) => void, err:
       log(
         `step ${state.step}: L1 ${f(m.lossL1)}${m.lossD !== null ? ` D ${f(m.lossD)}` : ""}` +
           `${m.lossGGan !== null ? ` G ${f(m.lossGGan)}` : ""}` +
-          (ev.valL1 !== null ? `  val L1 ${f(ev.valL1)} PSNR ${ev.valPsnr!.toFixed(2)} dB` : "") +
+          (ev.valL1 !== null ? `  val ${valText(ev)}` : "") +
+          (evEma?.valL1 != null ? `  ema ${valText(evEma)}` : "") +
           `  [checkpoint saved]`,
       );
     };

@@ -1,12 +1,15 @@
 /**
- * Optimizers. Adam runs as one fused WGSL kernel per parameter tensor
- * (shaders/adam.ts); its CPU reference and tests are in tests/optim_test.ts.
+ * Optimizers and weight averaging. Adam runs as one fused WGSL kernel per
+ * parameter tensor (shaders/adam.ts), the moving average as one lerp kernel per
+ * tensor (shaders/ema.ts); CPU references and tests are in tests/optim_test.ts.
  */
 
 import { grid1d, Params, runtime } from "./gpu.ts";
 import { fmtShape, keep, type Tensor } from "./tensor.ts";
-import { zeros } from "./ops/elementwise.ts";
+import { assign, zeros } from "./ops/elementwise.ts";
+import type { Module } from "./nn/module.ts";
 import { ADAM_WGSL } from "../shaders/adam.ts";
+import { EMA_WGSL } from "../shaders/ema.ts";
 
 /** Adam's hyper-parameters, named as in torch.optim.Adam. */
 export interface AdamOptions {
@@ -126,5 +129,55 @@ export class Adam {
   /** Frees the moment buffers. */
   dispose(): void {
     for (const t of [...this.#m, ...this.#v]) t.dispose();
+  }
+}
+
+/**
+ * An exponential moving average of a module's weights (PyTorch's
+ * `AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)`):
+ * after each {@link EMA.update}, every parameter and BatchNorm running statistic of
+ * `average` is `decay·average + (1 − decay)·source`; counters are copied. GAN
+ * generators swing from step to step; the average is the steadier model to use.
+ */
+export class EMA {
+  /** The module holding the average (same structure as `source`); use it for inference. */
+  readonly average: Module;
+  /** The module being trained. */
+  readonly source: Module;
+  /** Weight of the old average at each update, in [0, 1). */
+  readonly decay: number;
+  #pairs: [avg: Tensor, src: Tensor, counter: boolean][];
+
+  /** Starts the average at the source's current weights unless `average` already holds one (a resume). */
+  constructor(average: Module, source: Module, decay: number, opts: { copy?: boolean } = {}) {
+    if (!(decay >= 0 && decay < 1)) throw new Error(`EMA: decay must be in [0, 1), got ${decay}`);
+    this.average = average, this.source = source, this.decay = decay;
+    const theirs = source.stateDict();
+    this.#pairs = [...average.stateDict()].map(([name, a]) => {
+      const s = theirs.get(name);
+      if (!s || s.size !== a.size) {
+        throw new Error(`EMA: source module has no "${name}" ${fmtShape(a.shape)}`);
+      }
+      return [a, s, name.endsWith("num_batches_tracked")];
+    });
+    if (opts.copy ?? true) average.copyFrom(source);
+  }
+
+  /** Moves the average one step towards the source; the kernels go into the current submit. */
+  update(): void {
+    const rt = runtime();
+    const weight = 1 - this.decay;
+    for (const [a, s, counter] of this.#pairs) {
+      if (counter) {
+        assign(a, s);
+        continue;
+      }
+      rt.dispatch({
+        wgsl: EMA_WGSL,
+        buffers: [s.buffer, a.buffer],
+        params: new Params().u32(a.size).f32(weight),
+        workgroups: grid1d(a.size),
+      });
+    }
   }
 }

@@ -11,7 +11,7 @@
 import { Unet, type UnetConfig } from "./unet.ts";
 import type { PatchGan, PatchGanConfig } from "./patchgan.ts";
 import { Pix2Pix, PIX2PIX_DEFAULTS, type Pix2PixOptions } from "./pix2pix.ts";
-import type { Adam } from "../engine/optim.ts";
+import type { Adam, EMA } from "../engine/optim.ts";
 import type { Module } from "../engine/nn/module.ts";
 import type { Tensor } from "../engine/tensor.ts";
 import {
@@ -49,6 +49,10 @@ export interface Checkpoint {
   generator: Map<string, Float32Array>;
   /** The dtype the generator's weights were stored in (F16 for a half-precision export). */
   generatorDtype: string;
+  /** The moving average of the generator's weights (same names and config), when training kept one. */
+  generatorEma?: Map<string, Float32Array>;
+  /** The decay of that average. */
+  emaDecay?: number;
   /** The discriminator's configuration; absent in a shipped (generator-only) model. */
   discriminatorConfig?: PatchGanConfig;
   /** The discriminator's state dict; present exactly when `discriminatorConfig` is. */
@@ -69,6 +73,11 @@ export interface Checkpoint {
 export interface CheckpointParts {
   /** The generator: always saved, with its configuration. */
   G: Unet;
+  /**
+   * The moving average of the generator's weights (train --ema-decay), saved as `generator_ema.<name>`
+   * with metadata `ema_decay`; inference then uses it (see {@link buildGenerator}).
+   */
+  ema?: EMA;
   /** The discriminator, to resume GAN training. */
   D?: PatchGan;
   /** The generator's optimizer, saved by G's parameter names. */
@@ -141,10 +150,10 @@ async function optimizerTensors(
 
 /**
  * Serialises a model to safetensors bytes: tensors `generator.<name>`,
- * `discriminator.<name>`, `optimizer_G.exp_avg.<G parameter name>`,
+ * `generator_ema.<name>` (with an EMA), `discriminator.<name>`, `optimizer_G.exp_avg.<G parameter name>`,
  * `optimizer_G.exp_avg_sq.<…>` (likewise optimizer_D), and string metadata
  * (format, version, generator_config, discriminator_config, options,
- * train_state, optimizer_G_step, optimizer_D_step, dtype). With `fp16` the
+ * train_state, optimizer_G_step, optimizer_D_step, ema_decay, dtype). With `fp16` the
  * weights are stored as F16 (running statistics, counters and optimizer state
  * are not). Reads the tensors back from the GPU, hence async.
  */
@@ -163,6 +172,11 @@ export async function encodeCheckpoint(
     dtype: fp16 ? "F16" : "F32",
   };
   await moduleTensors(tensors, "generator.", parts.G, fp16);
+  if (parts.ema) {
+    if (parts.ema.source !== parts.G) throw new Error("encodeCheckpoint: ema is not an average of G");
+    metadata.ema_decay = String(parts.ema.decay);
+    await moduleTensors(tensors, "generator_ema.", parts.ema.average, fp16);
+  }
   if (parts.D) {
     metadata.discriminator_config = JSON.stringify(parts.D.config);
     await moduleTensors(tensors, "discriminator.", parts.D, fp16);
@@ -444,6 +458,17 @@ export function decodeCheckpoint(bytes: Uint8Array, source: string): Checkpoint 
       train: parseJson(source, "train_state", metadata.train_state) ?? {},
       metadata,
     };
+    const emaEntries = withPrefix(tensors, "generator_ema.");
+    if (emaEntries.size > 0) {
+      const decay = Number(metadata.ema_decay);
+      if (!(decay >= 0 && decay < 1)) {
+        throw new Error(
+          `${source}: generator_ema tensors with ema_decay "${metadata.ema_decay}" (need [0, 1))`,
+        );
+      }
+      ck.generatorEma = generatorTensors(emaEntries, generatorConfig, `${source} (generator_ema)`);
+      ck.emaDecay = decay;
+    }
     const dEntries = withPrefix(tensors, "discriminator.");
     if (dEntries.size > 0) {
       const dc = parseJson(source, "discriminator_config", metadata.discriminator_config);
@@ -512,11 +537,14 @@ export function decodeCheckpoint(bytes: Uint8Array, source: string): Checkpoint 
 // ---------------------------------------------------------------------------
 // Building models.
 
-/** The generator of a checkpoint with its weights, in eval mode (ready to colorize). */
-export function buildGenerator(ck: Checkpoint): Unet {
+/**
+ * The generator of a checkpoint with its weights, in eval mode (ready to colorize). A checkpoint
+ * trained with a moving average gives the average unless `weights` is "raw" (the last step's).
+ */
+export function buildGenerator(ck: Checkpoint, weights: "ema" | "raw" = "ema"): Unet {
   const G = new Unet(ck.generatorConfig);
   try {
-    G.loadStateDict(ck.generator);
+    G.loadStateDict(weights === "ema" && ck.generatorEma ? ck.generatorEma : ck.generator);
   } catch (e) {
     G.dispose();
     throw new Error(`${ck.source}: ${(e as Error).message}`);
@@ -559,6 +587,7 @@ export function restorePix2Pix(ck: Checkpoint, options: Partial<Pix2PixOptions> 
     };
     load(p.optG, p.G, ck.optimizerG);
     load(p.optD, p.D, ck.optimizerD);
+    if (ck.generatorEma) p.enableEma(ck.emaDecay!, ck.generatorEma);
   } catch (e) {
     p.dispose();
     throw new Error(`${ck.source}: ${(e as Error).message}`);

@@ -8,7 +8,7 @@
 import { Unet, type UnetConfig } from "./unet.ts";
 import { PatchGan, type PatchGanConfig } from "./patchgan.ts";
 import { initPix2pixWeights } from "./init.ts";
-import { Adam } from "../engine/optim.ts";
+import { Adam, EMA } from "../engine/optim.ts";
 import { backward } from "../engine/autograd.ts";
 import { keep, type Tensor, tidy } from "../engine/tensor.ts";
 import { concat } from "../engine/ops/shape.ts";
@@ -72,6 +72,8 @@ export class Pix2Pix {
   readonly optD: Adam;
   /** The full training options (defaults filled in). */
   readonly options: Pix2PixOptions;
+  /** The moving average of G's weights, updated after every G step once {@link enableEma} is called. */
+  ema: EMA | null = null;
 
   /**
    * Builds G and D from partial configurations (D's input channels follow G's), applies the
@@ -126,9 +128,28 @@ export class Pix2Pix {
       backward(add(lossGGan, scale(lossL1, o.lambdaL1)));
       this.optG.step();
       this.optG.zeroGrad();
+      this.ema?.update();
       D.requiresGrad(true);
       return { lossD: lossD && keep(lossD), lossGGan: keep(lossGGan), lossL1: keep(lossL1) };
     });
+  }
+
+  /**
+   * Keeps an exponential moving average of G (the model to colorize with) from now on.
+   * `average` restores a saved average (a resumed run); without it the average starts at G.
+   */
+  enableEma(decay: number, average?: Map<string, Float32Array>): Unet {
+    if (this.ema) throw new Error("Pix2Pix.enableEma: already enabled");
+    const avg = new Unet(this.G.config);
+    try {
+      if (average) avg.loadStateDict(average);
+      this.ema = new EMA(avg, this.G, decay, { copy: !average });
+    } catch (e) {
+      avg.dispose();
+      throw e;
+    }
+    // Never trained itself: eval mode, so a forward pass uses its averaged running statistics.
+    return avg.eval();
   }
 
   /** L1-only generator step (pretraining, seeds 001/004). */
@@ -139,6 +160,7 @@ export class Pix2Pix {
       backward(lossL1);
       this.optG.step();
       this.optG.zeroGrad();
+      this.ema?.update();
       return { lossL1: keep(lossL1) };
     });
   }
@@ -146,5 +168,6 @@ export class Pix2Pix {
   /** Frees both networks and optimizer state. */
   dispose(): void {
     for (const x of [this.G, this.D, this.optG, this.optD]) x.dispose();
+    this.ema?.average.dispose();
   }
 }

@@ -35,6 +35,7 @@ import { manualSeed, Rng } from "../engine/random.ts";
 import { type Tensor, tensor, tidy } from "../engine/tensor.ts";
 import { noGrad } from "../engine/autograd.ts";
 import type { Module } from "../engine/nn/module.ts";
+import { EMA } from "../engine/optim.ts";
 import { main as importMain } from "../cli/import.ts";
 
 await gpu();
@@ -442,6 +443,60 @@ Deno.test("round trip: Pix2Pix weights, statistics, Adam moments and resumed tra
   b.dispose();
 });
 
+Deno.test("round trip: the moving average of G is saved, restored, resumed and used for inference", async () => {
+  manualSeed(22);
+  const a = new Pix2Pix(SMALL, { ndf: 4 });
+  const data = batch(5, 2, 32);
+  for (const l of Object.values(a.pretrainStep(data.L, data.ab))) l?.dispose();
+  a.enableEma(0.75);
+  for (let i = 0; i < 2; i++) for (const l of Object.values(a.trainStep(data.L, data.ab))) l?.dispose();
+  const avg = a.ema!.average;
+  const bytes = await encodeCheckpoint({ G: a.G, ema: a.ema!, D: a.D, optG: a.optG, optD: a.optD });
+  const file = decodeSafetensors(bytes);
+  assert.equal(file.metadata.ema_decay, "0.75");
+  assert.ok(file.tensors["generator_ema.model.model.0.weight"]);
+
+  const ck = decodeCheckpoint(bytes, "ema.safetensors");
+  assert.equal(ck.emaDecay, 0.75);
+  assertSame(ck.generatorEma!, await stateValues(avg), "saved average");
+  // Two G steps moved G away from the average: the two must differ, or the test shows nothing.
+  const g = await stateValues(a.G), e = await stateValues(avg);
+  const w = "model.model.0.weight";
+  assert.ok(g.get(w)!.some((v, i) => v !== e.get(w)![i]), "G and its average differ");
+
+  // Inference uses the average unless asked for the raw weights.
+  const x = Float32Array.from({ length: 32 * 32 }, (_, i) => Math.cos(i * 0.21));
+  const viaEma = buildGenerator(ck), viaRaw = buildGenerator(ck, "raw");
+  a.G.eval();
+  assertSame(
+    new Map([["y", await run(viaEma, x, 32)]]),
+    new Map([["y", await run(avg as Unet, x, 32)]]),
+    "ema",
+  );
+  assertSame(new Map([["y", await run(viaRaw, x, 32)]]), new Map([["y", await run(a.G, x, 32)]]), "raw");
+  a.G.train();
+
+  // A resumed run carries the average on exactly as the original run does.
+  const b = restorePix2Pix(ck);
+  assert.equal(b.ema!.decay, 0.75);
+  const la = a.trainStep(data.L, data.ab), lb = b.trainStep(data.L, data.ab);
+  for (const l of [...Object.values(la), ...Object.values(lb)]) l?.dispose();
+  assertSame(await stateValues(b.ema!.average), await stateValues(avg), "average after a resumed step");
+
+  // A bad decay is named.
+  const bad = decodeSafetensors(bytes);
+  const tensors: Record<string, SafetensorsInput> = { ...bad.tensors };
+  throwsLine(
+    () =>
+      decodeCheckpoint(encodeSafetensors(tensors, { ...bad.metadata, ema_decay: "1.5" }), "bad.safetensors"),
+    /^bad\.safetensors: generator_ema tensors with ema_decay "1\.5" \(need \[0, 1\)\)$/,
+  );
+  for (const t of [data.L, data.ab]) t.dispose();
+  for (const m of [viaEma, viaRaw]) m.dispose();
+  a.dispose();
+  b.dispose();
+});
+
 Deno.test("round trip: fp16 export halves the file, weights within f16 rounding, statistics exact", async () => {
   const G = new Unet(SMALL);
   const shapes = shapesOf(G);
@@ -556,7 +611,7 @@ Deno.test("errors: truncated, wrong kind, bad version, missing or misshapen tens
 // ---------------------------------------------------------------------------
 // deno task import, with the float64 re-implementation standing in for PyTorch's reference output.
 
-Deno.test("import CLI: PyTorch file → checkpoint, --verify against a reference, --fp16, --size", async () => {
+Deno.test("import CLI: PyTorch file → checkpoint, --verify against a reference, --fp16, --size, --weights", async () => {
   const dir = await Deno.makeTempDir({ prefix: "import_test_" });
   const G0 = new Unet(SMALL);
   const shapes = shapesOf(G0);
@@ -609,6 +664,29 @@ Deno.test("import CLI: PyTorch file → checkpoint, --verify against a reference
   );
   assert.equal(await importMain([out, out], io), 2);
   assert.match(lines.at(-1)!, /is the input; refusing to overwrite it/);
+
+  // A checkpoint with a moving average: the average by default, the last step's weights on request.
+  const G = new Unet(SMALL), A = new Unet(SMALL);
+  G.loadStateDict(values);
+  A.loadStateDict(randomState(shapes, 18));
+  const withEma = `${dir}/ema.safetensors`;
+  await Deno.writeFile(withEma, await encodeCheckpoint({ G, ema: new EMA(A, G, 0.9, { copy: false }) }));
+  for (const [w, expected] of [["ema", await stateValues(A)], ["raw", values]] as const) {
+    lines.length = 0;
+    const args = w === "ema" ? [] : ["--weights", w];
+    assert.equal(
+      await importMain([withEma, `${dir}/${w}.out.safetensors`, ...args], io),
+      0,
+      lines.join("\n"),
+    );
+    assert.match(lines.at(-1)!, w === "ema" ? /, moving-average \(0\.9\) weights$/ : /, raw weights$/);
+    const got = decodeCheckpoint(await Deno.readFile(`${dir}/${w}.out.safetensors`), w);
+    assert.equal(got.generatorEma, undefined, "the output holds one generator");
+    assertSame(got.generator, expected, `--weights ${w}`);
+  }
+  assert.equal(await importMain([withEma, `${dir}/x.safetensors`, "--weights", "best"], io), 2);
+  assert.match(lines.at(-1)!, /^import: --weights best: expected ema or raw$/);
+  G.dispose(), A.dispose();
   await Deno.remove(dir, { recursive: true });
 });
 

@@ -1,7 +1,11 @@
-/** Adam's fused kernel (shaders/adam.ts) against a float64 transcription of torch.optim.Adam. */
+/**
+ * Adam's fused kernel (shaders/adam.ts) against a float64 transcription of torch.optim.Adam, and the
+ * moving average (shaders/ema.ts) against AveragedModel's EMA rule.
+ */
 import assert from "node:assert/strict";
 import { assertClose, gpu, rng } from "./helpers.ts";
-import { Adam } from "../engine/optim.ts";
+import { Adam, EMA } from "../engine/optim.ts";
+import { BatchNorm2d } from "../engine/nn/layers.ts";
 import { keep, tensor, tidyAsync } from "../engine/tensor.ts";
 
 await gpu();
@@ -84,5 +88,50 @@ Deno.test("Adam: parameters without a gradient are left alone; state round-trips
     );
     opt.dispose();
     opt2.dispose();
+  });
+});
+
+Deno.test("EMA: 3 updates match AveragedModel's rule in float64; buffers averaged, counters copied", async () => {
+  await tidyAsync(async () => {
+    const src = new BatchNorm2d(5), avg = new BatchNorm2d(5);
+    const r = rng(9);
+    const names = [...src.stateDict().keys()];
+    const load = () => {
+      const v = new Map(
+        names.map((
+          n,
+        ) => [
+          n,
+          n.endsWith("num_batches_tracked") ? Float32Array.of(0) : Float32Array.from(r.uniform(5, -2, 2)),
+        ]),
+      );
+      return v;
+    };
+    const start = load();
+    src.loadStateDict(start);
+    const ema = new EMA(avg, src, 0.9);
+    // The average starts at the source.
+    assertClose(await avg.stateDict().get("weight")!.data(), start.get("weight")!, { atol: 0 }, "start");
+    const expected = new Map([...start].map(([n, v]) => [n, Float64Array.from(v)]));
+    for (let step = 1; step <= 3; step++) {
+      const next = load();
+      next.set("num_batches_tracked", Float32Array.of(step));
+      src.loadStateDict(next);
+      ema.update();
+      for (const n of names) {
+        const e = expected.get(n)!, x = next.get(n)!;
+        for (let i = 0; i < e.length; i++) {
+          e[i] = n.endsWith("num_batches_tracked") ? x[i] : 0.9 * e[i] + 0.1 * x[i];
+        }
+      }
+    }
+    const got = avg.stateDict();
+    for (const n of names) {
+      // Values stay in [−2, 2]; three f32 lerps round to ~3 ulp ≈ 7e-7, while a swapped weight
+      // (0.1·old + 0.9·new) would be off by ~1.
+      assertClose(await got.get(n)!.data(), expected.get(n)!, { atol: 1e-6 }, n);
+    }
+    assert.throws(() => new EMA(avg, src, 1), /EMA: decay must be in \[0, 1\), got 1/);
+    src.dispose(), avg.dispose();
   });
 });

@@ -363,6 +363,51 @@ Deno.test("--decay-epochs: each epoch trains at its scheduled rate, also across 
   assert.equal(ck.options.lr, 3e-4);
 });
 
+Deno.test("--ema-decay and --keep-generators: average metrics, per-epoch generators, kept across a resume", async () => {
+  const out = join(tmp, "run-ema");
+  const args = ["--data", DATA, ...TINY, "--pretrain-epochs", "1", "--epochs", "1", "--sample-every", "0"];
+  // No average during pretraining; it starts at the GAN epoch given on --resume.
+  const r1 = await train(...args, "--out", out, "--keep-generators");
+  assert.equal(r1.code, 0, explain(r1));
+  const r2 = await train("--out", out, "--resume", "--epochs", "2", "--ema-decay", "0.5");
+  assert.equal(r2.code, 0, explain(r2));
+  assert.match(r2.stdout, /ema: the moving average of G \(decay 0\.5\) starts at step 6/);
+  assert.match(
+    r2.stdout,
+    /step 9: .* val L1 [\d.]+ PSNR [\d.]+ dB colour \d+%  ema L1 [\d.]+ PSNR [\d.]+ dB colour \d+%/,
+  );
+  const m = await metrics(out);
+  assert.deepEqual(m.map((x) => x.step), [3, 6, 9]);
+  for (const x of m) {
+    assert.ok(x.valColorfulness! >= 0 && x.valColorfulness! < 5, `colourfulness ${x.valColorfulness}`);
+  }
+  assert.equal(m[1].emaValPsnr, undefined, "no average before it was asked for");
+  assert.ok(m[2].emaValPsnr! > 0 && m[2].emaValL1! > 0 && m[2].emaValColorfulness! >= 0);
+  // A second decay is refused with a warning: the checkpoint's average keeps its own.
+  const r3 = await train("--out", out, "--resume", "--epochs", "3", "--ema-decay", "0.9");
+  assert.equal(r3.code, 0, explain(r3));
+  assert.match(r3.stderr, /keeping the checkpoint's ema-decay=0\.5 \(ignoring 0\.9\)/);
+  // --keep-generators was saved with the run: one generator file per epoch, the average once it exists.
+  const files = [...Deno.readDirSync(join(out, "generators"))].map((e) => e.name).sort();
+  assert.deepEqual(files, [
+    "epoch-001.safetensors",
+    "epoch-002.safetensors",
+    "epoch-003.safetensors",
+    "epoch-004.safetensors",
+  ]);
+  const g1 = decodeCheckpoint(await Deno.readFile(join(out, "generators", files[0])), files[0]);
+  const g4 = decodeCheckpoint(await Deno.readFile(join(out, "generators", files[3])), files[3]);
+  assert.equal(g1.generatorEma, undefined);
+  assert.equal(g4.emaDecay, 0.5);
+  assert.equal(g4.train.step, 12);
+  assert.equal(g4.discriminator, undefined, "generator files hold no discriminator");
+  const ck = decodeCheckpoint(await Deno.readFile(join(out, "checkpoint.safetensors")), "ck");
+  assert.equal(ck.emaDecay, 0.5);
+  const bad = await train("--data", DATA, ...TINY, "--out", join(tmp, "run-ema-bad"), "--ema-decay", "1");
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--ema-decay 1: must be below 1/);
+});
+
 Deno.test("data order: split and epoch plans are pure functions of (seed, epoch)", () => {
   const { train, val } = splitTrainVal(100, 7, 0.2);
   assert.equal(val.length, 20);
