@@ -374,7 +374,7 @@ Deno.test("--ema-decay and --keep-generators: average metrics, per-epoch generat
   assert.match(r2.stdout, /ema: the moving average of G \(decay 0\.5\) starts at step 6/);
   assert.match(
     r2.stdout,
-    /step 9: .* val L1 [\d.]+ PSNR [\d.]+ dB colour \d+%  ema L1 [\d.]+ PSNR [\d.]+ dB colour \d+%/,
+    /step 9: .* val L1 [\d.]+ PSNR [\d.]+ dB colour \d+% {2}ema L1 [\d.]+ PSNR [\d.]+ dB colour \d+%/,
   );
   const m = await metrics(out);
   assert.deepEqual(m.map((x) => x.step), [3, 6, 9]);
