@@ -75,7 +75,7 @@ export {
   Sigmoid,
   Tanh,
 } from "./engine/nn/layers.ts";
-export { Adam } from "./engine/optim.ts";
+export { Adam, EMA } from "./engine/optim.ts";
 export type { AdamOptions, AdamState } from "./engine/optim.ts";
 
 // Color and files
