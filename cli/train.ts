@@ -857,7 +857,7 @@ async function train(given: Partial<TrainConfig>, out: (s: string) => void, err:
       }
       let ev = null, evEma = null;
       if (!quick) {
-        const avg = model.ema?.average as Unet | undefined;
+        const avg = model.ema?.average;
         // The samples show the model colorize would use: the average when there is one.
         ev = await evaluate(model.G, ds, metricSet, avg ? [] : sampleSet, cfg.batch);
         if (avg) evEma = await evaluate(avg, ds, metricSet, sampleSet, cfg.batch);

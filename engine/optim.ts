@@ -139,9 +139,9 @@ export class Adam {
  * `average` is `decay·average + (1 − decay)·source`; counters are copied. GAN
  * generators swing from step to step; the average is the steadier model to use.
  */
-export class EMA {
+export class EMA<M extends Module = Module> {
   /** The module holding the average (same structure as `source`); use it for inference. */
-  readonly average: Module;
+  readonly average: M;
   /** The module being trained. */
   readonly source: Module;
   /** Weight of the old average at each update, in [0, 1). */
@@ -149,7 +149,7 @@ export class EMA {
   #pairs: [avg: Tensor, src: Tensor, counter: boolean][];
 
   /** Starts the average at the source's current weights unless `average` already holds one (a resume). */
-  constructor(average: Module, source: Module, decay: number, opts: { copy?: boolean } = {}) {
+  constructor(average: M, source: Module, decay: number, opts: { copy?: boolean } = {}) {
     if (!(decay >= 0 && decay < 1)) throw new Error(`EMA: decay must be in [0, 1), got ${decay}`);
     this.average = average, this.source = source, this.decay = decay;
     const theirs = source.stateDict();

@@ -77,7 +77,7 @@ export interface CheckpointParts {
    * The moving average of the generator's weights (train --ema-decay), saved as `generator_ema.<name>`
    * with metadata `ema_decay`; inference then uses it (see {@link buildGenerator}).
    */
-  ema?: EMA;
+  ema?: EMA<Unet>;
   /** The discriminator, to resume GAN training. */
   D?: PatchGan;
   /** The generator's optimizer, saved by G's parameter names. */

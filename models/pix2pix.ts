@@ -73,7 +73,7 @@ export class Pix2Pix {
   /** The full training options (defaults filled in). */
   readonly options: Pix2PixOptions;
   /** The moving average of G's weights, updated after every G step once {@link enableEma} is called. */
-  ema: EMA | null = null;
+  ema: EMA<Unet> | null = null;
 
   /**
    * Builds G and D from partial configurations (D's input channels follow G's), applies the
