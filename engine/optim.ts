@@ -1,15 +1,14 @@
 /**
  * Optimizers and weight averaging. Adam runs as one fused WGSL kernel per
- * parameter tensor (shaders/adam.ts), the moving average as one lerp kernel per
- * tensor (shaders/ema.ts); CPU references and tests are in tests/optim_test.ts.
+ * parameter tensor (shaders/adam.ts), the moving average as one in-place lerp
+ * per tensor (the elementwise map kernel); CPU references and tests are in tests/optim_test.ts.
  */
 
 import { grid1d, Params, runtime } from "./gpu.ts";
 import { fmtShape, keep, type Tensor } from "./tensor.ts";
-import { assign, zeros } from "./ops/elementwise.ts";
+import { assign, lerpInPlace, zeros } from "./ops/elementwise.ts";
 import type { Module } from "./nn/module.ts";
 import { ADAM_WGSL } from "../shaders/adam.ts";
-import { EMA_WGSL } from "../shaders/ema.ts";
 
 /** Adam's hyper-parameters, named as in torch.optim.Adam. */
 export interface AdamOptions {
@@ -165,19 +164,9 @@ export class EMA<M extends Module = Module> {
 
   /** Moves the average one step towards the source; the kernels go into the current submit. */
   update(): void {
-    const rt = runtime();
-    const weight = 1 - this.decay;
     for (const [a, s, counter] of this.#pairs) {
-      if (counter) {
-        assign(a, s);
-        continue;
-      }
-      rt.dispatch({
-        wgsl: EMA_WGSL,
-        buffers: [s.buffer, a.buffer],
-        params: new Params().u32(a.size).f32(weight),
-        workgroups: grid1d(a.size),
-      });
+      if (counter) assign(a, s);
+      else lerpInPlace(a, s, 1 - this.decay);
     }
   }
 }

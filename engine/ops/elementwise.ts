@@ -71,6 +71,12 @@ export function addScalarInPlace(target: Tensor, s: number): void {
   mapInto(target, [], "o + a", s, 0, true);
 }
 
+/** In place: `target += weight·(source − target)` (moving averages of weights). */
+export function lerpInPlace(target: Tensor, source: Tensor, weight: number): void {
+  sameShape("lerpInPlace", target, source);
+  mapInto(target, [source], "o + a * (x0 - o)", weight, 0, true);
+}
+
 /** In place: `target = source` (loading weights, restoring state). */
 export function assign(target: Tensor, source: Tensor): void {
   sameShape("assign", target, source);
