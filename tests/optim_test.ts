@@ -1,6 +1,6 @@
 /**
  * Adam's fused kernel (shaders/adam.ts) against a float64 transcription of torch.optim.Adam, and the
- * moving average (shaders/ema.ts) against AveragedModel's EMA rule.
+ * moving average (lerpInPlace) against AveragedModel's EMA rule.
  */
 import assert from "node:assert/strict";
 import { assertClose, gpu, rng } from "./helpers.ts";
