@@ -24,8 +24,16 @@
  */
 
 // Runtime and tensors
-export { grid, grid1d, initGpu, NoGpuError, Params, Runtime, runtime } from "./engine/gpu.ts";
-export type { Dispatch } from "./engine/gpu.ts";
+export { grid, grid1d, initGpu, NoGpuError, Runtime, runtime } from "./engine/gpu.ts";
+export type { LaunchArgs } from "./engine/gpu.ts";
+export { defineKernel, Kernel, read, variantKey, write } from "./shaders/kernel.ts";
+export type {
+  KernelProgram,
+  KernelSpec,
+  StorageBinding,
+  UniformType,
+  VariantValue,
+} from "./shaders/kernel.ts";
 export type { BufferPool, MemoryInfo } from "./engine/pool.ts";
 export { fmtShape, keep, liveTensorCount, Tensor, tensor, tidy, tidyAsync } from "./engine/tensor.ts";
 export type { GradNode, Kept, Storage } from "./engine/tensor.ts";
@@ -34,23 +42,8 @@ export { globalRng, manualSeed, nextSeed, Rng } from "./engine/random.ts";
 export { constant_, fanIn, normal_, ones_, uniform_, zeros_ } from "./engine/init.ts";
 
 // Ops (torch.nn.functional style)
-export {
-  accumulate,
-  add,
-  addScalar,
-  assign,
-  copy,
-  fill,
-  leakyRelu,
-  mul,
-  ones,
-  relu,
-  scale,
-  sigmoid,
-  sub,
-  tanh,
-  zeros,
-} from "./engine/ops/elementwise.ts";
+export { add, addScalar, leakyRelu, mul, relu, scale, sigmoid, sub, tanh } from "./engine/ops/elementwise.ts";
+export { accumulate, assign, copy, fill, ones, zeros } from "./engine/ops/buffers.ts";
 export { conv2d, convTranspose2d } from "./engine/ops/conv.ts";
 export type { Conv2dOptions, ConvTranspose2dOptions, Pair } from "./engine/ops/conv.ts";
 export { batchNorm, instanceNorm } from "./engine/ops/norm.ts";

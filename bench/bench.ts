@@ -17,7 +17,7 @@ import { initGpu, runtime } from "../engine/gpu.ts";
 import { noGrad } from "../engine/autograd.ts";
 import { Tensor } from "../engine/tensor.ts";
 import { uniform_ } from "../engine/init.ts";
-import { fill } from "../engine/ops/elementwise.ts";
+import { fill } from "../engine/ops/buffers.ts";
 import { manualSeed } from "../engine/random.ts";
 import { matmul } from "../engine/ops/linear.ts";
 import { conv2d, convTranspose2d } from "../engine/ops/conv.ts";

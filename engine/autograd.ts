@@ -5,7 +5,7 @@
  */
 
 import { type GradNode, keep, type Tensor } from "./tensor.ts";
-import { accumulate, copy, fill } from "./ops/elementwise.ts";
+import { accumulate, copy, fill } from "./ops/buffers.ts";
 
 let gradEnabled = true;
 

@@ -8,6 +8,7 @@
 
 import { BufferPool } from "./pool.ts";
 import { WG } from "../shaders/common.ts";
+import type { Kernel, VariantValue } from "../shaders/kernel.ts";
 
 /** Thrown when WebGPU or a usable adapter is missing. */
 export class NoGpuError extends Error {
@@ -26,50 +27,14 @@ const UNIFORM_SLOT = 256;
 /** Dispatches recorded before an automatic submit; bounds memory held by pending work. */
 const SLOTS_PER_SUBMIT = 1024;
 
-/** Packs a kernel's uniform parameters in declaration order (u32, i32 and f32 fields). */
-export class Params {
-  #view = new DataView(new ArrayBuffer(UNIFORM_SLOT));
-  #offset = 0;
-  /** Appends unsigned 32-bit fields (sizes, strides, counts); returns this for chaining. */
-  u32(...values: number[]): this {
-    for (const v of values) this.#view.setUint32(this.#next(), v, true);
-    return this;
-  }
-  /** Appends signed 32-bit fields (e.g. negative padding offsets); returns this for chaining. */
-  i32(...values: number[]): this {
-    for (const v of values) this.#view.setInt32(this.#next(), v, true);
-    return this;
-  }
-  /** Appends 32-bit float fields (scales, epsilons, learning rates); returns this for chaining. */
-  f32(...values: number[]): this {
-    for (const v of values) this.#view.setFloat32(this.#next(), v, true);
-    return this;
-  }
-  #next(): number {
-    const o = this.#offset;
-    if (o >= UNIFORM_SLOT) throw new Error("Params: more than 64 uniform fields");
-    this.#offset += 4;
-    return o;
-  }
-  /** The packed bytes, padded to 16 bytes as WGSL uniform structs require. */
-  get bytes(): Uint8Array {
-    const size = Math.max(16, Math.ceil(this.#offset / 16) * 16);
-    return new Uint8Array(this.#view.buffer, 0, size);
-  }
-}
-
-/** One compute dispatch: a WGSL program, its storage buffers in binding order, and uniforms bound last. */
-export interface Dispatch {
-  /** Cache key for the compiled pipeline; defaults to the WGSL source itself. */
-  key?: string;
-  /** The compute shader; its entry point must be `main` and it must use every binding it declares. */
-  wgsl: string;
-  /** Storage buffers, bound at 0..k-1 in this order. */
-  buffers: GPUBuffer[];
-  /** Uniform fields, bound at binding k after the storage buffers; leave out when the shader has none. */
-  params?: Params;
+/** What a launcher passes to {@link Runtime.dispatch} besides the kernel and its variant. */
+export interface LaunchArgs<U extends string> {
+  /** Storage buffers by binding name; an entry the variant does not bind must be left undefined. */
+  buffers: { readonly [name: string]: GPUBuffer | undefined };
+  /** The kernel's uniform fields by name. */
+  uniforms: { readonly [name in U]: number };
   /** Workgroup counts [x, y?, z?]. */
-  workgroups: [number, number?, number?];
+  workgroups: readonly [number, number?, number?];
 }
 
 /** Workgroups for `threads` flat invocations as a 2-D grid within maxComputeWorkgroupsPerDimension. */
@@ -99,6 +64,7 @@ export class Runtime {
   #encoder: GPUCommandEncoder | null = null;
   #pass: GPUComputePassEncoder | null = null;
   #uniformCpu = new Uint8Array(UNIFORM_SLOT * SLOTS_PER_SUBMIT);
+  #uniformView = new DataView(this.#uniformCpu.buffer);
   #uniformGpu: GPUBuffer;
   #slots = 0;
   #afterSubmit: GPUBuffer[] = [];
@@ -150,21 +116,35 @@ export class Runtime {
     }
   }
 
-  /** Records one compute dispatch; nothing is submitted until {@link flush} or a readback. */
-  dispatch(d: Dispatch): void {
+  /**
+   * Records one dispatch of `kernel`'s `variant`; nothing is submitted until {@link flush} or a
+   * readback. Buffers are bound by name in the kernel's binding order, uniforms packed by name.
+   */
+  dispatch<V extends VariantValue, U extends string>(
+    kernel: Kernel<V, U>,
+    variant: V,
+    args: LaunchArgs<U>,
+  ): void {
     if (this.#slots >= SLOTS_PER_SUBMIT) this.flush();
-    const pipeline = this.pipeline(d.key ?? d.wgsl, d.wgsl);
-    const entries: GPUBindGroupEntry[] = d.buffers.map((buffer, binding) => ({
-      binding,
-      resource: { buffer },
-    }));
-    if (d.params) {
-      const bytes = d.params.bytes;
+    const program = kernel.program(variant);
+    const pipeline = this.pipeline(program.key, program.wgsl);
+    const entries: GPUBindGroupEntry[] = program.bindings.map((name, binding) => {
+      const buffer = args.buffers[name];
+      if (!buffer) throw new Error(`kernel ${kernel.name}: no buffer given for binding "${name}"`);
+      return { binding, resource: { buffer } };
+    });
+    let given = 0;
+    for (const k in args.buffers) if (args.buffers[k]) given++;
+    if (given !== entries.length) {
+      const extra = Object.keys(args.buffers).filter((k) => args.buffers[k] && !program.bindings.includes(k));
+      throw new Error(`kernel ${kernel.name}: buffers given that it does not bind: ${extra.join(", ")}`);
+    }
+    if (kernel.hasUniforms) {
       const offset = this.#slots++ * UNIFORM_SLOT;
-      this.#uniformCpu.set(bytes, offset);
+      kernel.packUniforms(args.uniforms, this.#uniformView, offset);
       entries.push({
-        binding: d.buffers.length,
-        resource: { buffer: this.#uniformGpu, offset, size: bytes.byteLength },
+        binding: entries.length,
+        resource: { buffer: this.#uniformGpu, offset, size: kernel.uniformBytes },
       });
     }
     const bindGroup = this.device.createBindGroup({
@@ -174,7 +154,7 @@ export class Runtime {
     if (!this.#pass) this.#pass = this.#encoderNow().beginComputePass();
     this.#pass.setPipeline(pipeline);
     this.#pass.setBindGroup(0, bindGroup);
-    const [x, y = 1, z = 1] = d.workgroups;
+    const [x, y = 1, z = 1] = args.workgroups;
     this.#pass.dispatchWorkgroups(x, y, z);
     this.dispatches++;
   }

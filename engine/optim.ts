@@ -6,7 +6,7 @@
 
 import { grid1d, Params, runtime } from "./gpu.ts";
 import { fmtShape, keep, type Tensor } from "./tensor.ts";
-import { assign, lerpInPlace, zeros } from "./ops/elementwise.ts";
+import { assign, lerpInPlace, zeros } from "./ops/buffers.ts";
 import type { Module } from "./nn/module.ts";
 import { ADAM_WGSL } from "../shaders/adam.ts";
 

@@ -1,38 +1,45 @@
 /**
  * WGSL for elementwise maps: `out[i] = EXPR(in0[i], in1[i], …, a, b)`.
- * One generator covers activations, arithmetic and their backward passes; each
- * distinct expression becomes one cached pipeline.
+ * One kernel covers activations, arithmetic and their backward passes; each
+ * distinct expression is one variant and so one cached pipeline.
  */
 
 import { FLAT_INDEX, WG } from "./common.ts";
+import { defineKernel, read, write } from "./kernel.ts";
+
+/** What a map kernel is specialised on. */
+export interface MapVariant {
+  /** Number of read-only inputs `in0…`. */
+  inputs: number;
+  /** WGSL f32 expression of `x0…`, the scalars `a`, `b` and, with `inPlace`, the old output `o`. */
+  expr: string;
+  /** `out` is also read (as `o`), for accumulation. */
+  inPlace: boolean;
+}
 
 /**
- * A kernel with `inputs` read-only arrays `in0…`, one output `out`, and uniforms
- * `p.n` (element count), `p.a`, `p.b` (scalars). With `inPlace`, `out` is also
- * readable in the expression (as `o`), for accumulation.
+ * `inputs` read-only arrays `in0…`, one output `out`, and uniforms `n` (element count) and the
+ * scalars `a`, `b`.
  */
-export function mapShader(inputs: number, expr: string, inPlace = false): string {
-  const decls = Array.from(
-    { length: inputs },
-    (_, k) => `@group(0) @binding(${k}) var<storage, read> in${k}: array<f32>;`,
-  ).join("\n");
-  const loads = Array.from({ length: inputs }, (_, k) => `let x${k} = in${k}[i];`).join(" ");
-  return /* wgsl */ `
-${decls}
-@group(0) @binding(${inputs}) var<storage, read_write> out: array<f32>;
-struct P { n: u32, a: f32, b: f32, pad: u32 }
-@group(0) @binding(${inputs + 1}) var<uniform> p: P;
+export const MAP = defineKernel({
+  name: "map",
+  bindings: (v: MapVariant) => [
+    ...Array.from({ length: v.inputs }, (_, k) => read(`in${k}`)),
+    write("out"),
+  ],
+  uniforms: { n: "u32", a: "f32", b: "f32" },
+  body: (v) => /* wgsl */ `
 ${FLAT_INDEX}
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = flatIndex(gid, nwg);
   if (i >= p.n) { return; }
   let a = p.a; let b = p.b;
-  ${loads}
-  ${inPlace ? "let o = out[i];" : ""}
-  out[i] = ${expr};
-}`;
-}
+  ${Array.from({ length: v.inputs }, (_, k) => `let x${k} = in${k}[i];`).join(" ")}
+  ${v.inPlace ? "let o = out[i];" : ""}
+  out[i] = ${v.expr};
+}`,
+});
 
 /** Forward expressions of the activations, in terms of `x0` and the scalar `a`. */
 export const ACTIVATIONS = {

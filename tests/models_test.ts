@@ -7,7 +7,7 @@ import { Pix2Pix } from "../models/pix2pix.ts";
 import { manualSeed } from "../engine/random.ts";
 import { noGrad } from "../engine/autograd.ts";
 import { tensor, tidyAsync } from "../engine/tensor.ts";
-import { fill } from "../engine/ops/elementwise.ts";
+import { fill } from "../engine/ops/buffers.ts";
 
 const rt = await gpu();
 

@@ -10,7 +10,8 @@ import { conv2d, convTranspose2d } from "../ops/conv.ts";
 import { batchNorm, instanceNorm } from "../ops/norm.ts";
 import { dropout } from "../ops/dropout.ts";
 import { linear } from "../ops/linear.ts";
-import { addScalarInPlace, leakyRelu, relu, sigmoid, tanh } from "../ops/elementwise.ts";
+import { leakyRelu, relu, sigmoid, tanh } from "../ops/elementwise.ts";
+import { addScalarInPlace } from "../ops/buffers.ts";
 
 import type { Pair } from "../ops/conv.ts";
 

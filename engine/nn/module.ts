@@ -5,7 +5,7 @@
  */
 
 import { keep, type Tensor } from "../tensor.ts";
-import { assign } from "../ops/elementwise.ts";
+import { assign } from "../ops/buffers.ts";
 import { runtime } from "../gpu.ts";
 import { fmtShape } from "../tensor.ts";
 

@@ -30,7 +30,7 @@ import {
   SUM_SPLITS_WGSL,
   transposeTaps,
 } from "../../shaders/conv.ts";
-import { zeros } from "./elementwise.ts";
+import { zeros } from "./buffers.ts";
 
 /** A per-axis setting: one number for both axes, or [height, width] as in PyTorch. */
 export type Pair = number | [number, number];

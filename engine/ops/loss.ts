@@ -6,7 +6,7 @@
 
 import { fmtShape, type Tensor } from "../tensor.ts";
 import { record } from "../autograd.ts";
-import { map } from "./elementwise.ts";
+import { runMap } from "./buffers.ts";
 import { reduceAll, scalarGrad } from "./reduce.ts";
 import { LOSS_FNS, LOSS_GRADS, LOSS_TERMS, withTarget } from "../../shaders/loss.ts";
 
@@ -61,7 +61,7 @@ export function hingeLossD(realLogits: Tensor, fakeLogits: Tensor): Tensor {
   const sr = 1 / realLogits.size, sf = 1 / fakeLogits.size;
   const lr = reduceAll("hingeLossD", [realLogits], LOSS_TERMS.hingeReal, sr);
   const lf = reduceAll("hingeLossD", [fakeLogits], LOSS_TERMS.hingeFake, sf);
-  const y = map("hingeLossD", [lr, lf], "x0 + x1");
+  const y = runMap("hingeLossD", [lr, lf], "x0 + x1");
   lr.dispose();
   lf.dispose();
   return record("hingeLossD", [realLogits, fakeLogits], y, (g, needs) => [

@@ -7,7 +7,7 @@
 import { grid, grid1d, Params, runtime } from "../gpu.ts";
 import { fmtShape, Tensor } from "../tensor.ts";
 import { record } from "../autograd.ts";
-import { zeros } from "./elementwise.ts";
+import { zeros } from "./buffers.ts";
 import {
   broadcastChannelsShader,
   REDUCE_CHUNK,
