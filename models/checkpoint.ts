@@ -2,8 +2,10 @@
  * Checkpoints: a pix2pix model (generator, optionally discriminator and both
  * Adam states) in one safetensors file, bytes in and bytes out so that it works
  * in Deno and in a browser. Tensor names are the PyTorch state-dict names of
- * the seeds' modules under a prefix, so a generator converts to and from
- * PyTorch by renaming only; a plain PyTorch generator state dict (as written by
+ * the modules of the tutorial "Colorizing black & white images with U-Net and
+ * conditional GAN" (`Unet`/`UnetBlock`, `MainModel`) under a prefix, so a
+ * generator converts to and from PyTorch by renaming only; a plain PyTorch
+ * generator state dict (as written by
  * `safetensors.torch.save_file(net_G.state_dict(), …)`) loads too, its
  * configuration inferred from the tensor shapes. Layout: docs/CHECKPOINTS.md.
  */
@@ -13,7 +15,7 @@ import type { PatchGan, PatchGanConfig } from "./patchgan.ts";
 import { Pix2Pix, PIX2PIX_DEFAULTS, type Pix2PixOptions } from "./pix2pix.ts";
 import type { Adam, EMA } from "../engine/optim.ts";
 import type { Module } from "../engine/nn/module.ts";
-import type { Tensor } from "../engine/tensor.ts";
+import { fmtShape, type Tensor } from "../engine/tensor.ts";
 import {
   decodeSafetensors,
   encodeSafetensors,
@@ -200,7 +202,8 @@ export async function encodeCheckpoint(
 
 /**
  * Names and shapes of a {@link Unet}'s state dict for `c`, in state-dict order
- * — the same names the seeds' PyTorch `Unet` has. Used to validate files and to
+ * — the same names the PyTorch `Unet` of the colorization tutorial ("Colorizing
+ * black & white images with U-Net and conditional GAN") has. Used to validate files and to
  * infer configurations before any GPU work.
  */
 export function unetTensorShapes(c: UnetConfig): Map<string, number[]> {
@@ -244,10 +247,6 @@ export function unetTensorShapes(c: UnetConfig): Map<string, number[]> {
 
 // ---------------------------------------------------------------------------
 // Decoding.
-
-function fmtShape(s: readonly number[]): string {
-  return `[${s.join(", ")}]`;
-}
 
 /** Infers the generator configuration of a PyTorch state dict (names without prefix) from its shapes. */
 export function inferUnetConfig(shapes: Map<string, readonly number[]>, source = "state dict"): UnetConfig {
@@ -396,7 +395,10 @@ function decodeOptimizer(
   return { step, expAvg, expAvgSq };
 }
 
-/** Name prefixes under which PyTorch code commonly saves a bare generator (DataParallel, the seeds' MainModel). */
+/**
+ * Name prefixes under which PyTorch code commonly saves a bare generator: DataParallel's `module.`, and
+ * `net_G.` of the colorization tutorial's `MainModel`.
+ */
 const TORCH_PREFIXES = ["", "module.", "net_G.", "net_G.module."];
 
 /**
