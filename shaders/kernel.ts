@@ -36,10 +36,12 @@ export function write(name: string, type = "f32"): StorageBinding {
   return { name, type, write: true };
 }
 
-/** The JSON-like values a variant may be made of (they become part of the cache key). */
-export type VariantValue = string | number | boolean | null | undefined | VariantValue[] | {
-  [key: string]: VariantValue;
-};
+/**
+ * What a variant may be made of: JSON-like values (strings, numbers, booleans, arrays and plain
+ * objects of them), since the whole variant becomes part of the cache key (see {@link variantKey}).
+ * Interfaces are welcome, which is why this is not a recursive index-signature type.
+ */
+export type VariantValue = unknown;
 
 /** What {@link defineKernel} takes. `V` is the variant; `U` names the uniform fields. */
 export interface KernelSpec<V extends VariantValue, U extends string> {
@@ -161,8 +163,14 @@ export function defineKernel<V extends VariantValue = undefined, U extends strin
 /** A deterministic text for a variant: object keys sorted, so equal variants give equal keys. */
 export function variantKey(v: VariantValue): string {
   if (v === undefined) return "";
-  if (v === null || typeof v !== "object") return JSON.stringify(v);
+  if (v === null || typeof v !== "object") {
+    if (typeof v === "function" || typeof v === "symbol") {
+      throw new Error("variantKey: not a JSON-like value");
+    }
+    return JSON.stringify(v);
+  }
   if (Array.isArray(v)) return `[${v.map(variantKey).join(",")}]`;
-  const keys = Object.keys(v).sort();
-  return `{${keys.map((k) => `${k}:${variantKey(v[k])}`).join(",")}}`;
+  const o = v as Record<string, unknown>;
+  const keys = Object.keys(o).sort();
+  return `{${keys.map((k) => `${k}:${variantKey(o[k])}`).join(",")}}`;
 }
