@@ -1,7 +1,8 @@
 /**
- * WGSL expressions of the losses. Each loss is one fused reduction (shaders/reduce.ts:
- * the elementwise term is evaluated inside the first pass, so no temporary tensor) and
- * one elementwise backward kernel that reads the scalar upstream gradient.
+ * WGSL expressions of the losses; they define no kernel of their own. Each loss is one fused
+ * reduction (REDUCE in shaders/reduce.ts, with LOSS_FNS as its helpers: the elementwise term is
+ * evaluated inside the first pass, so no temporary tensor) and one SCALAR_GRAD backward kernel
+ * that reads the scalar upstream gradient.
  *
  * Forward terms are vec4 expressions of `x0` (prediction or logits) and `T`, the target:
  * {@link withTarget} replaces `T` by `x1` (a target tensor) or `a` (a constant target,

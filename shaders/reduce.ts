@@ -10,6 +10,7 @@
  */
 
 import { FLAT_INDEX, WG } from "./common.ts";
+import { defineKernel, read, write } from "./kernel.ts";
 
 /** Invocations per reduction workgroup: WebGPU's guaranteed maximum, so the tree has 8 levels. */
 export const REDUCE_WG = 256;
@@ -19,30 +20,38 @@ export const REDUCE_LOADS = 32;
 /** Elements one workgroup reduces in one pass. */
 export const REDUCE_CHUNK = REDUCE_WG * REDUCE_LOADS * 4;
 
+/** What a {@link REDUCE} pass is specialised on. */
+export interface ReduceVariant {
+  /** Number of same-shaped vec4 inputs `in0…` (1 or 2). */
+  inputs: 1 | 2;
+  /** The summed vec4 term, of `x0` (`x1`) and the f32 uniform `a`. */
+  expr: string;
+  /** WGSL helper functions `expr` may call ("" for none). */
+  fns: string;
+}
+
 /**
  * A reduction pass: `out[group] = scale · Σ EXPR` over the group's chunk of `n` elements.
  * `EXPR` is a vec4 expression of `x0` (and `x1` when `inputs` is 2: same-shaped tensors
  * read with the same index) and the f32 uniform `a`; components past `n` are masked
  * after EXPR, so garbage in the buffer's tail (pooled buffers are rounded up) never
  * leaks in, even as NaN. `fns` holds WGSL helper functions that EXPR may call.
+ * Bindings: `in0…` (vec4, read), `out` (one partial per group); uniforms {n, groups, scale, a}.
  */
-export function reduceShader(inputs: 1 | 2, expr = "x0", fns = ""): string {
-  const decls = Array.from(
-    { length: inputs },
-    (_, k) => `@group(0) @binding(${k}) var<storage, read> in${k}: array<vec4<f32>>;`,
-  ).join("\n");
-  const loads = Array.from({ length: inputs }, (_, k) => `let x${k} = in${k}[i];`).join(" ");
-  return /* wgsl */ `
-${decls}
-@group(0) @binding(${inputs}) var<storage, read_write> out: array<f32>;
-struct P { n: u32, groups: u32, scale: f32, a: f32 }
-@group(0) @binding(${inputs + 1}) var<uniform> p: P;
+export const REDUCE = defineKernel({
+  name: "reduce",
+  bindings: (v: ReduceVariant) => [
+    ...Array.from({ length: v.inputs }, (_, k) => read(`in${k}`, "vec4<f32>")),
+    write("out"),
+  ],
+  uniforms: { n: "u32", groups: "u32", scale: "f32", a: "f32" },
+  body: (v) => /* wgsl */ `
 var<workgroup> sh: array<f32, ${REDUCE_WG}>;
-${fns}
+${v.fns}
 fn term(i: u32) -> vec4<f32> {
   let a = p.a;
-  ${loads}
-  return ${expr};
+  ${Array.from({ length: v.inputs }, (_, k) => `let x${k} = in${k}[i];`).join(" ")}
+  return ${v.expr};
 }
 
 @compute @workgroup_size(${REDUCE_WG})
@@ -65,7 +74,13 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     workgroupBarrier();
   }
   if (lid.x == 0u && group < p.groups) { out[group] = sh[0] * p.scale; }
-}`;
+}`,
+});
+
+/** A variant that is only a vec4 flag: whether the inner size is read as vec4 (a multiple of 4). */
+export interface VecVariant {
+  /** Read and write `vec4<f32>` instead of `f32`. */
+  vec: boolean;
 }
 
 /**
@@ -73,14 +88,15 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
  * channel, each invocation strides over the N·S elements of its channel, then a tree.
  * With `vec`, S is a multiple of 4 and is read as vec4 (p.s counts vec4s).
  * (n, s) advance by precomputed steps so the loop has no integer division.
+ * Bindings: `x` (read), `out` [C]; uniforms {n, c, s, stepN, stepS, scale}.
  */
-export function sumChannelsShader(vec: boolean): string {
-  const T = vec ? "vec4<f32>" : "f32";
-  return /* wgsl */ `
-@group(0) @binding(0) var<storage, read> x: array<${T}>;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
-struct P { n: u32, c: u32, s: u32, stepN: u32, stepS: u32, scale: f32, pad0: u32, pad1: u32 }
-@group(0) @binding(2) var<uniform> p: P;
+export const SUM_CHANNELS = defineKernel({
+  name: "sumChannels",
+  bindings: (v: VecVariant) => [read("x", v.vec ? "vec4<f32>" : "f32"), write("out")],
+  uniforms: { n: "u32", c: "u32", s: "u32", stepN: "u32", stepS: "u32", scale: "f32" },
+  body: (v) => {
+    const T = v.vec ? "vec4<f32>" : "f32";
+    return /* wgsl */ `
 var<workgroup> sh: array<f32, ${REDUCE_WG}>;
 
 @compute @workgroup_size(${REDUCE_WG})
@@ -99,7 +115,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
       if (s >= p.s) { s -= p.s; n += 1u; }
     }
   }
-  sh[lid.x] = ${vec ? "(acc.x + acc.y) + (acc.z + acc.w)" : "acc"};
+  sh[lid.x] = ${v.vec ? "(acc.x + acc.y) + (acc.z + acc.w)" : "acc"};
   workgroupBarrier();
   for (var w = ${REDUCE_WG / 2}u; w > 0u; w = w >> 1u) {
     if (lid.x < w) { sh[lid.x] += sh[lid.x + w]; }
@@ -107,26 +123,34 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   }
   if (lid.x == 0u && c < p.c) { out[c] = sh[0] * p.scale; }
 }`;
-}
+  },
+});
 
 /**
  * Backward of a per-channel sum: `out[n, c, s] = g[c]` over [N, C, S]; with `vec`, S is
  * a multiple of 4 and p.s, p.total count vec4s.
+ * Bindings: `g` [C] (read), `out`; uniforms {total, c, s}.
  */
-export function broadcastChannelsShader(vec: boolean): string {
-  const T = vec ? "vec4<f32>" : "f32";
-  return /* wgsl */ `
-@group(0) @binding(0) var<storage, read> g: array<f32>;
-@group(0) @binding(1) var<storage, read_write> out: array<${T}>;
-struct P { total: u32, c: u32, s: u32, pad: u32 }
-@group(0) @binding(2) var<uniform> p: P;
+export const BROADCAST_CHANNELS = defineKernel({
+  name: "broadcastChannels",
+  bindings: (v: VecVariant) => [read("g"), write("out", v.vec ? "vec4<f32>" : "f32")],
+  uniforms: { total: "u32", c: "u32", s: "u32" },
+  body: (v) => /* wgsl */ `
 ${FLAT_INDEX}
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = flatIndex(gid, nwg);
   if (i >= p.total) { return; }
-  out[i] = ${T}(g[(i / p.s) % p.c]);
-}`;
+  out[i] = ${v.vec ? "vec4<f32>" : "f32"}(g[(i / p.s) % p.c]);
+}`,
+});
+
+/** What a {@link SCALAR_GRAD} kernel is specialised on. */
+export interface ScalarGradVariant {
+  /** Number of same-sized vec4 inputs `in0…` (0, 1 or 2). */
+  inputs: 0 | 1 | 2;
+  /** vec4 (or scalar, splatted) expression of `g0`, `x0…`, `a` and `b`. */
+  expr: string;
 }
 
 /**
@@ -134,19 +158,17 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
  * `g0 = g[0]` (backward of full reductions and losses): `out[i] = EXPR(x0, x1, g0, a, b)`.
  * Writes whole vec4s: the output's pooled buffer is rounded up to 16 bytes, so the
  * tail lanes land in padding that no tensor reads.
+ * Bindings: `g` (read), `in0…` (vec4, read), `out` (vec4); uniforms {n4, a, b}.
  */
-export function scalarGradShader(inputs: 0 | 1 | 2, expr: string): string {
-  const decls = Array.from(
-    { length: inputs },
-    (_, k) => `@group(0) @binding(${k + 1}) var<storage, read> in${k}: array<vec4<f32>>;`,
-  ).join("\n");
-  const loads = Array.from({ length: inputs }, (_, k) => `let x${k} = in${k}[i];`).join(" ");
-  return /* wgsl */ `
-@group(0) @binding(0) var<storage, read> g: array<f32>;
-${decls}
-@group(0) @binding(${inputs + 1}) var<storage, read_write> out: array<vec4<f32>>;
-struct P { n4: u32, a: f32, b: f32, pad: u32 }
-@group(0) @binding(${inputs + 2}) var<uniform> p: P;
+export const SCALAR_GRAD = defineKernel({
+  name: "scalarGrad",
+  bindings: (v: ScalarGradVariant) => [
+    read("g"),
+    ...Array.from({ length: v.inputs }, (_, k) => read(`in${k}`, "vec4<f32>")),
+    write("out", "vec4<f32>"),
+  ],
+  uniforms: { n4: "u32", a: "f32", b: "f32" },
+  body: (v) => /* wgsl */ `
 ${FLAT_INDEX}
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -154,7 +176,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   if (i >= p.n4) { return; }
   let g0 = g[0];
   let a = p.a; let b = p.b;
-  ${loads}
-  out[i] = vec4<f32>(${expr});
-}`;
-}
+  ${Array.from({ length: v.inputs }, (_, k) => `let x${k} = in${k}[i];`).join(" ")}
+  out[i] = vec4<f32>(${v.expr});
+}`,
+});

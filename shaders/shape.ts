@@ -9,23 +9,33 @@
  */
 
 import { FLAT_INDEX, WG } from "./common.ts";
+import { defineKernel, read, write } from "./kernel.ts";
+
+/** What the row-copy kernels are specialised on. */
+export interface BlockVariant {
+  /** rowX, rowY and offset are multiples of 4, so whole vec4s are copied (counts are in vec4s). */
+  vec: boolean;
+}
+
+/** What {@link BLOCK_COPY} is specialised on. */
+export interface BlockCopyVariant extends BlockVariant {
+  /** `scatter` writes X into Y's rows; `gather` reads X out of them. */
+  mode: "scatter" | "gather";
+}
+
+const elem = (vec: boolean) => vec ? "vec4<f32>" : "f32";
 
 /**
  * `scatter`: Y[row o, offset + r] = X[o, r] (concat forward, into a preallocated Y).
  * `gather`: X[o, r] = Y[row o, offset + r] (slice forward, concat backward).
- * Bindings: source (read), destination (read_write), uniforms {n, rowX, rowY, offset}
- * where n is X's element (or vec4) count.
+ * Bindings: `src` (read), `dst`; uniforms {n, rowX, rowY, offset} where n is X's element
+ * (or vec4) count.
  */
-export function blockCopyShader(mode: "scatter" | "gather", vec: boolean): string {
-  const T = vec ? "vec4<f32>" : "f32";
-  const body = mode === "scatter"
-    ? "dst[o * p.rowY + p.offset + r] = src[i];"
-    : "dst[i] = src[o * p.rowY + p.offset + r];";
-  return /* wgsl */ `
-@group(0) @binding(0) var<storage, read> src: array<${T}>;
-@group(0) @binding(1) var<storage, read_write> dst: array<${T}>;
-struct P { n: u32, rowX: u32, rowY: u32, offset: u32 }
-@group(0) @binding(2) var<uniform> p: P;
+export const BLOCK_COPY = defineKernel({
+  name: "blockCopy",
+  bindings: (v: BlockCopyVariant) => [read("src", elem(v.vec)), write("dst", elem(v.vec))],
+  uniforms: { n: "u32", rowX: "u32", rowY: "u32", offset: "u32" },
+  body: (v) => /* wgsl */ `
 ${FLAT_INDEX}
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -33,22 +43,24 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   if (i >= p.n) { return; }
   let o = i / p.rowX;
   let r = i - o * p.rowX;
-  ${body}
-}`;
-}
+  ${
+    v.mode === "scatter"
+      ? "dst[o * p.rowY + p.offset + r] = src[i];"
+      : "dst[i] = src[o * p.rowY + p.offset + r];"
+  }
+}`,
+});
 
 /**
  * Slice backward as one gather: over Y (n elements or vec4s), Y[o, c] = X[o, c − offset]
  * inside the slice and 0 outside, so no separate zero fill and no atomics.
- * Bindings: X (read), Y (read_write), uniforms {n, rowX, rowY, offset}.
+ * Bindings: `src` = X (read), `dst` = Y; uniforms {n, rowX, rowY, offset}.
  */
-export function embedShader(vec: boolean): string {
-  const T = vec ? "vec4<f32>" : "f32";
-  return /* wgsl */ `
-@group(0) @binding(0) var<storage, read> src: array<${T}>;
-@group(0) @binding(1) var<storage, read_write> dst: array<${T}>;
-struct P { n: u32, rowX: u32, rowY: u32, offset: u32 }
-@group(0) @binding(2) var<uniform> p: P;
+export const EMBED = defineKernel({
+  name: "embed",
+  bindings: (v: BlockVariant) => [read("src", elem(v.vec)), write("dst", elem(v.vec))],
+  uniforms: { n: "u32", rowX: "u32", rowY: "u32", offset: "u32" },
+  body: (v) => /* wgsl */ `
 ${FLAT_INDEX}
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -61,37 +73,43 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   if (r < p.rowX) {
     dst[i] = src[o * p.rowX + r];
   } else {
-    dst[i] = ${T}(0.0);
+    dst[i] = ${elem(v.vec)}(0.0);
   }
-}`;
+}`,
+});
+
+/** What the padding kernels are specialised on. */
+export interface PadVariant {
+  /** Reflect padding (PyTorch's "reflect") rather than zeros. */
+  reflect: boolean;
 }
 
 /**
  * 2-D padding of [P, H, W] planes to [P, Ho, Wo] (top/left offsets), zero or reflect
  * (PyTorch's reflect: the edge pixel is not repeated, so pad < size).
- * Bindings: x (read), out (read_write), uniforms {n, h, w, ho, wo, top, left, pad}.
+ * Bindings: `x` (read), `out`; uniforms {n, h, w, ho, wo, top, left}.
  */
-export function padShader(reflect: boolean): string {
-  const fetch = reflect
-    ? `var ih = i32(oh) - p.top;
+export const PAD = defineKernel({
+  name: "pad",
+  bindings: [read("x"), write("out")],
+  uniforms: { n: "u32", h: "i32", w: "i32", ho: "u32", wo: "u32", top: "i32", left: "i32" },
+  body: (v: PadVariant) => {
+    const fetch = v.reflect
+      ? `var ih = i32(oh) - p.top;
   var iw = i32(ow) - p.left;
   ih = select(ih, -ih, ih < 0);
   ih = select(ih, 2 * (p.h - 1) - ih, ih >= p.h);
   iw = select(iw, -iw, iw < 0);
   iw = select(iw, 2 * (p.w - 1) - iw, iw >= p.w);
   out[i] = x[(plane * u32(p.h) + u32(ih)) * u32(p.w) + u32(iw)];`
-    : `let ih = i32(oh) - p.top;
+      : `let ih = i32(oh) - p.top;
   let iw = i32(ow) - p.left;
   if (ih >= 0 && ih < p.h && iw >= 0 && iw < p.w) {
     out[i] = x[(plane * u32(p.h) + u32(ih)) * u32(p.w) + u32(iw)];
   } else {
     out[i] = 0.0;
   }`;
-  return /* wgsl */ `
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
-struct P { n: u32, h: i32, w: i32, ho: u32, wo: u32, top: i32, left: i32, pad: u32 }
-@group(0) @binding(2) var<uniform> p: P;
+    return /* wgsl */ `
 ${FLAT_INDEX}
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -103,18 +121,33 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let plane = t / p.ho;
   ${fetch}
 }`;
-}
+  },
+});
 
 /**
- * Backward of {@link padShader} as a gather over the input [P, H, W]: zero padding is a
+ * Backward of {@link PAD} as a gather over the input [P, H, W]: zero padding is a
  * crop; reflect sums the output pixels that copy each input pixel. With pad < size each
  * input row is copied by at most 3 output rows (itself, its mirror above the top edge,
  * its mirror below the bottom edge), likewise columns, so at most 9 terms.
- * Bindings: g (read), out (read_write), uniforms {n, h, w, ho, wo, top, left, bottom, right, pads}.
+ * Bindings: `g` (read), `out`; uniforms {n, h, w, ho, wo, top, left, bottom, right}.
  */
-export function padBackwardShader(reflect: boolean): string {
-  const body = reflect
-    ? `let rows = array<i32, 3>(ih + p.top, p.top - ih, p.top + 2 * (p.h - 1) - ih);
+export const PAD_BACKWARD = defineKernel({
+  name: "padBackward",
+  bindings: [read("g"), write("out")],
+  uniforms: {
+    n: "u32",
+    h: "i32",
+    w: "i32",
+    ho: "u32",
+    wo: "u32",
+    top: "i32",
+    left: "i32",
+    bottom: "i32",
+    right: "i32",
+  },
+  body: (v: PadVariant) => {
+    const body = v.reflect
+      ? `let rows = array<i32, 3>(ih + p.top, p.top - ih, p.top + 2 * (p.h - 1) - ih);
   let rowOk = array<bool, 3>(true, ih >= 1 && ih <= p.top, ih <= p.h - 2 && ih >= p.h - 1 - p.bottom);
   let cols = array<i32, 3>(iw + p.left, p.left - iw, p.left + 2 * (p.w - 1) - iw);
   let colOk = array<bool, 3>(true, iw >= 1 && iw <= p.left, iw <= p.w - 2 && iw >= p.w - 1 - p.right);
@@ -127,13 +160,8 @@ export function padBackwardShader(reflect: boolean): string {
     }
   }
   out[i] = s;`
-    : `out[i] = g[(plane * p.ho + u32(ih + p.top)) * p.wo + u32(iw + p.left)];`;
-  return /* wgsl */ `
-@group(0) @binding(0) var<storage, read> g: array<f32>;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
-struct P { n: u32, h: i32, w: i32, ho: u32, wo: u32, top: i32, left: i32, bottom: i32, right: i32,
-           pad0: u32, pad1: u32, pad2: u32 }
-@group(0) @binding(2) var<uniform> p: P;
+      : `out[i] = g[(plane * p.ho + u32(ih + p.top)) * p.wo + u32(iw + p.left)];`;
+    return /* wgsl */ `
 ${FLAT_INDEX}
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -145,4 +173,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let plane = t / u32(p.h);
   ${body}
 }`;
-}
+  },
+});

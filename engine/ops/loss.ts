@@ -7,7 +7,7 @@
 import { fmtShape, type Tensor } from "../tensor.ts";
 import { record } from "../autograd.ts";
 import { runMap } from "./buffers.ts";
-import { reduceAll, scalarGrad } from "./reduce.ts";
+import { runReduce, runScalarGrad } from "./reduce.ts";
 import { LOSS_FNS, LOSS_GRADS, LOSS_TERMS, withTarget } from "../../shaders/loss.ts";
 
 type Kind = keyof typeof LOSS_TERMS;
@@ -29,12 +29,12 @@ function meanLoss(op: string, kind: Kind, x: Tensor, target: Tensor | number, ta
   const inputs = tt ? [x, target] : [x];
   const a = tt ? 0 : target;
   const s = 1 / x.size;
-  const y = reduceAll(op, inputs, withTarget(LOSS_TERMS[kind], tt), s, a, [], LOSS_FNS);
+  const y = runReduce(op, inputs, withTarget(LOSS_TERMS[kind], tt), s, a, [], LOSS_FNS);
   const gradExpr = withTarget(LOSS_GRADS[kind], tt);
   return record(op, [x, tt && targetGrad ? target : null], y, (g, needs) => [
-    needs[0] ? scalarGrad(`${op}Backward`, g, inputs, gradExpr, x.shape, a, s) : null,
+    needs[0] ? runScalarGrad(`${op}Backward`, g, inputs, gradExpr, x.shape, a, s) : null,
     // d/dt of |x − t| and (x − t)² is minus d/dx.
-    needs[1] ? scalarGrad(`${op}Backward`, g, inputs, `-(${gradExpr})`, x.shape, a, s) : null,
+    needs[1] ? runScalarGrad(`${op}Backward`, g, inputs, `-(${gradExpr})`, x.shape, a, s) : null,
   ]);
 }
 
@@ -59,17 +59,17 @@ export function bceWithLogits(logits: Tensor, target: Tensor | number): Tensor {
 /** Hinge loss of a discriminator: mean(relu(1 − real)) + mean(relu(1 + fake)). */
 export function hingeLossD(realLogits: Tensor, fakeLogits: Tensor): Tensor {
   const sr = 1 / realLogits.size, sf = 1 / fakeLogits.size;
-  const lr = reduceAll("hingeLossD", [realLogits], LOSS_TERMS.hingeReal, sr);
-  const lf = reduceAll("hingeLossD", [fakeLogits], LOSS_TERMS.hingeFake, sf);
+  const lr = runReduce("hingeLossD", [realLogits], LOSS_TERMS.hingeReal, sr);
+  const lf = runReduce("hingeLossD", [fakeLogits], LOSS_TERMS.hingeFake, sf);
   const y = runMap("hingeLossD", [lr, lf], "x0 + x1");
   lr.dispose();
   lf.dispose();
   return record("hingeLossD", [realLogits, fakeLogits], y, (g, needs) => [
     needs[0]
-      ? scalarGrad("hingeLossDBackward", g, [realLogits], LOSS_GRADS.hingeReal, realLogits.shape, 0, sr)
+      ? runScalarGrad("hingeLossDBackward", g, [realLogits], LOSS_GRADS.hingeReal, realLogits.shape, 0, sr)
       : null,
     needs[1]
-      ? scalarGrad("hingeLossDBackward", g, [fakeLogits], LOSS_GRADS.hingeFake, fakeLogits.shape, 0, sf)
+      ? runScalarGrad("hingeLossDBackward", g, [fakeLogits], LOSS_GRADS.hingeFake, fakeLogits.shape, 0, sf)
       : null,
   ]);
 }
@@ -77,8 +77,8 @@ export function hingeLossD(realLogits: Tensor, fakeLogits: Tensor): Tensor {
 /** Hinge loss of a generator: −mean(fake). */
 export function hingeLossG(fakeLogits: Tensor): Tensor {
   const s = 1 / fakeLogits.size;
-  const y = reduceAll("hingeLossG", [fakeLogits], "x0", -s);
+  const y = runReduce("hingeLossG", [fakeLogits], "x0", -s);
   return record("hingeLossG", [fakeLogits], y, (g) => [
-    scalarGrad("hingeLossGBackward", g, [], "-g0 * b", fakeLogits.shape, 0, s),
+    runScalarGrad("hingeLossGBackward", g, [], "-g0 * b", fakeLogits.shape, 0, s),
   ]);
 }

@@ -3,20 +3,10 @@
  * Kernels: shaders/shape.ts. References and gradient checks: tests/shape_test.ts.
  */
 
-import { grid1d, Params, runtime } from "../gpu.ts";
+import { grid1d, runtime } from "../gpu.ts";
 import { fmtShape, Tensor } from "../tensor.ts";
 import { record } from "../autograd.ts";
-import { blockCopyShader, embedShader, padBackwardShader, padShader } from "../../shaders/shape.ts";
-
-const shaders = new Map<string, string>();
-function shader(key: string, make: () => string): string {
-  let s = shaders.get(key);
-  if (s === undefined) {
-    s = make();
-    shaders.set(key, s);
-  }
-  return s;
-}
+import { BLOCK_COPY, EMBED, PAD, PAD_BACKWARD } from "../../shaders/shape.ts";
 
 const prod = (xs: readonly number[]) => xs.reduce((a, b) => a * b, 1);
 
@@ -71,15 +61,13 @@ function blockCopy(mode: "scatter" | "gather" | "embed", src: Tensor, dst: Tenso
   if (b.n === 0) return;
   const vec = b.rowX % 4 === 0 && b.rowY % 4 === 0 && b.offset % 4 === 0;
   const k = vec ? 4 : 1;
-  const wgsl = mode === "embed"
-    ? shader(`embed:${vec}`, () => embedShader(vec))
-    : shader(`${mode}:${vec}`, () => blockCopyShader(mode, vec));
-  runtime().dispatch({
-    wgsl,
-    buffers: [src.buffer, dst.buffer],
-    params: new Params().u32(b.n / k, b.rowX / k, b.rowY / k, b.offset / k),
+  const args = {
+    buffers: { src: src.buffer, dst: dst.buffer },
+    uniforms: { n: b.n / k, rowX: b.rowX / k, rowY: b.rowY / k, offset: b.offset / k },
     workgroups: grid1d(b.n / k),
-  });
+  };
+  if (mode === "embed") runtime().dispatch(EMBED, { vec }, args);
+  else runtime().dispatch(BLOCK_COPY, { mode, vec }, args);
 }
 
 /**
@@ -206,20 +194,18 @@ export function pad(
   const shape = [...x.shape.slice(0, -2), ho, wo];
   const out = Tensor.empty(shape, "pad");
   if (out.size > 0) {
-    runtime().dispatch({
-      wgsl: shader(`pad:${reflect}`, () => padShader(reflect)),
-      buffers: [x.buffer, out.buffer],
-      params: new Params().u32(out.size).i32(h, w).u32(ho, wo).i32(top, left).u32(0),
+    runtime().dispatch(PAD, { reflect }, {
+      buffers: { x: x.buffer, out: out.buffer },
+      uniforms: { n: out.size, h, w, ho, wo, top, left },
       workgroups: grid1d(out.size),
     });
   }
   return record("pad", [x], out, (g) => {
     const gx = Tensor.empty(x.shape, "padBackward");
     if (gx.size > 0) {
-      runtime().dispatch({
-        wgsl: shader(`padBackward:${reflect}`, () => padBackwardShader(reflect)),
-        buffers: [g.buffer, gx.buffer],
-        params: new Params().u32(gx.size).i32(h, w).u32(ho, wo).i32(top, left, bottom, right).u32(0, 0, 0),
+      runtime().dispatch(PAD_BACKWARD, { reflect }, {
+        buffers: { g: g.buffer, out: gx.buffer },
+        uniforms: { n: gx.size, h, w, ho, wo, top, left, bottom, right },
         workgroups: grid1d(gx.size),
       });
     }
