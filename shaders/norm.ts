@@ -9,16 +9,17 @@
  * so one family of kernels, parameterised by uniforms rather than by mode, serves both.
  *
  * Kernels:
- * - {@link normStatsShader}: one workgroup per group computes mean and 1/sqrt(var + eps) (two passes);
- * - {@link normalizeShader}: elementwise y = (x − mean)·invstd·w + b;
- * - {@link normGradSumsShader}: one workgroup per group computes Σg and Σg·x̂ for the backward;
- * - {@link normInputGradShader}: elementwise dx;
- * - {@link NORM_AFFINE_GRAD_WGSL}: per-channel sums of the group sums (dweight, dbias);
- * - {@link NORM_EVAL_STATS_WGSL}: mean/invstd from running statistics (batch norm in eval mode).
+ * - {@link NORM_STATS}: one workgroup per group computes mean and 1/sqrt(var + eps) (two passes);
+ * - {@link NORMALIZE}: elementwise y = (x − mean)·invstd·w + b;
+ * - {@link NORM_GRAD_SUMS}: one workgroup per group computes Σg and Σg·x̂ for the backward;
+ * - {@link NORM_INPUT_GRAD}: elementwise dx;
+ * - {@link NORM_AFFINE_GRAD}: per-channel sums of the group sums (dweight, dbias);
+ * - {@link NORM_EVAL_STATS}: mean/invstd from running statistics (batch norm in eval mode).
  * The statistics live in one small [2, G] buffer: mean at g, invstd at G + g.
  */
 
 import { FLAT_INDEX, WG } from "./common.ts";
+import { defineKernel, read, write } from "./kernel.ts";
 
 /** Invocations per workgroup of the per-group kernels (WebGPU default limit; REDUCE assumes 16·16). */
 export const NORM_WG = 256;
@@ -28,12 +29,16 @@ export const NORM_WG = 256;
  * x[g·inner + n·outerStride + s] with n = j / inner, s = j % inner; each invocation advances j by
  * NORM_WG, i.e. s by sStep = NORM_WG % inner and n by nStep = NORM_WG / inner (precomputed on the
  * CPU so the inner loop has no integer division, which is slow on CPU-backed adapters).
+ * {@link NORM_STATS} adds `eps` and `momentum`.
  */
-const GROUP_PARAMS = /* wgsl */ `
-struct P {
-  groups: u32, inner: u32, count: u32, outerStride: u32,
-  sStep: u32, nStep: u32, eps: f32, momentum: f32,
-}`;
+const GROUP_UNIFORMS = {
+  groups: "u32",
+  inner: "u32",
+  count: "u32",
+  outerStride: "u32",
+  sStep: "u32",
+  nStep: "u32",
+} as const;
 
 /**
  * A reduction of one vec2 per invocation through workgroup memory: a two-level tree of fan-in 16
@@ -90,6 +95,14 @@ function unit(vec4: boolean): { T: string; hsum: (v: string) => string } {
   return vec4 ? { T: "vec4<f32>", hsum: (v) => `dot(${v}, vec4<f32>(1.0))` } : { T: "f32", hsum: (v) => v };
 }
 
+/** What {@link NORM_STATS} is specialised on. */
+export type NormStatsVariant = {
+  /** Also update running statistics in place (bindings runMean, runVar). */
+  running: boolean;
+  /** Load vec4 units (needs S % 4 == 0). */
+  vec4: boolean;
+};
+
 /**
  * Per-group mean and inverse standard deviation (biased variance), written to stats[g] and
  * stats[groups + g]. Two passes in f32: the first sums x − x[first] (shifting by a member of the
@@ -99,27 +112,27 @@ function unit(vec4: boolean): { T: string; hsum: (v: string) => string } {
  * With `vec4` (S % 4 == 0) each invocation loads vec4 units: 4x fewer loop iterations, which is
  * what costs on CPU-backed adapters.
  *
- * With `updateRunning`, also updates running statistics in place (batch norm training):
+ * With `running`, also updates running statistics in place (batch norm training):
  * running = (1 − momentum)·running + momentum·stat, with the unbiased variance for runVar.
+ * Bindings: x, stats, runMean?, runVar?; uniforms: the group layout, eps, momentum.
+ * One workgroup per group.
  */
-export function normStatsShader(updateRunning: boolean, vec4: boolean): string {
-  const { T, hsum } = unit(vec4);
-  const running = updateRunning
-    ? /* wgsl */ `
-@group(0) @binding(2) var<storage, read_write> runMean: array<f32>;
-@group(0) @binding(3) var<storage, read_write> runVar: array<f32>;`
-    : "";
-  const update = updateRunning
-    ? /* wgsl */ `
+export const NORM_STATS = defineKernel({
+  name: "normStats",
+  bindings: (v: NormStatsVariant) => [
+    read("x", unit(v.vec4).T),
+    write("stats"),
+    ...(v.running ? [write("runMean"), write("runVar")] : []),
+  ],
+  uniforms: { ...GROUP_UNIFORMS, eps: "f32", momentum: "f32" },
+  body: ({ running, vec4 }) => {
+    const { T, hsum } = unit(vec4);
+    const update = running
+      ? /* wgsl */ `
     runMean[g] = (1.0 - p.momentum) * runMean[g] + p.momentum * mean;
     runVar[g] = (1.0 - p.momentum) * runVar[g] + p.momentum * m2 / (cnt - 1.0);`
-    : "";
-  return /* wgsl */ `
-@group(0) @binding(0) var<storage, read> x: array<${T}>;
-@group(0) @binding(1) var<storage, read_write> stats: array<f32>;
-${running}
-${GROUP_PARAMS}
-@group(0) @binding(${updateRunning ? 4 : 2}) var<uniform> p: P;
+      : "";
+    return /* wgsl */ `
 ${REDUCE}
 ${GROUP_MAIN}
   let cnt = f32(p.count) * ${vec4 ? 4 : 1}.0;
@@ -138,18 +151,22 @@ ${GROUP_MAIN}
     stats[p.groups + g] = 1.0 / sqrt(m2 / cnt + p.eps);${update}
   }
 }`;
-}
+  },
+});
 
 /**
  * Uniforms of the elementwise kernels: `n` units (f32 or vec4) in all, `inner` units per [n, c]
- * run, C `channels`, G `groups`, `gstride` (0 for batch norm, whose group is the channel; C for
- * instance norm, whose group is n·C + c) and `invCount` = 1 / (elements per group).
+ * run, C `channels`, G `groups` and `gstride` (0 for batch norm, whose group is the channel; C for
+ * instance norm, whose group is n·C + c). {@link NORM_INPUT_GRAD} adds `invCount` = 1 / (elements
+ * per group).
  */
-const FLAT_PARAMS = /* wgsl */ `
-struct P {
-  n: u32, inner: u32, channels: u32, groups: u32,
-  gstride: u32, invCount: f32, pad0: u32, pad1: u32,
-}`;
+const FLAT_UNIFORMS = {
+  n: "u32",
+  inner: "u32",
+  channels: "u32",
+  groups: "u32",
+  gstride: "u32",
+} as const;
 
 /**
  * How an elementwise kernel is launched.
@@ -159,10 +176,12 @@ struct P {
  *   gathers the per-group values lane by lane, which makes it ~1.7x slower on CPU adapters; it is
  *   kept for small planes (which would leave most of a run-workgroup idle) and huge grids.
  */
-export interface NormLaunch {
+export type NormLaunch = {
+  /** Each invocation handles a vec4. */
   vec4: boolean;
+  /** A [⌈S/WG⌉, C, N] grid rather than a flat one. */
   runs: boolean;
-}
+};
 
 function elementwiseMain(launch: NormLaunch): string {
   if (launch.runs) {
@@ -185,47 +204,61 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let g = select(c, q, p.gstride != 0u);`;
 }
 
-/** Declarations of storage bindings in order; returns the WGSL and the next free binding. */
-function bindings(list: [string, string, boolean][]): [string, number] {
-  const lines = list.map(([name, type, rw], k) =>
-    `@group(0) @binding(${k}) var<storage, ${rw ? "read_write" : "read"}> ${name}: array<${type}>;`
-  );
-  return [lines.join("\n"), list.length];
-}
+/** What {@link NORMALIZE} is specialised on: the launch shape and which affine vectors are bound. */
+export type NormalizeVariant = NormLaunch & {
+  /** A per-channel scale is bound. */
+  weight: boolean;
+  /** A per-channel shift is bound. */
+  bias: boolean;
+};
 
-/** y = (x − mean[g])·invstd[g]·weight[c] + bias[c]. Bindings: x, stats, weight?, bias?, out, uniforms. */
-export function normalizeShader(hasWeight: boolean, hasBias: boolean, launch: NormLaunch): string {
-  const { T } = unit(launch.vec4);
-  const list: [string, string, boolean][] = [["x", T, false], ["stats", "f32", false]];
-  if (hasWeight) list.push(["weight", "f32", false]);
-  if (hasBias) list.push(["bias", "f32", false]);
-  list.push(["out", T, true]);
-  const [decls, k] = bindings(list);
-  return /* wgsl */ `
-${decls}
-${FLAT_PARAMS}
-@group(0) @binding(${k}) var<uniform> p: P;
-${elementwiseMain(launch)}
+/**
+ * y = (x − mean[g])·invstd[g]·weight[c] + bias[c].
+ * Bindings: x, stats, weight?, bias?, out; uniforms: the elementwise layout.
+ */
+export const NORMALIZE = defineKernel({
+  name: "normalize",
+  bindings: (v: NormalizeVariant) => {
+    const { T } = unit(v.vec4);
+    return [
+      read("x", T),
+      read("stats"),
+      ...(v.weight ? [read("weight")] : []),
+      ...(v.bias ? [read("bias")] : []),
+      write("out", T),
+    ];
+  },
+  uniforms: FLAT_UNIFORMS,
+  body: (v) => /* wgsl */ `
+${elementwiseMain(v)}
   var y = (x[i] - stats[g]) * stats[p.groups + g];
-  ${hasWeight ? "y = y * weight[c];" : ""}
-  ${hasBias ? "y = y + bias[c];" : ""}
+  ${v.weight ? "y = y * weight[c];" : ""}
+  ${v.bias ? "y = y + bias[c];" : ""}
   out[i] = y;
-}`;
-}
+}`,
+});
+
+/** What {@link NORM_GRAD_SUMS} is specialised on. */
+export type NormGradSumsVariant = {
+  /** Load vec4 units (needs S % 4 == 0). */
+  vec4: boolean;
+};
 
 /**
  * Per-group Σg and Σg·x̂ (x̂ recomputed from x and the saved stats), written to sums[g] and
  * sums[groups + g]: the two reductions every normalisation backward needs.
+ * Bindings: grad, x, stats, sums; uniforms: the group layout. One workgroup per group.
  */
-export function normGradSumsShader(vec4: boolean): string {
-  const { T, hsum } = unit(vec4);
-  return /* wgsl */ `
-@group(0) @binding(0) var<storage, read> grad: array<${T}>;
-@group(0) @binding(1) var<storage, read> x: array<${T}>;
-@group(0) @binding(2) var<storage, read> stats: array<f32>;
-@group(0) @binding(3) var<storage, read_write> sums: array<f32>;
-${GROUP_PARAMS}
-@group(0) @binding(4) var<uniform> p: P;
+export const NORM_GRAD_SUMS = defineKernel({
+  name: "normGradSums",
+  bindings: (v: NormGradSumsVariant) => {
+    const { T } = unit(v.vec4);
+    return [read("grad", T), read("x", T), read("stats"), write("sums")];
+  },
+  uniforms: GROUP_UNIFORMS,
+  body: ({ vec4 }) => {
+    const { T, hsum } = unit(vec4);
+    return /* wgsl */ `
 ${REDUCE}
 ${GROUP_MAIN}
   let mean = stats[g];
@@ -239,48 +272,63 @@ ${GROUP_MAIN}
     sums[p.groups + g] = r.y * invstd;
   }
 }`;
-}
+  },
+});
+
+/** What {@link NORM_INPUT_GRAD} is specialised on. */
+export type NormInputGradVariant = NormLaunch & {
+  /** The statistics were the batch's own (so they depend on x). */
+  training: boolean;
+  /** A per-channel scale is bound. */
+  weight: boolean;
+};
 
 /**
  * dx of the normalisation. With batch statistics (`training`), mean and variance depend on x:
  *   dx = w·invstd·(g − Σg/n − x̂·Σ(g·x̂)/n)
  * (bindings grad, x, stats, sums, weight?, out). With fixed statistics (batch norm in eval mode)
  * it is the affine map's derivative dx = w·invstd·g (bindings grad, stats, weight?, out).
+ * Uniforms: the elementwise layout and invCount.
  */
-export function normInputGradShader(training: boolean, hasWeight: boolean, launch: NormLaunch): string {
-  const { T } = unit(launch.vec4);
-  const list: [string, string, boolean][] = [["grad", T, false]];
-  if (training) list.push(["x", T, false]);
-  list.push(["stats", "f32", false]);
-  if (training) list.push(["sums", "f32", false]);
-  if (hasWeight) list.push(["weight", "f32", false]);
-  list.push(["out", T, true]);
-  const [decls, k] = bindings(list);
-  const scaleExpr = `stats[p.groups + g]${hasWeight ? " * weight[c]" : ""}`;
-  const body = training
-    ? /* wgsl */ `
+export const NORM_INPUT_GRAD = defineKernel({
+  name: "normInputGrad",
+  bindings: (v: NormInputGradVariant) => {
+    const { T } = unit(v.vec4);
+    return [
+      read("grad", T),
+      ...(v.training ? [read("x", T)] : []),
+      read("stats"),
+      ...(v.training ? [read("sums")] : []),
+      ...(v.weight ? [read("weight")] : []),
+      write("out", T),
+    ];
+  },
+  uniforms: { ...FLAT_UNIFORMS, invCount: "f32" },
+  body: (v) => {
+    const scaleExpr = `stats[p.groups + g]${v.weight ? " * weight[c]" : ""}`;
+    const body = v.training
+      ? /* wgsl */ `
   let xhat = (x[i] - stats[g]) * stats[p.groups + g];
   out[i] = (${scaleExpr}) * (grad[i] - sums[g] * p.invCount - xhat * (sums[p.groups + g] * p.invCount));`
-    : /* wgsl */ `
+      : /* wgsl */ `
   out[i] = grad[i] * (${scaleExpr});`;
-  return /* wgsl */ `
-${decls}
-${FLAT_PARAMS}
-@group(0) @binding(${k}) var<uniform> p: P;
-${elementwiseMain(launch)}
+    return /* wgsl */ `
+${elementwiseMain(v)}
 ${body}
 }`;
-}
+  },
+});
 
 /**
  * out[c] = Σ over the groups of channel c of sums[row·groups + g] (g = k·channels + c): dbias from
  * row 0 (Σg) and dweight from row 1 (Σg·x̂). For batch norm each channel has one group.
+ * Bindings: sums, out; uniforms: channels, groups, row.
  */
-export const NORM_AFFINE_GRAD_WGSL = /* wgsl */ `
-@group(0) @binding(0) var<storage, read> sums: array<f32>;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
-struct P { channels: u32, groups: u32, row: u32, pad: u32 }
-@group(0) @binding(2) var<uniform> p: P;
+export const NORM_AFFINE_GRAD = defineKernel({
+  name: "normAffineGrad",
+  bindings: [read("sums"), write("out")],
+  uniforms: { channels: "u32", groups: "u32", row: "u32" },
+  body: () => /* wgsl */ `
 ${FLAT_INDEX}
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -289,18 +337,19 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   var acc = 0.0;
   for (var g = c; g < p.groups; g += p.channels) { acc += sums[p.row * p.groups + g]; }
   out[c] = acc;
-}`;
+}`,
+});
 
 /**
  * stats = [runningMean, 1/sqrt(runningVar + eps)]: a snapshot, so running statistics updated
  * after this forward do not change its backward.
+ * Bindings: runMean, runVar, stats; uniforms: channels, eps.
  */
-export const NORM_EVAL_STATS_WGSL = /* wgsl */ `
-@group(0) @binding(0) var<storage, read> runMean: array<f32>;
-@group(0) @binding(1) var<storage, read> runVar: array<f32>;
-@group(0) @binding(2) var<storage, read_write> stats: array<f32>;
-struct P { channels: u32, eps: f32, pad0: u32, pad1: u32 }
-@group(0) @binding(3) var<uniform> p: P;
+export const NORM_EVAL_STATS = defineKernel({
+  name: "normEvalStats",
+  bindings: [read("runMean"), read("runVar"), write("stats")],
+  uniforms: { channels: "u32", eps: "f32" },
+  body: () => /* wgsl */ `
 ${FLAT_INDEX}
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -308,4 +357,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   if (c >= p.channels) { return; }
   stats[c] = runMean[c];
   stats[p.channels + c] = 1.0 / sqrt(runVar[c] + p.eps);
-}`;
+}`,
+});

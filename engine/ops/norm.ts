@@ -6,18 +6,18 @@
  * x̂ from x, which costs one extra read of x but no activation-sized buffer.
  */
 
-import { grid, grid1d, Params, runtime } from "../gpu.ts";
+import { grid, grid1d, runtime } from "../gpu.ts";
 import { fmtShape, Tensor } from "../tensor.ts";
 import { record } from "../autograd.ts";
 import {
-  NORM_AFFINE_GRAD_WGSL,
-  NORM_EVAL_STATS_WGSL,
+  NORM_AFFINE_GRAD,
+  NORM_EVAL_STATS,
+  NORM_GRAD_SUMS,
+  NORM_INPUT_GRAD,
+  NORM_STATS,
   NORM_WG,
-  normalizeShader,
-  normGradSumsShader,
-  normInputGradShader,
+  NORMALIZE,
   type NormLaunch,
-  normStatsShader,
 } from "../../shaders/norm.ts";
 import { WG } from "../../shaders/common.ts";
 
@@ -47,13 +47,18 @@ function checkVector(op: string, name: string, t: Tensor | null | undefined, cha
   }
 }
 
-/** Params of the per-group kernels, in f32 or (when S % 4 == 0) vec4 units. */
-function groupParams(lay: Layout, vec4: boolean, eps = 0, momentum = 0): Params {
+/** Uniforms of the per-group kernels, in f32 or (when S % 4 == 0) vec4 units. */
+function groupUniforms(lay: Layout, vec4: boolean) {
   const w = vec4 ? 4 : 1;
   const inner = lay.inner / w;
-  return new Params()
-    .u32(lay.groups, inner, lay.count / w, lay.outerStride / w, NORM_WG % inner, Math.floor(NORM_WG / inner))
-    .f32(eps, momentum);
+  return {
+    groups: lay.groups,
+    inner,
+    count: lay.count / w,
+    outerStride: lay.outerStride / w,
+    sStep: NORM_WG % inner,
+    nStep: Math.floor(NORM_WG / inner),
+  };
 }
 
 /** Launch shape, uniforms and grid of the elementwise kernels (see NormLaunch in shaders/norm.ts). */
@@ -66,16 +71,19 @@ function elementwise(lay: Layout) {
   // Planes of fewer than WG units would leave most of each run-workgroup idle.
   const runs = inner >= WG && runsX <= 65535 && lay.channels <= 65535 && lay.batch <= 65535;
   const launch: NormLaunch = { vec4, runs };
-  const params = new Params()
-    .u32(size, inner, lay.channels, lay.groups, lay.perInstance ? lay.channels : 0)
-    .f32(1 / lay.count)
-    .u32(0, 0);
+  const uniforms = {
+    n: size,
+    inner,
+    channels: lay.channels,
+    groups: lay.groups,
+    gstride: lay.perInstance ? lay.channels : 0,
+  };
   const workgroups: [number, number, number] = runs ? [runsX, lay.channels, lay.batch] : [...grid1d(size), 1];
-  return { launch, params, workgroups };
+  return { launch, uniforms, workgroups };
 }
 
-/** Batch statistics [2, G]; optionally updates running statistics in place (no graph). */
-function groupStats(
+/** Launcher (no graph): batch statistics [2, G]; optionally updates running statistics in place. */
+function runNormStats(
   op: string,
   x: Tensor,
   lay: Layout,
@@ -83,19 +91,17 @@ function groupStats(
   running: { mean: Tensor; var: Tensor; momentum: number } | null,
 ): Tensor {
   const stats = Tensor.empty([2, lay.groups], op);
-  const buffers = [x.buffer, stats.buffer];
-  if (running) buffers.push(running.mean.buffer, running.var.buffer);
   const vec4 = lay.inner % 4 === 0;
-  runtime().dispatch({
-    wgsl: normStatsShader(!!running, vec4),
-    buffers,
-    params: groupParams(lay, vec4, eps, running?.momentum ?? 0),
+  runtime().dispatch(NORM_STATS, { running: !!running, vec4 }, {
+    buffers: { x: x.buffer, stats: stats.buffer, runMean: running?.mean.buffer, runVar: running?.var.buffer },
+    uniforms: { ...groupUniforms(lay, vec4), eps, momentum: running?.momentum ?? 0 },
     workgroups: grid(lay.groups),
   });
   return stats;
 }
 
-function normalize(
+/** Launcher (no graph): y = (x − mean)·invstd·weight + bias with the given [2, G] stats. */
+function runNormalize(
   op: string,
   x: Tensor,
   stats: Tensor,
@@ -104,22 +110,17 @@ function normalize(
   lay: Layout,
 ) {
   const y = Tensor.empty(x.shape, op);
-  const { launch, params, workgroups } = elementwise(lay);
-  const buffers = [x.buffer, stats.buffer];
-  if (weight) buffers.push(weight.buffer);
-  if (bias) buffers.push(bias.buffer);
-  buffers.push(y.buffer);
-  runtime().dispatch({
-    wgsl: normalizeShader(!!weight, !!bias, launch),
-    buffers,
-    params,
+  const { launch, uniforms, workgroups } = elementwise(lay);
+  runtime().dispatch(NORMALIZE, { ...launch, weight: !!weight, bias: !!bias }, {
+    buffers: { x: x.buffer, stats: stats.buffer, weight: weight?.buffer, bias: bias?.buffer, out: y.buffer },
+    uniforms,
     workgroups,
   });
   return y;
 }
 
-/** Runs the backward kernels for whichever of dx, dweight, dbias are needed. */
-function normBackward(
+/** Launcher (no graph): the backward kernels for whichever of dx, dweight, dbias are needed. */
+function runNormBackward(
   op: string,
   g: Tensor,
   x: Tensor,
@@ -134,36 +135,34 @@ function normBackward(
   let sums: Tensor | null = null;
   if (needs[1] || needs[2] || (needs[0] && batchStats)) {
     sums = Tensor.empty([2, lay.groups], `${op}Backward`);
-    rt.dispatch({
-      wgsl: normGradSumsShader(vec4),
-      buffers: [g.buffer, x.buffer, stats.buffer, sums.buffer],
-      params: groupParams(lay, vec4),
+    rt.dispatch(NORM_GRAD_SUMS, { vec4 }, {
+      buffers: { grad: g.buffer, x: x.buffer, stats: stats.buffer, sums: sums.buffer },
+      uniforms: groupUniforms(lay, vec4),
       workgroups: grid(lay.groups),
     });
   }
   let dx: Tensor | null = null;
   if (needs[0]) {
     dx = Tensor.empty(x.shape, `${op}Backward`);
-    const { launch, params, workgroups } = elementwise(lay);
-    const buffers = [g.buffer];
-    if (batchStats) buffers.push(x.buffer);
-    buffers.push(stats.buffer);
-    if (batchStats) buffers.push(sums!.buffer);
-    if (weight) buffers.push(weight.buffer);
-    buffers.push(dx.buffer);
-    rt.dispatch({
-      wgsl: normInputGradShader(batchStats, !!weight, launch),
-      buffers,
-      params,
+    const { launch, uniforms, workgroups } = elementwise(lay);
+    rt.dispatch(NORM_INPUT_GRAD, { ...launch, training: batchStats, weight: !!weight }, {
+      buffers: {
+        grad: g.buffer,
+        x: batchStats ? x.buffer : undefined,
+        stats: stats.buffer,
+        sums: batchStats ? sums!.buffer : undefined,
+        weight: weight?.buffer,
+        out: dx.buffer,
+      },
+      uniforms: { ...uniforms, invCount: 1 / lay.count },
       workgroups,
     });
   }
   const affine = (row: number) => {
     const out = Tensor.empty([lay.channels], `${op}Backward`);
-    rt.dispatch({
-      wgsl: NORM_AFFINE_GRAD_WGSL,
-      buffers: [sums!.buffer, out.buffer],
-      params: new Params().u32(lay.channels, lay.groups, row, 0),
+    rt.dispatch(NORM_AFFINE_GRAD, undefined, {
+      buffers: { sums: sums!.buffer, out: out.buffer },
+      uniforms: { channels: lay.channels, groups: lay.groups, row },
       workgroups: grid1d(lay.channels),
     });
     return out;
@@ -184,12 +183,12 @@ function normalizeAndRecord(
   lay: Layout,
   batchStats: boolean,
 ): Tensor {
-  const y = normalize(op, x, stats, weight, bias, lay);
+  const y = runNormalize(op, x, stats, weight, bias, lay);
   const out = record(
     op,
     [x, weight, bias],
     y,
-    (g, needs) => normBackward(op, g, x, stats, weight, lay, batchStats, needs),
+    (g, needs) => runNormBackward(op, g, x, stats, weight, lay, batchStats, needs),
   );
   if (!out.node) stats.dispose();
   return out;
@@ -256,13 +255,12 @@ export function batchNorm(
   let stats: Tensor;
   if (training) {
     const running = runningMean ? { mean: runningMean, var: runningVar!, momentum } : null;
-    stats = groupStats(op, x, lay, eps, running);
+    stats = runNormStats(op, x, lay, eps, running);
   } else {
     stats = Tensor.empty([2, channels], op);
-    runtime().dispatch({
-      wgsl: NORM_EVAL_STATS_WGSL,
-      buffers: [runningMean!.buffer, runningVar!.buffer, stats.buffer],
-      params: new Params().u32(channels).f32(eps).u32(0, 0),
+    runtime().dispatch(NORM_EVAL_STATS, undefined, {
+      buffers: { runMean: runningMean!.buffer, runVar: runningVar!.buffer, stats: stats.buffer },
+      uniforms: { channels, eps },
       workgroups: grid1d(channels),
     });
   }
@@ -303,6 +301,6 @@ export function instanceNorm(
     batch: n,
     perInstance: true,
   };
-  const stats = groupStats(op, x, lay, eps, null);
+  const stats = runNormStats(op, x, lay, eps, null);
   return normalizeAndRecord(op, x, stats, weight ?? null, bias ?? null, lay, true);
 }
