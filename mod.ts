@@ -51,7 +51,7 @@ export { dropout } from "./engine/ops/dropout.ts";
 export { concat, pad, reshape, slice, split } from "./engine/ops/shape.ts";
 export type { PadMode } from "./engine/ops/shape.ts";
 export { mean, sum, sumChannels } from "./engine/ops/reduce.ts";
-export { linear, matmul } from "./engine/ops/linear.ts";
+export { linear, matmul } from "./engine/ops/matmul.ts";
 export { bceWithLogits, hingeLossD, hingeLossG, l1Loss, mseLoss } from "./engine/ops/loss.ts";
 
 // Modules and optimizer

@@ -19,7 +19,7 @@ import { Tensor } from "../engine/tensor.ts";
 import { uniform_ } from "../engine/init.ts";
 import { fill } from "../engine/ops/buffers.ts";
 import { manualSeed } from "../engine/random.ts";
-import { matmul } from "../engine/ops/linear.ts";
+import { matmul } from "../engine/ops/matmul.ts";
 import { conv2d, convTranspose2d } from "../engine/ops/conv.ts";
 import { batchNorm } from "../engine/ops/norm.ts";
 import { type Case, type Engine, formatTable, measure, ourEngine, type Result } from "./harness.ts";

@@ -1,14 +1,14 @@
 /**
  * Optimizers and weight averaging. Adam runs as one fused WGSL kernel per
- * parameter tensor (shaders/adam.ts), the moving average as one in-place lerp
+ * parameter tensor (ADAM in shaders/adam.ts), the moving average as one in-place lerp
  * per tensor (the elementwise map kernel); CPU references and tests are in tests/optim_test.ts.
  */
 
-import { grid1d, Params, runtime } from "./gpu.ts";
+import { grid1d, runtime } from "./gpu.ts";
 import { fmtShape, keep, type Tensor } from "./tensor.ts";
 import { assign, lerpInPlace, zeros } from "./ops/buffers.ts";
 import type { Module } from "./nn/module.ts";
-import { ADAM_WGSL } from "../shaders/adam.ts";
+import { ADAM } from "../shaders/adam.ts";
 
 /** Adam's hyper-parameters, named as in torch.optim.Adam. */
 export interface AdamOptions {
@@ -71,18 +71,18 @@ export class Adam {
     const rt = runtime();
     this.params.forEach((p, i) => {
       if (!p.grad) return;
-      rt.dispatch({
-        wgsl: ADAM_WGSL,
-        buffers: [p.grad.buffer, p.buffer, this.#m[i].buffer, this.#v[i].buffer],
-        params: new Params().u32(p.size).f32(
-          this.lr,
-          this.beta1,
-          this.beta2,
-          this.eps,
-          this.weightDecay,
-          bc1,
-          Math.sqrt(bc2),
-        ),
+      rt.dispatch(ADAM, undefined, {
+        buffers: { grad: p.grad.buffer, param: p.buffer, m: this.#m[i].buffer, v: this.#v[i].buffer },
+        uniforms: {
+          n: p.size,
+          lr: this.lr,
+          beta1: this.beta1,
+          beta2: this.beta2,
+          eps: this.eps,
+          weightDecay: this.weightDecay,
+          biasCorrection1: bc1,
+          sqrtBiasCorrection2: Math.sqrt(bc2),
+        },
         workgroups: grid1d(p.size),
       });
     });

@@ -4,17 +4,27 @@
  */
 
 import { FLAT_INDEX, WG } from "./common.ts";
+import { defineKernel, read, write } from "./kernel.ts";
 
-export const ADAM_WGSL = /* wgsl */ `
-@group(0) @binding(0) var<storage, read> grad: array<f32>;
-@group(0) @binding(1) var<storage, read_write> param: array<f32>;
-@group(0) @binding(2) var<storage, read_write> m: array<f32>;
-@group(0) @binding(3) var<storage, read_write> v: array<f32>;
-struct P {
-  n: u32, lr: f32, beta1: f32, beta2: f32,
-  eps: f32, weightDecay: f32, biasCorrection1: f32, sqrtBiasCorrection2: f32,
-}
-@group(0) @binding(4) var<uniform> p: P;
+/**
+ * One Adam step over `n` elements: g = grad + weightDecay·param; m ← β₁m + (1 − β₁)g;
+ * v ← β₂v + (1 − β₂)g²; param ← param − (lr / biasCorrection1)·m / (√v / sqrtBiasCorrection2 + eps).
+ * Bindings: grad (read), param, m, v (updated in place).
+ */
+export const ADAM = defineKernel({
+  name: "adam",
+  bindings: [read("grad"), write("param"), write("m"), write("v")],
+  uniforms: {
+    n: "u32",
+    lr: "f32",
+    beta1: "f32",
+    beta2: "f32",
+    eps: "f32",
+    weightDecay: "f32",
+    biasCorrection1: "f32",
+    sqrtBiasCorrection2: "f32",
+  },
+  body: () => /* wgsl */ `
 ${FLAT_INDEX}
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -27,4 +37,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   v[i] = vi;
   let denom = sqrt(vi) / p.sqrtBiasCorrection2 + p.eps;
   param[i] = param[i] - (p.lr / p.biasCorrection1) * mi / denom;
-}`;
+}`,
+});

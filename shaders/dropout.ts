@@ -5,6 +5,7 @@
  */
 
 import { FLAT_INDEX, WG } from "./common.ts";
+import { defineKernel, read, write } from "./kernel.ts";
 
 /**
  * PCG hash (Jarzynski & Olano, "Hash Functions for GPU Rendering", 2020): one LCG step and a
@@ -21,28 +22,36 @@ fn keepBit(seed: u32, index: u32) -> bool {
   return pcg(pcg(index) ^ seed) >= p.threshold;
 }`;
 
+/** What a dropout kernel is specialised on. */
+export interface DropoutVariant {
+  /** Each invocation handles 4 elements through vec4 loads (needs a size divisible by 4). */
+  vec4: boolean;
+}
+
 /**
  * out[i] = x[i]·scale where hash(seed, i) ≥ threshold, else 0. `threshold` = round(p·2³²), so an
  * element is dropped with probability p (to 2⁻³²). With `vec4`, each invocation handles elements
  * 4i…4i+3 (n counts vec4s); the hash still uses each element's own index, so both variants give
- * the same mask. Bindings: x, out, uniforms {n, seed (already hashed once), threshold, scale}.
+ * the same mask. Bindings: x, out; uniforms n, seed (already hashed once), threshold, scale.
  */
-export function dropoutShader(vec4: boolean): string {
-  const T = vec4 ? "vec4<f32>" : "f32";
-  const body = vec4
-    ? /* wgsl */ `
+export const DROPOUT = defineKernel({
+  name: "dropout",
+  bindings: (v: DropoutVariant) => {
+    const T = v.vec4 ? "vec4<f32>" : "f32";
+    return [read("x", T), write("out", T)];
+  },
+  uniforms: { n: "u32", seed: "u32", threshold: "u32", scale: "f32" },
+  body: (v) => {
+    const body = v.vec4
+      ? /* wgsl */ `
   let e = i * 4u;
   let keep = vec4<bool>(
     keepBit(p.seed, e), keepBit(p.seed, e + 1u), keepBit(p.seed, e + 2u), keepBit(p.seed, e + 3u),
   );
   out[i] = select(vec4<f32>(0.0), x[i] * p.scale, keep);`
-    : /* wgsl */ `
+      : /* wgsl */ `
   out[i] = select(0.0, x[i] * p.scale, keepBit(p.seed, i));`;
-  return /* wgsl */ `
-@group(0) @binding(0) var<storage, read> x: array<${T}>;
-@group(0) @binding(1) var<storage, read_write> out: array<${T}>;
-struct P { n: u32, seed: u32, threshold: u32, scale: f32 }
-@group(0) @binding(2) var<uniform> p: P;
+    return /* wgsl */ `
 ${PCG_HASH}
 ${FLAT_INDEX}
 @compute @workgroup_size(${WG})
@@ -51,4 +60,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   if (i >= p.n) { return; }
 ${body}
 }`;
-}
+  },
+});

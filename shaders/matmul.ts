@@ -7,7 +7,7 @@
  * the same across lanes. More rows cut the B loads per multiply-add, more columns the A
  * loads: at 1024³ on 2 busy cores (load ~2.5), 32 × 4 measured 16 GFLOPS, 16 × 4 12, and
  * 8 × 1 6.5 (shared-memory tiling is slower on lavapipe, whose barriers are expensive).
- * engine/ops/linear.ts falls back to small tiles when M or N is small, to waste less work.
+ * engine/ops/matmul.ts falls back to small tiles when M or N is small, to waste less work.
  *
  * The transpose flags change only which index a load uses, so backward passes
  * (dA = g·Bᵀ, dB = Aᵀ·g) run on the same kernel with no transposed copies.
@@ -17,6 +17,8 @@
  * handled by clamped loads and guarded stores. The scalar variant has the same tile with
  * scalar loads, clamping and guards on every edge, for any sizes.
  */
+
+import { defineKernel, read, write } from "./kernel.ts";
 
 /** Shape of a matmul kernel variant. */
 export interface MatmulVariant {
@@ -56,21 +58,21 @@ function acc(v: MatmulVariant, r: number, q: number): string {
 }
 
 /**
- * Bindings: A, B, [bias], C, uniforms {m, n, k, strideA, strideB, strideC} (batch strides,
- * 0 broadcasts an operand over the batch; vec4 units in the vec variant). A is [M, K]
- * ([K, M] with transA), B is [K, N] ([N, K] with transB), C is [M, N]; gid.z is the batch.
+ * C = op(A) · op(B) (+ bias). Bindings: A, B, [bias] (with `bias`), C; uniforms m, n, k and the
+ * batch strides strideA, strideB, strideC (0 broadcasts an operand over the batch; vec4 units in
+ * the vec variant). A is [M, K] ([K, M] with transA), B is [K, N] ([N, K] with transB), C is
+ * [M, N]; gid.z is the batch.
  */
-export function matmulShader(v: MatmulVariant): string {
-  const T = v.vec ? "vec4<f32>" : "f32";
-  const R = Array.from({ length: v.rows }, (_, r) => r);
-  const cBinding = v.bias ? 3 : 2;
-  const head = /* wgsl */ `
-@group(0) @binding(0) var<storage, read> A: array<${T}>;
-@group(0) @binding(1) var<storage, read> B: array<${T}>;
-${v.bias ? `@group(0) @binding(2) var<storage, read> bias: array<${T}>;` : ""}
-@group(0) @binding(${cBinding}) var<storage, read_write> C: array<${T}>;
-struct P { m: u32, n: u32, k: u32, strideA: u32, strideB: u32, strideC: u32, pad0: u32, pad1: u32 }
-@group(0) @binding(${cBinding + 1}) var<uniform> p: P;
+export const MATMUL = defineKernel({
+  name: "matmul",
+  bindings: (v: MatmulVariant) => {
+    const T = v.vec ? "vec4<f32>" : "f32";
+    return [read("A", T), read("B", T), ...(v.bias ? [read("bias", T)] : []), write("C", T)];
+  },
+  uniforms: { m: "u32", n: "u32", k: "u32", strideA: "u32", strideB: "u32", strideC: "u32" },
+  body: (v) => {
+    const R = Array.from({ length: v.rows }, (_, r) => r);
+    const head = /* wgsl */ `
 @compute @workgroup_size(${MATMUL_WG[0]}, ${MATMUL_WG[1]}, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let n0 = gid.x * ${4 * cols(v)}u;
@@ -81,8 +83,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let cOff = gid.z * p.strideC;
   ${R.map((r) => Q(v).map((q) => `var ${acc(v, r, q)} = vec4<f32>(0.0);`).join(" ")).join(" ")}
   ${v.transA && v.vec ? "" : R.map((r) => `let mr${r} = min(m0 + ${r}u, p.m - 1u);`).join(" ")}`;
-  return head + (v.vec ? vecBody(v, R) : scalarBody(v, R)) + "\n}";
-}
+    return head + (v.vec ? vecBody(v, R) : scalarBody(v, R)) + "\n}";
+  },
+});
 
 function vecBody(v: MatmulVariant, R: number[]): string {
   const blocks = Array.from({ length: v.rows / 4 }, (_, q) => q);

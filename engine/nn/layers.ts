@@ -9,7 +9,7 @@ import { fanIn, ones_, uniform_, zeros_ } from "../init.ts";
 import { conv2d, convTranspose2d } from "../ops/conv.ts";
 import { batchNorm, instanceNorm } from "../ops/norm.ts";
 import { dropout } from "../ops/dropout.ts";
-import { linear } from "../ops/linear.ts";
+import { linear } from "../ops/matmul.ts";
 import { leakyRelu, relu, sigmoid, tanh } from "../ops/elementwise.ts";
 import { addScalarInPlace } from "../ops/buffers.ts";
 

@@ -1,13 +1,13 @@
 /**
  * Dropout (torch.nn.functional.dropout) with random numbers generated on the GPU.
- * Kernel: shaders/dropout.ts. Tests: tests/dropout_test.ts.
+ * Kernel: DROPOUT in shaders/dropout.ts. Tests: tests/dropout_test.ts.
  */
 
-import { grid1d, Params, runtime } from "../gpu.ts";
+import { grid1d, runtime } from "../gpu.ts";
 import { Tensor } from "../tensor.ts";
 import { record } from "../autograd.ts";
 import { nextSeed } from "../random.ts";
-import { dropoutShader } from "../../shaders/dropout.ts";
+import { DROPOUT } from "../../shaders/dropout.ts";
 
 /** The shader's PCG hash on the CPU: pre-hashing the seed makes nearby seeds (1, 2, 3) unrelated. */
 function pcg(v: number): number {
@@ -22,10 +22,9 @@ function applyMask(op: string, x: Tensor, seed: number, threshold: number, scale
   if (x.size === 0) return out;
   const vec4 = x.size % 4 === 0;
   const units = vec4 ? x.size / 4 : x.size;
-  runtime().dispatch({
-    wgsl: dropoutShader(vec4),
-    buffers: [x.buffer, out.buffer],
-    params: new Params().u32(units, seed, threshold).f32(scale),
+  runtime().dispatch(DROPOUT, { vec4 }, {
+    buffers: { x: x.buffer, out: out.buffer },
+    uniforms: { n: units, seed, threshold, scale },
     workgroups: grid1d(units),
   });
   return out;

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { assertClose, gpu, gradCheck, rng } from "./helpers.ts";
-import { linear, matmul, matmulKernel, matmulTuning } from "../engine/ops/linear.ts";
+import { linear, matmul, matmulTuning, runMatmul } from "../engine/ops/matmul.ts";
 import { tensor, tidy, tidyAsync } from "../engine/tensor.ts";
 
 await gpu();
@@ -101,7 +101,7 @@ Deno.test("matmulKernel: all transpose and bias combinations, vec4 and scalar va
         for (const withBias of [false, true]) {
           const a = rng(1).uniform(m * k), b = rng(2).uniform(k * n), bias = rng(3).uniform(n);
           await tidyAsync(async () => {
-            const y = matmulKernel(
+            const y = runMatmul(
               tensor(Float32Array.from(a), transA ? [k, m] : [m, k]),
               tensor(Float32Array.from(b), transB ? [n, k] : [k, n]),
               { transA, transB, bias: withBias ? tensor(Float32Array.from(bias)) : null },
@@ -133,7 +133,7 @@ Deno.test("matmulKernel: the large register tiles (up to 32 rows × 4 vec4) on s
         for (const transB of [false, true]) {
           const a = rng(4).uniform(m * k), b = rng(5).uniform(k * n), bias = rng(6).uniform(n);
           await tidyAsync(async () => {
-            const y = matmulKernel(
+            const y = runMatmul(
               tensor(Float32Array.from(a), transA ? [k, m] : [m, k]),
               tensor(Float32Array.from(b), transB ? [n, k] : [k, n]),
               { transA, transB, bias: tensor(Float32Array.from(bias)) },
@@ -146,7 +146,7 @@ Deno.test("matmulKernel: the large register tiles (up to 32 rows × 4 vec4) on s
     }
     await tidyAsync(async () => {
       const a = rng(7).uniform(3 * 36 * 8), b = rng(8).uniform(3 * 8 * 20);
-      const y = matmulKernel(
+      const y = runMatmul(
         tensor(Float32Array.from(a), [3, 36, 8]),
         tensor(Float32Array.from(b), [3, 8, 20]),
       );
@@ -162,7 +162,7 @@ Deno.test("matmulKernel: batched, with a shared 2-D operand (weights × im2col c
     const batch = 3;
     const w = rng(4).uniform(m * k), cols = rng(5).uniform(batch * k * n), a3 = rng(6).uniform(batch * m * k);
     await tidyAsync(async () => {
-      const y = matmulKernel(
+      const y = runMatmul(
         tensor(Float32Array.from(w), [m, k]),
         tensor(Float32Array.from(cols), [batch, k, n]),
       );
@@ -173,7 +173,7 @@ Deno.test("matmulKernel: batched, with a shared 2-D operand (weights × im2col c
         TOL,
         `shared A ${m}x${k}x${n}`,
       );
-      const z = matmulKernel(
+      const z = runMatmul(
         tensor(Float32Array.from(a3), [batch, m, k]),
         tensor(Float32Array.from(cols), [batch, k, n]),
       );
@@ -226,7 +226,7 @@ Deno.test("matmul and linear: errors name the op and the shapes", () => {
     const b = tensor(new Float32Array(8), [4, 2]);
     assert.throws(() => matmul(a, b), /matmul.*3 and 4.*\[2, 3\].*\[4, 2\]/);
     assert.throws(() => matmul(a, tensor([1, 2, 3])), /matmul.*\[2, 3\].*\[3\]/);
-    assert.throws(() => matmulKernel(a, a, { transB: true, bias: tensor([1, 2, 3]) }), /matmul.*bias.*\[2\]/);
+    assert.throws(() => runMatmul(a, a, { transB: true, bias: tensor([1, 2, 3]) }), /matmul.*bias.*\[2\]/);
     assert.throws(() => linear(a, b), /linear.*x \[2, 3\].*weight \[4, 2\]/);
     assert.throws(
       () => linear(a, tensor(new Float32Array(12), [4, 3]), tensor([1, 2])),

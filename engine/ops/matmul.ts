@@ -1,14 +1,14 @@
 /**
  * Matrix products: a low-level kernel with transpose flags and bias (no graph), and
  * the differentiable `matmul` and `linear` built on it.
- * Kernel: shaders/matmul.ts. References and gradient checks: tests/linear_test.ts.
+ * Kernel: MATMUL in shaders/matmul.ts. References and gradient checks: tests/matmul_test.ts.
  */
 
-import { Params, runtime } from "../gpu.ts";
+import { runtime } from "../gpu.ts";
 import { fmtShape, Tensor } from "../tensor.ts";
 import { record } from "../autograd.ts";
-import { MATMUL_WG, matmulShader, type MatmulVariant } from "../../shaders/matmul.ts";
-import { sumChannelsKernel } from "./reduce.ts";
+import { MATMUL, MATMUL_WG } from "../../shaders/matmul.ts";
+import { runSumChannels } from "./reduce.ts";
 
 /** Tuning knob: tests set minThreads to 1 so that small shapes run the big register tiles too. */
 export const matmulTuning = { minThreads: 256 };
@@ -37,7 +37,7 @@ function pickMatmulTile(
   return { rows: m >= 8 ? 8 : 4, cols: 1 };
 }
 
-/** Options of {@link matmulKernel}. */
+/** Options of {@link runMatmul}. */
 export interface MatmulOptions {
   /** Use Aᵀ: `a` is stored [K, M] (or [batch, K, M]). */
   transA?: boolean;
@@ -47,14 +47,12 @@ export interface MatmulOptions {
   bias?: Tensor | null;
 }
 
-const shaders = new Map<string, string>();
-
 /**
  * Low-level (no graph): C = op(A) · op(B) (+ bias) where op transposes when asked.
  * 2-D operands give [M, N]; a 3-D operand [batch, …] gives [batch, M, N], and a 2-D
  * operand next to a 3-D one is shared by every batch entry (a weight matrix).
  */
-export function matmulKernel(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
+export function runMatmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const transA = !!opts.transA, transB = !!opts.transB;
   const bias = opts.bias ?? null;
   const desc = () =>
@@ -85,25 +83,17 @@ export function matmulKernel(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Te
     out.dispose();
     throw new Error(`matmul: too large for one dispatch (workgroups ${wg.join("×")}): ${desc()}`);
   }
-  const v: MatmulVariant = { transA, transB, bias: !!bias, vec, rows, cols };
-  const key = `matmul:${transA}:${transB}:${v.bias}:${vec}:${rows}:${cols}`;
-  let wgsl = shaders.get(key);
-  if (!wgsl) shaders.set(key, wgsl = matmulShader(v));
   const unit = vec ? 4 : 1;
-  runtime().dispatch({
-    key,
-    wgsl,
-    buffers: bias ? [a.buffer, b.buffer, bias.buffer, out.buffer] : [a.buffer, b.buffer, out.buffer],
-    params: new Params().u32(
+  runtime().dispatch(MATMUL, { transA, transB, bias: !!bias, vec, rows, cols }, {
+    buffers: { A: a.buffer, B: b.buffer, bias: bias?.buffer, C: out.buffer },
+    uniforms: {
       m,
       n,
       k,
-      batchA ? (m * k) / unit : 0,
-      batchB ? (k * n) / unit : 0,
-      (m * n) / unit,
-      0,
-      0,
-    ),
+      strideA: batchA ? (m * k) / unit : 0,
+      strideB: batchB ? (k * n) / unit : 0,
+      strideC: (m * n) / unit,
+    },
     workgroups: wg as [number, number, number],
   });
   return out;
@@ -121,10 +111,10 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
       }`,
     );
   }
-  const y = matmulKernel(a, b);
+  const y = runMatmul(a, b);
   return record("matmul", [a, b], y, (g, needs) => [
-    needs[0] ? matmulKernel(g, b, { transB: true }) : null,
-    needs[1] ? matmulKernel(a, g, { transA: true }) : null,
+    needs[0] ? runMatmul(g, b, { transB: true }) : null,
+    needs[1] ? runMatmul(a, g, { transA: true }) : null,
   ]);
 }
 
@@ -143,10 +133,10 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
       }${bias ? `, bias ${fmtShape(bias.shape)}` : ""}`,
     );
   }
-  const y = matmulKernel(x, weight, { transB: true, bias });
+  const y = runMatmul(x, weight, { transB: true, bias });
   return record("linear", [x, weight, bias ?? null], y, (g, needs) => [
-    needs[0] ? matmulKernel(g, weight) : null,
-    needs[1] ? matmulKernel(g, x, { transA: true }) : null,
-    needs[2] ? sumChannelsKernel(g) : null,
+    needs[0] ? runMatmul(g, weight) : null,
+    needs[1] ? runMatmul(g, x, { transA: true }) : null,
+    needs[2] ? runSumChannels(g) : null,
   ]);
 }
