@@ -1,5 +1,5 @@
 /**
- * The corpus builder (cli/data_cmd.ts) and the Qt resource reader (cli/rcc.ts).
+ * The corpus builder (cli/corpus/) and the Qt resource reader (cli/corpus/rcc.ts).
  * Nothing here downloads from Debian: the debian pipeline runs on fake
  * unpacked packages made in a temp folder, and the coco command downloads a
  * tiny .tgz built here and served from 127.0.0.1.
@@ -8,7 +8,7 @@ import { deepStrictEqual as assertEquals, ok, rejects, throws } from "node:asser
 import { join } from "node:path";
 import { Rng } from "../engine/random.ts";
 import { decodeImage, encodeImage, readImage, resizeRgba, type RgbaImage } from "../cli/image.ts";
-import { extractRcc, parseRcc, RCC_COMPRESSED, RCC_COMPRESSED_ZSTD, RccError } from "../cli/rcc.ts";
+import { extractRcc, parseRcc, RCC_COMPRESSED, RCC_COMPRESSED_ZSTD, RccError } from "../cli/corpus/rcc.ts";
 import {
   buildCocoDataset,
   buildDebianDataset,
@@ -30,7 +30,7 @@ import {
   splitByGroup,
   thumbDistance,
   thumbnail,
-} from "../cli/data_cmd.ts";
+} from "../cli/corpus/main.ts";
 
 const quiet = { info: () => {} };
 

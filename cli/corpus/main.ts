@@ -25,10 +25,10 @@ import { basename, join, relative, resolve } from "node:path";
 // libwebp compiled to WebAssembly (no native binary, works wherever Deno runs). Pinned inline until the
 // lead adds "@jsquash/webp": "npm:@jsquash/webp@1.5.0" to deno.json's import map.
 import decodeWebpBytes from "@jsquash/webp/decode.js";
-import { Rng } from "../engine/random.ts";
-import { decodeImage, isGrayscale, resizeRgba, type RgbaImage, writeImage } from "./image.ts";
-import { ProgressBar } from "./progress.ts";
-import { atomicWriteText, exists } from "./fsutil.ts";
+import { Rng } from "../../engine/random.ts";
+import { decodeImage, isGrayscale, resizeRgba, type RgbaImage, writeImage } from "../image.ts";
+import { ProgressBar } from "../progress.ts";
+import { atomicWriteText, exists } from "../fsutil.ts";
 import { extractRcc, parseRcc } from "./rcc.ts";
 
 /** Where `coco` downloads from by default: the address the fastai library uses. */
