@@ -21,7 +21,10 @@ export interface ModelConfig {
   batch: number;
 }
 
-/** The seeds' model: 256×256, ngf = ndf = 64, 8 downsamplings, batch 1. */
+/**
+ * Full-size pix2pix, as in Moein Shariatnia's colorization tutorial (2020): 256×256, ngf = ndf = 64,
+ * 8 downsamplings, batch 1.
+ */
 export const FULL_MODEL: ModelConfig = { size: 256, ngf: 64, ndf: 64, nDown: 8, batch: 1 };
 /** A CPU-friendly model: a quarter of the pixels and of the channel products (about 1/16 of the FLOPs). */
 export const SMALL_MODEL: ModelConfig = { size: 128, ngf: 32, ndf: 32, nDown: 7, batch: 1 };

@@ -52,7 +52,8 @@ except ImportError:  # Debian 12 packages PyTorch (python3-torch) but not safete
             f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
 
 
-# The generator of the seeds (seed 001, after the pix2pix colorization tutorial), unchanged.
+# The generator of "Colorizing black & white images with U-Net and conditional GAN - A Tutorial"
+# (Moein Shariatnia, 2020), unchanged.
 class UnetBlock(nn.Module):
     def __init__(self, nf, ni, submodule=None, input_c=None, dropout=False, innermost=False, outermost=False):
         super().__init__()

@@ -3,7 +3,10 @@
 import type { Module } from "../engine/nn/module.ts";
 import { normal_, zeros_ } from "../engine/init.ts";
 
-/** Initialises every parameter of `model` the way the seeds' `init_weights(net, 'norm', 0.02)` does. */
+/**
+ * Initialises every parameter of `model` the way `init_weights(net, 'norm', 0.02)` does in "Colorizing black &
+ * white images with U-Net and conditional GAN — A Tutorial" (Moein Shariatnia, 2020).
+ */
 export function initPix2pixWeights(model: Module, gain = 0.02): void {
   for (const [name, p] of model.namedParameters()) {
     if (name.endsWith(".bias")) zeros_(p);

@@ -1,7 +1,10 @@
 /**
- * The 70×70 PatchGAN discriminator of the seeds (`PatchDiscriminator`): it
- * scores overlapping patches of concat(L, ab) as real or fake, one logit each.
- * Layer names match the PyTorch module (`model.<i>.<j>`).
+ * The 70×70 PatchGAN discriminator of pix2pix ("Image-to-Image Translation
+ * with Conditional Adversarial Networks", Isola et al., CVPR 2017), as the
+ * `PatchDiscriminator` of "Colorizing black & white images with U-Net and
+ * conditional GAN — A Tutorial" (Moein Shariatnia, 2020) builds it: it scores overlapping patches of
+ * concat(L, ab) as real or fake, one logit each. Layer names match that PyTorch
+ * module (`model.<i>.<j>`).
  */
 
 import { Module, Sequential } from "../engine/nn/module.ts";
@@ -20,7 +23,7 @@ export interface PatchGanConfig {
   norm: "batch" | "instance";
 }
 
-/** The seeds' configuration: 2,765,633 parameters, 30×30 logits for 256×256 input. */
+/** The tutorial's configuration: 2,765,633 parameters, 30×30 logits for 256×256 input. */
 export const PATCHGAN_DEFAULTS: PatchGanConfig = { inputChannels: 3, ndf: 64, nDown: 3, norm: "batch" };
 
 /** PatchGAN discriminator returning [N, 1, h, w] logits. */

@@ -1,7 +1,10 @@
 /**
- * The pix2pix training step for colorization (seeds 001/002): the generator
- * maps L to ab; the discriminator judges concat(L, ab). One step updates D on
- * real and (detached) fake pairs, then G with the adversarial loss plus λ·L1.
+ * The pix2pix training step ("Image-to-Image Translation with Conditional
+ * Adversarial Networks", Isola et al., CVPR 2017) for colorization, as in
+ * "Colorizing black & white images with U-Net and conditional GAN — A Tutorial"
+ * (Moein Shariatnia, 2020): the generator maps L to ab; the discriminator
+ * judges concat(L, ab). One step updates D on real and (detached) fake pairs,
+ * then G with the adversarial loss plus λ·L1.
  * Losses come back as GPU scalars, so a step needs no readback.
  */
 
@@ -15,10 +18,13 @@ import { concat } from "../engine/ops/shape.ts";
 import { add, scale } from "../engine/ops/elementwise.ts";
 import { bceWithLogits, hingeLossD, hingeLossG, l1Loss, mseLoss } from "../engine/ops/loss.ts";
 
-/** Adversarial loss: BCE with logits (pix2pix), least squares (LSGAN) or hinge (seed 003). */
+/**
+ * Adversarial loss: BCE with logits (pix2pix), least squares (LSGAN) or hinge (Lim & Ye 2017, "Geometric
+ * GAN").
+ */
 export type GanMode = "vanilla" | "lsgan" | "hinge";
 
-/** Training hyper-parameters, defaults as in the seeds. */
+/** Training hyper-parameters, defaults as in pix2pix and the colorization tutorial. */
 export interface Pix2PixOptions {
   /** Adam learning rate of both networks (pix2pix: 2e-4). */
   lr: number;
@@ -99,7 +105,8 @@ export class Pix2Pix {
 
   /**
    * One GAN step on a batch: L [N,1,H,W] in [−1,1], ab [N,2,H,W] in [−1,1].
-   * With `updateD` false (seed 003's "update D every k steps") only G learns.
+   * With `updateD` false (to update D only every k steps, which practitioners
+   * report trying) only G learns.
    */
   trainStep(L: Tensor, ab: Tensor, updateD = true): StepLosses {
     const { G, D, options: o } = this;
@@ -152,7 +159,7 @@ export class Pix2Pix {
     return avg.eval();
   }
 
-  /** L1-only generator step (pretraining, seeds 001/004). */
+  /** L1-only generator step (pretraining, as the colorization tutorial does for its ResNet-18 U-Net). */
   pretrainStep(L: Tensor, ab: Tensor): StepLosses {
     return tidy(() => {
       this.optG.zeroGrad();

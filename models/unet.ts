@@ -1,7 +1,10 @@
 /**
- * The pix2pix U-Net generator of the seeds (`Unet`/`UnetBlock`), module for
- * module, so a PyTorch `state_dict` of it loads by name: the outermost block is
- * `model`, each block's layers are `model.model.<i>`, nested blocks at index 1
+ * The pix2pix U-Net generator ("Image-to-Image Translation with Conditional
+ * Adversarial Networks", Isola et al., CVPR 2017) as the `Unet`/`UnetBlock` of
+ * "Colorizing black & white images with U-Net and conditional GAN — A Tutorial"
+ * (Moein Shariatnia, 2020) build it, module for module, so a PyTorch
+ * `state_dict` of it loads by name: the outermost block is `model`, each
+ * block's layers are `model.model.<i>`, nested blocks at index 1
  * (outermost) or 3 (the others).
  */
 
@@ -33,7 +36,7 @@ export interface UnetConfig {
   norm: "batch" | "instance";
 }
 
-/** The seeds' configuration for 256×256 images: 54,409,858 parameters. */
+/** The tutorial's configuration for 256×256 (`n_down=8`, `num_filters=64`): 54,409,858 parameters. */
 export const UNET_DEFAULTS: UnetConfig = {
   inputChannels: 1,
   outputChannels: 2,

@@ -1,7 +1,7 @@
 /**
  * Checkpoints: exact round trips (weights, BatchNorm statistics, Adam moments,
  * resumed training), half precision, plain PyTorch generator state dicts
- * (names checked against a hand-written list of the seeds' PyTorch `Unet`,
+ * (names checked against a hand-written list of the colorization tutorial's PyTorch `Unet`,
  * outputs against a float64 re-implementation of that PyTorch module), and the
  * one-line errors for bad files.
  *
@@ -128,8 +128,9 @@ function torchFile(
 }
 
 // ---------------------------------------------------------------------------
-// A float64 re-implementation of the seeds' PyTorch Unet in eval mode, written from the Python
-// source (seed 001), reading weights by their PyTorch names. Batch 1, [C, H, W] arrays.
+// A float64 re-implementation of the PyTorch Unet of "Colorizing black & white images with U-Net and
+// conditional GAN — A Tutorial" (Moein Shariatnia, 2020) in eval mode, written from its Python source,
+// reading weights by their PyTorch names. Batch 1, [C, H, W] arrays.
 
 type Vol = { c: number; h: number; w: number; d: Float64Array };
 
@@ -204,7 +205,7 @@ const cat = (a: Vol, b: Vol): Vol => {
 };
 
 /**
- * The seeds' `Unet.forward` in eval mode, PyTorch quirk included: each inner
+ * The tutorial's `Unet.forward` in eval mode, PyTorch quirk included: each inner
  * block starts with `nn.LeakyReLU(0.2, True)`, in place, on its input x, so
  * `torch.cat([x, self.model(x)], 1)` concatenates LeakyReLU(x), not x. The
  * engine's Unet concatenates x; both agree because the parent applies ReLU to
@@ -236,7 +237,7 @@ function torchUnet(sd: Map<string, Float32Array>, c: UnetConfig, x: Vol): Vol {
 // ---------------------------------------------------------------------------
 // Layout.
 
-/** state_dict() of the seeds' `Unet(input_c=1, output_c=2, n_down=6, num_filters=4)`, derived by hand from
+/** state_dict() of the tutorial's `Unet(input_c=1, output_c=2, n_down=6, num_filters=4)`, derived by hand from
  * the Python source: Sequential indices, nesting at index 1 (outermost) / 3 (others), Dropout at 7. */
 function torchNamesNDown6(): [string, number[]][] {
   const bn = (p: string, c: number): [string, number[]][] => [
@@ -274,7 +275,7 @@ function torchNamesNDown6(): [string, number[]][] {
   ];
 }
 
-Deno.test("layout: Unet state dict has the seeds' PyTorch names, shapes and order", () => {
+Deno.test("layout: Unet state dict has the tutorial's PyTorch names, shapes and order", () => {
   const cfg: UnetConfig = { ...SMALL, nDown: 6 };
   const G = new Unet(cfg);
   const ours = [...G.stateDict()].map(([k, t]) => [k, [...t.shape]]);
@@ -296,7 +297,7 @@ Deno.test("layout: unetTensorShapes matches Unet for other configs; default size
     assert.deepEqual(inferUnetConfig(shapesOf(G)), c);
     G.dispose();
   }
-  // Unet(1, 2, 8, 64) of the seeds: 54,409,858 parameters, by hand arithmetic from the Python constructor
+  // The tutorial's Unet(1, 2, 8, 64): 54,409,858 parameters, by hand arithmetic from the Python constructor
   // (Σ over blocks of conv + transposed-conv weights + 2 per norm channel, + the outermost bias).
   const params = [...unetTensorShapes(UNET_DEFAULTS)]
     .filter(([k]) => !/running_|num_batches/.test(k))

@@ -1,4 +1,4 @@
-/** The seeds' models: parameter counts, output shapes and input checks. */
+/** The pix2pix models (U-Net, PatchGAN, training step): parameter counts, output shapes and input checks. */
 import assert from "node:assert/strict";
 import { gpu } from "./helpers.ts";
 import { Unet } from "../models/unet.ts";
@@ -69,7 +69,7 @@ Deno.test("a pix2pix GAN step is one submit, changes G and D, and leaves D untou
   assert.notDeepEqual(await m.D.parameters()[0].data(), d0);
   for (const t of Object.values(losses)) t?.dispose();
 
-  // With updateD false, only G learns (seed 003's "update D every k steps").
+  // With updateD false, only G learns (for updating D only every k steps).
   const d1 = await m.D.parameters()[0].data();
   const r = m.trainStep(L, ab, false);
   assert.equal(r.lossD, undefined);

@@ -29,7 +29,7 @@ import {
 } from "../mod.ts";
 import { checkpointImageSize } from "../models/checkpoint.ts";
 
-/** Model resolution when the checkpoint does not record one (the seeds' 256×256). */
+/** Model resolution when the checkpoint does not record one (pix2pix's 256×256). */
 const DEFAULT_SIZE = 256;
 /** The random fallback: small enough to be instant even on a software adapter. */
 const FALLBACK = { nDown: 5, ngf: 8, seed: 2024, size: 256 };
