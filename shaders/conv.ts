@@ -3,16 +3,16 @@
  *
  * Three implicit-GEMM kernels cover both ops (engine/ops/conv.ts says which one
  * computes what):
- *  - {@link convForwardShader}: direct convolution (conv2d forward, convTranspose2d input gradient);
- *  - {@link convTransposeShader}: transposed convolution with an explicit output size
+ *  - {@link CONV_FORWARD}: direct convolution (conv2d forward, convTranspose2d input gradient);
+ *  - {@link CONV_TRANSPOSE}: transposed convolution with an explicit output size
  *    (convTranspose2d forward, conv2d input gradient);
- *  - {@link convWeightGradShader}: the correlation of two activations that gives a weight gradient;
- * plus {@link convRepackShader} (transposed-conv weights regrouped by output residue class),
- * {@link SUM_SPLITS_WGSL} (split weight-gradient reductions) and {@link BIAS_GRAD_WGSL}.
+ *  - {@link CONV_WEIGHT_GRAD}: the correlation of two activations that gives a weight gradient;
+ * plus {@link CONV_REPACK} (transposed-conv weights regrouped by output residue class),
+ * {@link CONV_SUM_SPLITS} (split weight-gradient reductions) and {@link CONV_BIAS_GRAD}.
  *
- * The kernel geometry (kH, kW, strides, paddings) and the register tile are baked
- * into the source as constants so the inner loops are unrolled at generation time;
- * tensor sizes are uniforms, so one pipeline serves every layer of a geometry.
+ * The kernel geometry (kH, kW, strides, paddings) and the register tile are part of each
+ * kernel's variant and baked into the source as constants, so the inner loops are unrolled at
+ * generation time; tensor sizes are uniforms, so one pipeline serves every layer of a geometry.
  *
  * Performance notes (lavapipe, which runs each invocation as one SIMD lane):
  * a storage-buffer load whose address differs between lanes is a loop over the
@@ -30,20 +30,29 @@
  */
 
 import { FLAT_INDEX, WG } from "./common.ts";
+import { defineKernel, read, write } from "./kernel.ts";
 
 /** Kernel size, stride and zero padding per axis: what a conv pipeline is specialised on. */
 export interface ConvGeometry {
+  /** Kernel height. */
   kh: number;
+  /** Kernel width. */
   kw: number;
+  /** Vertical stride. */
   sh: number;
+  /** Horizontal stride. */
   sw: number;
+  /** Zero rows added above and below the input. */
   ph: number;
+  /** Zero columns added left and right of the input. */
   pw: number;
 }
 
 /** Register tile of one invocation: `tc` channels × `tp` pixels along a row (columns for the weight gradient). */
 export interface ConvTile {
+  /** Channels per invocation. */
   tc: number;
+  /** Pixels (weight gradient: columns) per invocation. */
   tp: number;
 }
 
@@ -106,8 +115,9 @@ function loadWindow(w: Window): string[] {
   return out;
 }
 
-/** Variant flags of {@link convForwardShader} that depend on tensor sizes. */
-export interface ConvForwardVariant extends ConvTile {
+/** What {@link CONV_FORWARD} is specialised on: geometry, tile, and flags that depend on tensor sizes. */
+export interface ConvForwardVariant extends ConvGeometry, ConvTile {
+  /** A bias `b` is bound and added. */
   bias: boolean;
   /** Input width is a multiple of 4 (input rows start 16-byte aligned). */
   alignIn: boolean;
@@ -119,20 +129,52 @@ export interface ConvForwardVariant extends ConvTile {
  * Direct convolution:
  * y[n,co,oh,ow] = b[co] + Σ_{ci,kh,kw} x[n,ci,oh·sh−ph+kh, ow·sw−pw+kw] · w[co,ci,kh,kw].
  *
- * Bindings: x, w, (b), y, uniforms {n, cin, h, w, cout, oh, ow, owBlocks, total}.
+ * Bindings: x, w, (b), y (x always read as vec4s; w as vec4s when kw ≥ 3, y as vec4s when
+ * alignOut and tp is a multiple of 4), uniforms {n, cin, h, w, cout, oh, ow, owBlocks, total}.
  * Dispatch: flat index over ⌈cout/tc⌉·n·oh·owBlocks (owBlocks = ⌈ow/tp⌉), pixels fastest.
  * Per (ci, kh) an invocation loads one input-row window of (tp−1)·sw + kw floats and
  * the kw taps of its tc channels, then does tc·tp·kw multiply-adds.
  */
-export function convForwardShader(g: ConvGeometry, v: ConvForwardVariant): string {
+export const CONV_FORWARD = defineKernel({
+  name: "convForward",
+  bindings: (v: ConvForwardVariant) => [
+    read("x", "vec4<f32>"),
+    read("w", forwardVecW(v) ? "vec4<f32>" : "f32"),
+    ...(v.bias ? [read("b")] : []),
+    write("y", forwardVecOut(v) ? "vec4<f32>" : "f32"),
+  ],
+  uniforms: {
+    n: "u32",
+    cin: "u32",
+    h: "u32",
+    w: "u32",
+    cout: "u32",
+    oh: "u32",
+    ow: "u32",
+    owBlocks: "u32",
+    total: "u32",
+  },
+  body: convForwardBody,
+});
+
+/** Weights are read as vec4 only where a tap row can be (kw ≥ 3); 1x1 and 2-wide kernels read floats. */
+function forwardVecW(g: ConvGeometry): boolean {
+  return g.kw >= 3;
+}
+
+/** Output rows are written as vec4s when they start aligned and the tile covers whole vec4s. */
+function forwardVecOut(v: ConvForwardVariant): boolean {
+  return v.alignOut && v.tp % 4 === 0;
+}
+
+function convForwardBody(v: ConvForwardVariant): string {
+  const g = v;
   const { tc, tp } = v;
   const kk = g.kh * g.kw;
   const win = (tp - 1) * g.sw + g.kw;
   const staticIn = v.alignIn && (tp * g.sw) % 4 === 0;
-  const vecOut = v.alignOut && tp % 4 === 0;
-  // Weights are read as vec4 only where a tap row can be (kw ≥ 3); 1x1 and 2-wide kernels read floats.
-  const vecW = g.kw >= 3;
-  const yBinding = v.bias ? 3 : 2;
+  const vecOut = forwardVecOut(v);
+  const vecW = forwardVecW(g);
   const pre: string[] = [];
   const xWin: Window = { arr: "x", name: "x", len: win, start: "rb", mask: null };
   if (staticIn) {
@@ -204,12 +246,6 @@ export function convForwardShader(g: ConvGeometry, v: ConvForwardVariant): strin
     }
   }
   return /* wgsl */ `
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> w: array<${vecW ? "vec4<f32>" : "f32"}>;
-${v.bias ? "@group(0) @binding(2) var<storage, read> b: array<f32>;" : ""}
-@group(0) @binding(${yBinding}) var<storage, read_write> y: array<${vecOut ? "vec4<f32>" : "f32"}>;
-struct P { n: u32, cin: u32, h: u32, w: u32, cout: u32, oh: u32, ow: u32, owBlocks: u32, total: u32, p0: u32, p1: u32, p2: u32 }
-@group(0) @binding(${yBinding + 1}) var<uniform> p: P;
 ${FLAT_INDEX}
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -254,10 +290,18 @@ export function transposeTaps(g: ConvGeometry): number {
  * Then one invocation reads all taps of a (ci, co) pair as consecutive vec4s, instead
  * of picking a strided subset out of whole kernel rows.
  *
- * Bindings: w, wp, uniforms {pairs = cin·cout}. Flat dispatch over the (ci, co) pairs:
- * each invocation reads its kh·kw taps once and writes every class's row.
+ * Bindings: w, wp (both vec4s), uniforms {pairs = cin·cout}. Variant: the geometry. Flat
+ * dispatch over the (ci, co) pairs: each invocation reads its kh·kw taps once and writes every
+ * class's row.
  */
-export function convRepackShader(g: ConvGeometry): string {
+export const CONV_REPACK = defineKernel({
+  name: "convRepack",
+  bindings: [read("w", "vec4<f32>"), write("wp", "vec4<f32>")],
+  uniforms: { pairs: "u32" },
+  body: convRepackBody,
+});
+
+function convRepackBody(g: ConvGeometry): string {
   const nv = Math.ceil(g.kh / g.sh);
   const nu = Math.ceil(g.kw / g.sw);
   const t4 = transposeTaps(g);
@@ -289,10 +333,6 @@ export function convRepackShader(g: ConvGeometry): string {
     }
   }
   return /* wgsl */ `
-@group(0) @binding(0) var<storage, read> w: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> wp: array<vec4<f32>>;
-struct P { pairs: u32, p0: u32, p1: u32, p2: u32 }
-@group(0) @binding(2) var<uniform> p: P;
 ${FLAT_INDEX}
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -302,8 +342,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 }`;
 }
 
-/** Variant flags of {@link convTransposeShader}. */
-export interface ConvTransposeVariant extends ConvTile {
+/** What {@link CONV_TRANSPOSE} is specialised on: geometry, tile and whether a bias is bound. */
+export interface ConvTransposeVariant extends ConvGeometry, ConvTile {
+  /** A bias `b` is bound and added. */
   bias: boolean;
 }
 
@@ -311,7 +352,7 @@ export interface ConvTransposeVariant extends ConvTile {
  * Transposed convolution with an explicit output size (PyTorch's conv_transpose2d):
  * y[n,co,oy,ox] = b[co] + Σ x[n,ci,iy,ix] · w[ci,co,kh,kw] over oy = iy·sh − ph + kh, ox = ix·sw − pw + kw.
  *
- * Bindings: x, wp (weights repacked by {@link convRepackShader}), (b), y,
+ * Bindings: x (vec4s), wp (weights repacked by {@link CONV_REPACK}, vec4s), (b), y,
  * uniforms {n, cin, h, w, cout, oh, ow, qh, qwBlocks, total}.
  * Dispatch: flat index over ⌈cout/tc⌉ · sh · sw · n · qh · qwBlocks (pixels fastest) with
  * qh = ⌈oh/sh⌉, qwBlocks = ⌈⌈ow/sw⌉/tp⌉.
@@ -321,13 +362,36 @@ export interface ConvTransposeVariant extends ConvTile {
  * taps are visited, never a wasted divisibility test. The tp pixels of an invocation
  * are ox, ox+sw, …, which read consecutive input columns.
  */
-export function convTransposeShader(g: ConvGeometry, v: ConvTransposeVariant): string {
+export const CONV_TRANSPOSE = defineKernel({
+  name: "convTranspose",
+  bindings: (v: ConvTransposeVariant) => [
+    read("x", "vec4<f32>"),
+    read("wp", "vec4<f32>"),
+    ...(v.bias ? [read("b")] : []),
+    write("y"),
+  ],
+  uniforms: {
+    n: "u32",
+    cin: "u32",
+    h: "u32",
+    w: "u32",
+    cout: "u32",
+    oh: "u32",
+    ow: "u32",
+    qh: "u32",
+    qwBlocks: "u32",
+    total: "u32",
+  },
+  body: convTransposeBody,
+});
+
+function convTransposeBody(v: ConvTransposeVariant): string {
+  const g = v;
   const { tc, tp } = v;
   const nv = Math.ceil(g.kh / g.sh);
   const nu = Math.ceil(g.kw / g.sw);
   const t4 = transposeTaps(g);
   const win = tp + nu - 1;
-  const yBinding = v.bias ? 3 : 2;
   const pre: string[] = [];
   // Window slot s holds input column cx0 − (nu−1) + s; tap u and pixel j read slot j − u + nu − 1.
   for (const s of range(win)) {
@@ -376,12 +440,6 @@ export function convTransposeShader(g: ConvGeometry, v: ConvTransposeVariant): s
     writes.push(`  }`);
   }
   return /* wgsl */ `
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> wp: array<vec4<f32>>;
-${v.bias ? "@group(0) @binding(2) var<storage, read> b: array<f32>;" : ""}
-@group(0) @binding(${yBinding}) var<storage, read_write> y: array<f32>;
-struct P { n: u32, cin: u32, h: u32, w: u32, cout: u32, oh: u32, ow: u32, qh: u32, qwBlocks: u32, total: u32, p0: u32, p1: u32 }
-@group(0) @binding(${yBinding + 1}) var<uniform> p: P;
 ${FLAT_INDEX}
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -423,8 +481,8 @@ ${writes.join("\n")}
 }`;
 }
 
-/** Variant flags of {@link convWeightGradShader} that depend on tensor sizes. */
-export interface ConvWeightGradVariant extends ConvTile {
+/** What {@link CONV_WEIGHT_GRAD} is specialised on: geometry, tile, and flags that depend on tensor sizes. */
+export interface ConvWeightGradVariant extends ConvGeometry, ConvTile {
   /** Width of `a` is a multiple of 4. */
   alignA: boolean;
   /** Width of `b` is a multiple of 4. */
@@ -437,22 +495,52 @@ export interface ConvWeightGradVariant extends ConvTile {
  * For conv2d, a = dy and b = x (out = dw [Cout,Cin,kH,kW]); for convTranspose2d,
  * a = x and b = dy (out = dw [Cin,Cout,kH,kW]).
  *
- * Bindings: a, b, out, uniforms {n, ca, ha, wa, cb, hb, wb, total, rowsPerSplit, rows, splits}.
+ * Bindings: a, b (both vec4s), out (vec4s when kh·kw is a multiple of 4),
+ * uniforms {n, ca, ha, wa, cb, hb, wb, total, rowsPerSplit, rows, splits}.
  * Dispatch: flat index over ⌈ca/tc⌉ · splits · cb (cb fastest). An invocation owns tc
  * channels of `a` × one channel of `b` × all kh·kw taps, and sums the rows
  * [split·rowsPerSplit, …) of the n·ha rows of `a`; with several splits (when the
  * outputs alone give too few invocations) each writes its own slice of `out`
- * ([splits, ca, cb, kh, kw]) and {@link SUM_SPLITS_WGSL} adds the slices.
+ * ([splits, ca, cb, kh, kw]) and {@link CONV_SUM_SPLITS} adds the slices.
  * Per row and tp columns: tc windows of tp floats of `a`, kh windows of (tp−1)·sw + kw
  * floats of `b`, and tc·tp·kh·kw multiply-adds.
  */
-export function convWeightGradShader(g: ConvGeometry, v: ConvWeightGradVariant): string {
+export const CONV_WEIGHT_GRAD = defineKernel({
+  name: "convWeightGrad",
+  bindings: (v: ConvWeightGradVariant) => [
+    read("a", "vec4<f32>"),
+    read("b", "vec4<f32>"),
+    write("out", weightGradVecOut(v) ? "vec4<f32>" : "f32"),
+  ],
+  uniforms: {
+    n: "u32",
+    ca: "u32",
+    ha: "u32",
+    wa: "u32",
+    cb: "u32",
+    hb: "u32",
+    wb: "u32",
+    total: "u32",
+    rowsPerSplit: "u32",
+    rows: "u32",
+    splits: "u32",
+  },
+  body: convWeightGradBody,
+});
+
+/** Each (ca, cb) pair's kh·kw outputs are written as vec4s when they fill whole vec4s. */
+function weightGradVecOut(g: ConvGeometry): boolean {
+  return (g.kh * g.kw) % 4 === 0;
+}
+
+function convWeightGradBody(v: ConvWeightGradVariant): string {
+  const g = v;
   const { tc, tp } = v;
   const kk = g.kh * g.kw;
   const win = (tp - 1) * g.sw + g.kw;
   const staticA = v.alignA && tp % 4 === 0;
   const staticB = v.alignB && (tp * g.sw) % 4 === 0;
-  const vecOut = kk % 4 === 0;
+  const vecOut = weightGradVecOut(g);
   const ob = (4 - (g.pw % 4)) % 4;
   const body: string[] = [];
   for (const c of range(tc)) {
@@ -504,12 +592,6 @@ export function convWeightGradShader(g: ConvGeometry, v: ConvWeightGradVariant):
     writes.push(`  }`);
   }
   return /* wgsl */ `
-@group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> b: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> out: array<${vecOut ? "vec4<f32>" : "f32"}>;
-struct P { n: u32, ca: u32, ha: u32, wa: u32, cb: u32, hb: u32, wb: u32, total: u32,
-           rowsPerSplit: u32, rows: u32, splits: u32, p0: u32 }
-@group(0) @binding(3) var<uniform> p: P;
 ${FLAT_INDEX}
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -548,12 +630,15 @@ ${writes.join("\n")}
 }`;
 }
 
-/** out[i] = Σ_s parts[s·m + i] for s < splits: adds the split-reduction slices of the weight gradient. */
-export const SUM_SPLITS_WGSL = /* wgsl */ `
-@group(0) @binding(0) var<storage, read> parts: array<f32>;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
-struct P { m: u32, splits: u32, p0: u32, p1: u32 }
-@group(0) @binding(2) var<uniform> p: P;
+/**
+ * out[i] = Σ_s parts[s·m + i] for s < splits: adds the split-reduction slices of the weight gradient.
+ * Bindings: parts, out, uniforms {m, splits}. Flat dispatch over the m outputs.
+ */
+export const CONV_SUM_SPLITS = defineKernel({
+  name: "convSumSplits",
+  bindings: [read("parts"), write("out")],
+  uniforms: { m: "u32", splits: "u32" },
+  body: () => /* wgsl */ `
 ${FLAT_INDEX}
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -562,18 +647,20 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   var s = 0.0;
   for (var k = 0u; k < p.splits; k++) { s += parts[k * p.m + i]; }
   out[i] = s;
-}`;
+}`,
+});
 
 /**
  * Bias gradient: db[c] = Σ_{n,h,w} dy[n,c,h,w]. One workgroup per channel (flat
  * workgroup index); each lane sums a strided part, then a tree reduction in
  * workgroup memory combines the lanes.
+ * Bindings: dy, db, uniforms {n, c, hw}. Dispatch: c workgroups.
  */
-export const BIAS_GRAD_WGSL = /* wgsl */ `
-@group(0) @binding(0) var<storage, read> dy: array<f32>;
-@group(0) @binding(1) var<storage, read_write> db: array<f32>;
-struct P { n: u32, c: u32, hw: u32, p0: u32 }
-@group(0) @binding(2) var<uniform> p: P;
+export const CONV_BIAS_GRAD = defineKernel({
+  name: "convBiasGrad",
+  bindings: [read("dy"), write("db")],
+  uniforms: { n: "u32", c: "u32", hw: "u32" },
+  body: () => /* wgsl */ `
 var<workgroup> part: array<f32, ${WG}>;
 @compute @workgroup_size(${WG})
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>,
@@ -593,4 +680,5 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
     workgroupBarrier();
   }
   if (lid == 0u && c < p.c) { db[c] = part[0]; }
-}`;
+}`,
+});

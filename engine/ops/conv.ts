@@ -16,18 +16,18 @@
  * for a class are consecutive vec4s.
  */
 
-import { grid, grid1d, Params, runtime } from "../gpu.ts";
+import { grid, grid1d, runtime } from "../gpu.ts";
 import { fmtShape, Tensor } from "../tensor.ts";
 import { record } from "../autograd.ts";
 import {
-  BIAS_GRAD_WGSL,
-  convForwardShader,
+  CONV_BIAS_GRAD,
+  CONV_FORWARD,
+  CONV_REPACK,
+  CONV_SUM_SPLITS,
+  CONV_TRANSPOSE,
+  CONV_WEIGHT_GRAD,
   type ConvGeometry,
-  convRepackShader,
   type ConvTile,
-  convTransposeShader,
-  convWeightGradShader,
-  SUM_SPLITS_WGSL,
   transposeTaps,
 } from "../../shaders/conv.ts";
 import { zeros } from "./buffers.ts";
@@ -52,7 +52,8 @@ export interface ConvTranspose2dOptions extends Conv2dOptions {
 /**
  * Tuning knobs. `forward`, `transpose` and `weightGrad` force a register tile for
  * every call (benchmarks and tests use this); null picks one per call from the
- * shapes (see {@link pickTile}). Pipelines are cached per tile, so changing them is safe.
+ * shapes (see {@link pickTile}). The tile is part of each kernel's variant (pipelines are cached
+ * per variant), so changing them is safe.
  */
 export const convTuning = {
   forward: null as ConvTile | null,
@@ -85,21 +86,6 @@ export function pickTile(channels: number, rowLen: number, rows: number): ConvTi
   const threads = (c: number) => Math.ceil(channels / c) * rows * Math.ceil(rowLen / tp);
   while (tc > 2 && threads(tc) < convTuning.minThreads) tc /= 2;
   return { tc, tp };
-}
-
-const shaderCache = new Map<string, string>();
-
-function cached(key: string, make: () => string): { key: string; wgsl: string } {
-  let wgsl = shaderCache.get(key);
-  if (wgsl === undefined) {
-    wgsl = make();
-    shaderCache.set(key, wgsl);
-  }
-  return { key, wgsl };
-}
-
-function geomKey(g: ConvGeometry): string {
-  return `${g.kh}x${g.kw}/s${g.sh},${g.sw}/p${g.ph},${g.pw}`;
 }
 
 function pair(op: string, name: string, v: Pair | undefined, def: number, min: number): [number, number] {
@@ -178,15 +164,17 @@ function runConv(
   const tile = convTuning.forward ?? pickTile(cout, ow, n * oh);
   const owBlocks = Math.ceil(ow / tile.tp);
   const total = Math.ceil(cout / tile.tc) * n * oh * owBlocks;
-  const v = { ...tile, bias: !!b, alignIn: wd % 4 === 0, alignOut: ow % 4 === 0 };
-  const s = cached(
-    `convForward ${geomKey(g)} ${v.tc}x${v.tp} b${+v.bias} ${+v.alignIn}${+v.alignOut}`,
-    () => convForwardShader(g, v),
-  );
-  runtime().dispatch({
-    ...s,
-    buffers: b ? [x.buffer, w.buffer, b.buffer, y.buffer] : [x.buffer, w.buffer, y.buffer],
-    params: new Params().u32(n, cin, h, wd, cout, oh, ow, owBlocks, total),
+  const variant = {
+    ...g,
+    tc: tile.tc,
+    tp: tile.tp,
+    bias: !!b,
+    alignIn: wd % 4 === 0,
+    alignOut: ow % 4 === 0,
+  };
+  runtime().dispatch(CONV_FORWARD, variant, {
+    buffers: { x: x.buffer, w: w.buffer, b: b?.buffer, y: y.buffer },
+    uniforms: { n, cin, h, w: wd, cout, oh, ow, owBlocks, total },
     workgroups: grid1d(total),
   });
   return y;
@@ -211,31 +199,24 @@ function runConvTranspose(
   const tile = convTuning.transpose ?? pickTile(cout, qw, n * qh * g.sh * g.sw);
   const qwBlocks = Math.ceil(qw / tile.tp);
   const total = Math.ceil(cout / tile.tc) * g.sh * g.sw * n * qh * qwBlocks;
-  const v = { ...tile, bias: !!b };
-  const s = cached(
-    `convTranspose ${geomKey(g)} ${v.tc}x${v.tp} b${+v.bias}`,
-    () => convTransposeShader(g, v),
-  );
-  const wp = repackTransposeWeights(w, g);
-  runtime().dispatch({
-    ...s,
-    buffers: b ? [x.buffer, wp.buffer, b.buffer, y.buffer] : [x.buffer, wp.buffer, y.buffer],
-    params: new Params().u32(n, cin, h, wd, cout, oh, ow, qh, qwBlocks, total),
+  const wp = runRepackTransposeWeights(w, g);
+  runtime().dispatch(CONV_TRANSPOSE, { ...g, tc: tile.tc, tp: tile.tp, bias: !!b }, {
+    buffers: { x: x.buffer, wp: wp.buffer, b: b?.buffer, y: y.buffer },
+    uniforms: { n, cin, h, w: wd, cout, oh, ow, qh, qwBlocks, total },
     workgroups: grid1d(total),
   });
   wp.dispose();
   return y;
 }
 
-/** Transposed-conv weights [cin, cout, kh, kw] regrouped by output residue class (see convRepackShader). */
-function repackTransposeWeights(w: Tensor, g: ConvGeometry): Tensor {
+/** Transposed-conv weights [cin, cout, kh, kw] regrouped by output residue class (see CONV_REPACK). */
+function runRepackTransposeWeights(w: Tensor, g: ConvGeometry): Tensor {
   const [cin, cout] = w.shape;
   const total = g.sh * g.sw * cin * cout * transposeTaps(g);
   const wp = Tensor.empty([total], "convTranspose.repack");
-  runtime().dispatch({
-    ...cached(`convRepack ${geomKey(g)}`, () => convRepackShader(g)),
-    buffers: [w.buffer, wp.buffer],
-    params: new Params().u32(cin * cout),
+  runtime().dispatch(CONV_REPACK, g, {
+    buffers: { w: w.buffer, wp: wp.buffer },
+    uniforms: { pairs: cin * cout },
     workgroups: grid1d(cin * cout),
   });
   return wp;
@@ -264,24 +245,17 @@ function runWeightGrad(op: string, a: Tensor, b: Tensor, g: ConvGeometry): Tenso
   const rowsPerSplit = Math.ceil(rows / splits);
   const usedSplits = Math.ceil(rows / rowsPerSplit);
   const total = lanes * usedSplits;
-  const v = { ...tile, alignA: wa % 4 === 0, alignB: wb % 4 === 0 };
-  const s = cached(
-    `convWeightGrad ${geomKey(g)} ${v.tc}x${v.tp} ${+v.alignA}${+v.alignB}`,
-    () => convWeightGradShader(g, v),
-  );
+  const variant = { ...g, tc: tile.tc, tp: tile.tp, alignA: wa % 4 === 0, alignB: wb % 4 === 0 };
   const target = usedSplits > 1 ? Tensor.empty([usedSplits * out.size], op) : out;
-  rt.dispatch({
-    ...s,
-    buffers: [a.buffer, b.buffer, target.buffer],
-    params: new Params().u32(n, ca, ha, wa, cb, hb, wb, total, rowsPerSplit, rows, usedSplits),
+  rt.dispatch(CONV_WEIGHT_GRAD, variant, {
+    buffers: { a: a.buffer, b: b.buffer, out: target.buffer },
+    uniforms: { n, ca, ha, wa, cb, hb, wb, total, rowsPerSplit, rows, splits: usedSplits },
     workgroups: grid1d(total),
   });
   if (usedSplits > 1) {
-    rt.dispatch({
-      key: "convSumSplits",
-      wgsl: SUM_SPLITS_WGSL,
-      buffers: [target.buffer, out.buffer],
-      params: new Params().u32(out.size, usedSplits),
+    rt.dispatch(CONV_SUM_SPLITS, undefined, {
+      buffers: { parts: target.buffer, out: out.buffer },
+      uniforms: { m: out.size, splits: usedSplits },
       workgroups: grid1d(out.size),
     });
     target.dispose();
@@ -293,11 +267,9 @@ function runWeightGrad(op: string, a: Tensor, b: Tensor, g: ConvGeometry): Tenso
 function runBiasGrad(op: string, dy: Tensor): Tensor {
   const [n, c, h, w] = dy.shape;
   const db = Tensor.empty([c], op);
-  runtime().dispatch({
-    key: "convBiasGrad",
-    wgsl: BIAS_GRAD_WGSL,
-    buffers: [dy.buffer, db.buffer],
-    params: new Params().u32(n, c, h * w),
+  runtime().dispatch(CONV_BIAS_GRAD, undefined, {
+    buffers: { dy: dy.buffer, db: db.buffer },
+    uniforms: { n, c, hw: h * w },
     workgroups: grid(c),
   });
   return db;
