@@ -10,8 +10,9 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { readImage, writeImage } from "../cli/image.ts";
 import { decodeCheckpoint } from "../models/checkpoint.ts";
-import { lrFactor, type MetricsRecord } from "../cli/train.ts";
-import { epochPlan, mixSeed, prepareImage, splitTrainVal } from "../cli/data.ts";
+import { lrFactor } from "../cli/train/schedule.ts";
+import type { MetricsRecord } from "../cli/train/metrics.ts";
+import { epochPlan, mixSeed, prepareImage, splitTrainVal } from "../cli/dataset.ts";
 import { renderLossCurve, renderSampleGrid } from "../cli/plot.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;

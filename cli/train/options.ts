@@ -1,0 +1,324 @@
+/**
+ * The command line of `deno task train`: the help text, parsing, defaults, and
+ * how a `--resume` merges what is given again with the checkpoint's settings.
+ */
+
+import { parseArgs } from "node:util";
+import type { GanMode } from "../../models/pix2pix.ts";
+import type { Checkpoint } from "../../models/checkpoint.ts";
+import type { TrainState } from "./state.ts";
+
+/** A usage error: reported without a stack trace, exit status 2. */
+export class UsageError extends Error {}
+
+/** The text of `--help`. */
+export const HELP = `Train the pix2pix colorization model on a folder of colour photos.
+
+Usage: deno task train --data DIR [options]
+
+Data
+  --data DIR            folder of .jpg/.jpeg/.png photos (searched recursively; grayscale and
+                        unreadable files are skipped and counted)
+  --cache DIR           where the decoded, resized images are cached (default DIR/.cache)
+  --size N              training image side in pixels, a multiple of 2^n-down (default 256)
+  --val-split F         share of photos held out for validation (default 0.2)
+  --val-images N        validation photos used for val L1/PSNR at each checkpoint (default 64)
+  --verbose             list every skipped file
+
+Model
+  --ngf N               generator filters in the outermost layer (default 64)
+  --ndf N               discriminator filters in the first layer (default 64)
+  --n-down N            generator downsamplings, at least 5 (default 8: 256 px → 1 px)
+  --d-norm batch|instance   discriminator normalisation (default batch)
+  --gan vanilla|lsgan|hinge adversarial loss (default vanilla: BCE with logits, as pix2pix)
+
+Training
+  --epochs N            GAN epochs (default 20)
+  --pretrain-epochs N   L1-only generator epochs before the GAN epochs (default 0)
+  --batch N             images per step (default 4; the colorization tutorial used 16, which needs a large GPU at 256 px)
+  --lr F                Adam learning rate of G and D (default 2e-4, betas 0.5/0.999)
+  --decay-epochs N      lower the learning rate linearly over the last N epochs, as pix2pix's
+                        n_epochs_decay: epoch k of N runs at lr·(1 − k/(N+1)) (default 0: constant)
+  --lambda-l1 F         weight of the L1 term in the generator loss (default 100)
+  --ema-decay F         also keep an exponential moving average of G's weights, updated after
+                        every step with this decay (e.g. 0.999); colorize, eval and import use
+                        the average (default 0: none). Given on --resume, the average starts then
+  --d-every K           update D on every K-th step only (default 1)
+  --seed N              seed of weights, split, data order, flips and dropout (default 0)
+  --max-steps N         stop after N steps in total (counting steps before a resume)
+  --sample-every N      checkpoint + samples + metrics every N steps (default 200; 0: epoch ends only)
+  --save-epochs K       checkpoint + samples + metrics at the end of every K-th epoch and the last one
+                        (default 1; raise it for tiny datasets with very short epochs)
+  --log-every N         read losses back for the progress bar every N steps (default 10)
+  --keep-generators     also keep the generator (and its average) of every end-of-epoch
+                        checkpoint as DIR/generators/epoch-NNN.safetensors, to compare epochs
+
+Output
+  --out DIR             output folder (default runs/latest)
+  --resume              continue from DIR/checkpoint.safetensors: model, optimizers, data order and
+                        settings come from it (--data, --epochs, --pretrain-epochs, --decay-epochs, --lr, --lambda-l1,
+                        --gan and the reporting options may be given again to change them;
+                        --max-steps is per invocation)
+  --force               start afresh even if DIR already holds a checkpoint (it is overwritten)
+  -h, --help            this help
+
+Ctrl-C (or SIGTERM) finishes the current step, saves a checkpoint and exits with status 130;
+run again with --resume to continue.`;
+
+/** Everything a run is configured with; what is saved in the checkpoint's train state. */
+export interface TrainConfig {
+  data: string;
+  out: string;
+  cache?: string;
+  size: number;
+  batch: number;
+  epochs: number;
+  pretrainEpochs: number;
+  seed: number;
+  ngf: number;
+  ndf: number;
+  nDown: number;
+  dNorm: "batch" | "instance";
+  gan: GanMode;
+  dEvery: number;
+  lambdaL1: number;
+  lr: number;
+  decayEpochs: number;
+  emaDecay: number;
+  keepGenerators: boolean;
+  valSplit: number;
+  valImages: number;
+  sampleEvery: number;
+  saveEpochs: number;
+  logEvery: number;
+  maxSteps: number | null;
+  verbose: boolean;
+  resume: boolean;
+  force: boolean;
+}
+
+/** The error when neither --data nor a checkpoint to resume names the photos. */
+export const DATA_REQUIRED = "--data DIR is required (see --help)";
+
+/** The output folder when --out is not given. */
+export const DEFAULT_OUT = "runs/latest";
+
+/** The defaults the help text states. */
+const DEFAULTS = {
+  size: 256,
+  batch: 4,
+  epochs: 20,
+  pretrainEpochs: 0,
+  seed: 0,
+  ngf: 64,
+  ndf: 64,
+  nDown: 8,
+  dNorm: "batch",
+  gan: "vanilla",
+  dEvery: 1,
+  lambdaL1: 100,
+  lr: 2e-4,
+  decayEpochs: 0,
+  emaDecay: 0,
+  keepGenerators: false,
+  valSplit: 0.2,
+  valImages: 64,
+  sampleEvery: 200,
+  saveEpochs: 1,
+  logEvery: 10,
+} as const;
+
+/** The number given as `--name v`, checked; undefined when the option was not given. */
+function num(name: string, v: string | undefined, opts: { int?: boolean; min?: number; max?: number } = {}) {
+  if (v === undefined) return undefined;
+  const x = Number(v);
+  if (v.trim() === "" || !Number.isFinite(x) || (opts.int && !Number.isInteger(x))) {
+    throw new UsageError(`--${name}: "${v}" is not ${opts.int ? "an integer" : "a number"}`);
+  }
+  if (opts.min !== undefined && x < opts.min) {
+    throw new UsageError(`--${name}: must be at least ${opts.min}, got ${v}`);
+  }
+  if (opts.max !== undefined && x > opts.max) {
+    throw new UsageError(`--${name}: must be at most ${opts.max}, got ${v}`);
+  }
+  return x;
+}
+
+/** The value of `--name v`, which must be one of `allowed`; undefined when the option was not given. */
+function choice<T extends string>(name: string, v: string | undefined, allowed: readonly T[]): T | undefined {
+  if (v === undefined) return undefined;
+  if (!allowed.includes(v as T)) {
+    throw new UsageError(`--${name}: "${v}" is not one of ${allowed.join(", ")}`);
+  }
+  return v as T;
+}
+
+/** Parses the command line; values not given are undefined here (so --resume can tell them apart). */
+export function parseTrainArgs(args: string[]): { help: boolean; given: Partial<TrainConfig> } {
+  const str = { type: "string" } as const, bool = { type: "boolean" } as const;
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        data: str,
+        out: str,
+        cache: str,
+        size: str,
+        batch: str,
+        epochs: str,
+        "pretrain-epochs": str,
+        seed: str,
+        ngf: str,
+        ndf: str,
+        "n-down": str,
+        "d-norm": str,
+        gan: str,
+        "d-every": str,
+        "lambda-l1": str,
+        lr: str,
+        "val-split": str,
+        "val-images": str,
+        "sample-every": str,
+        "save-epochs": str,
+        "log-every": str,
+        "max-steps": str,
+        "decay-epochs": str,
+        "ema-decay": str,
+        "keep-generators": bool,
+        verbose: bool,
+        resume: bool,
+        force: bool,
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message.split("\n")[0]} (see --help)`);
+  }
+  const v = values;
+  const given: Partial<TrainConfig> = {
+    data: v.data,
+    out: v.out,
+    cache: v.cache,
+    size: num("size", v.size, { int: true, min: 32 }),
+    batch: num("batch", v.batch, { int: true, min: 1 }),
+    epochs: num("epochs", v.epochs, { int: true, min: 0 }),
+    pretrainEpochs: num("pretrain-epochs", v["pretrain-epochs"], { int: true, min: 0 }),
+    seed: num("seed", v.seed, { int: true, min: 0, max: Number.MAX_SAFE_INTEGER }),
+    ngf: num("ngf", v.ngf, { int: true, min: 1 }),
+    ndf: num("ndf", v.ndf, { int: true, min: 1 }),
+    nDown: num("n-down", v["n-down"], { int: true, min: 5, max: 12 }),
+    dNorm: choice("d-norm", v["d-norm"], ["batch", "instance"] as const),
+    gan: choice("gan", v.gan, ["vanilla", "lsgan", "hinge"] as const),
+    dEvery: num("d-every", v["d-every"], { int: true, min: 1 }),
+    lambdaL1: num("lambda-l1", v["lambda-l1"], { min: 0 }),
+    lr: num("lr", v.lr, { min: 0 }),
+    decayEpochs: num("decay-epochs", v["decay-epochs"], { int: true, min: 0 }),
+    emaDecay: num("ema-decay", v["ema-decay"], { min: 0 }),
+    keepGenerators: v["keep-generators"],
+    valSplit: num("val-split", v["val-split"], { min: 0, max: 0.95 }),
+    valImages: num("val-images", v["val-images"], { int: true, min: 0 }),
+    sampleEvery: num("sample-every", v["sample-every"], { int: true, min: 0 }),
+    saveEpochs: num("save-epochs", v["save-epochs"], { int: true, min: 1 }),
+    logEvery: num("log-every", v["log-every"], { int: true, min: 1 }),
+    maxSteps: num("max-steps", v["max-steps"], { int: true, min: 0 }),
+    verbose: v.verbose,
+    resume: v.resume,
+    force: v.force,
+  };
+  for (const k of Object.keys(given) as (keyof TrainConfig)[]) if (given[k] === undefined) delete given[k];
+  return { help: !!v.help, given };
+}
+
+/** Fills defaults in; on --resume the data-order settings come from the checkpoint. */
+export function resolveConfig(
+  given: Partial<TrainConfig>,
+  ck: Checkpoint | null,
+  warn: (s: string) => void,
+): TrainConfig {
+  const saved = ck ? (ck.train as Partial<TrainState>) : null;
+  const c = {
+    ...DEFAULTS,
+    out: DEFAULT_OUT,
+    maxSteps: null,
+    verbose: false,
+    resume: false,
+    force: false,
+    ...given,
+  } as TrainConfig;
+  if (saved) {
+    // These decide the data order and the model's input; changing them mid-run would silently break
+    // "resume continues the same run", so the checkpoint wins.
+    for (const k of ["size", "batch", "seed", "valSplit", "dEvery"] as const) {
+      const s = saved[k];
+      if (typeof s !== "number") continue;
+      if (given[k] !== undefined && given[k] !== s) {
+        warn(`--resume: keeping the checkpoint's ${k}=${s} (ignoring ${given[k]})`);
+      }
+      c[k] = s;
+    }
+    // The architecture is the checkpoint's.
+    const arch: Partial<TrainConfig> = {
+      nDown: ck!.generatorConfig.nDown,
+      ngf: ck!.generatorConfig.ngf,
+      ndf: ck!.discriminatorConfig?.ndf,
+      dNorm: ck!.discriminatorConfig?.norm,
+    };
+    for (const k of ["nDown", "ngf", "ndf", "dNorm"] as const) {
+      const s = arch[k];
+      if (s === undefined) continue;
+      if (given[k] !== undefined && given[k] !== s) {
+        warn(`--resume: the model is the checkpoint's, ${k}=${s} (ignoring ${given[k]})`);
+      }
+      (c as unknown as Record<string, unknown>)[k] = s;
+    }
+    // Training length and reporting may change on resume; by default they are the saved ones.
+    for (
+      const k of [
+        "epochs",
+        "pretrainEpochs",
+        "decayEpochs",
+        "sampleEvery",
+        "saveEpochs",
+        "valImages",
+        "logEvery",
+      ] as const
+    ) {
+      const s = saved[k];
+      if (given[k] === undefined && typeof s === "number") c[k] = s;
+    }
+    if (given.data === undefined && typeof saved.data === "string") c.data = saved.data;
+    if (given.keepGenerators === undefined && typeof saved.keepGenerators === "boolean") {
+      c.keepGenerators = saved.keepGenerators;
+    }
+    // A saved average keeps its decay; mixing two decays in one average would describe neither.
+    if (ck!.generatorEma) {
+      if (given.emaDecay !== undefined && given.emaDecay !== ck!.emaDecay) {
+        warn(`--resume: keeping the checkpoint's ema-decay=${ck!.emaDecay} (ignoring ${given.emaDecay})`);
+      }
+      c.emaDecay = ck!.emaDecay!;
+    }
+  }
+  if (!c.data) throw new UsageError(DATA_REQUIRED);
+  if (!(c.emaDecay < 1)) throw new UsageError(`--ema-decay ${c.emaDecay}: must be below 1 (e.g. 0.999)`);
+  if (c.decayEpochs > c.pretrainEpochs + c.epochs) {
+    throw new UsageError(
+      `--decay-epochs ${c.decayEpochs} is more than the ${c.pretrainEpochs + c.epochs} epochs of the run ` +
+        `(--pretrain-epochs + --epochs)`,
+    );
+  }
+  const m = 2 ** c.nDown;
+  if (c.size % m !== 0) {
+    const p = Math.log2(c.size & -c.size); // the largest power of two dividing the size
+    throw new UsageError(
+      `--size ${c.size} must be a multiple of 2^n-down = ${m} (` +
+        (p >= 5
+          ? `with --size ${c.size} use --n-down ${p} or less`
+          : "the U-Net needs n-down ≥ 5, so a multiple of 32") +
+        ")",
+    );
+  }
+  return c;
+}
