@@ -5,71 +5,43 @@
  *
  * GPU versions work on NCHW tensors, one invocation per pixel (kernels in
  * shaders/color.ts); they are data preparation, not part of a model, so they
- * record no gradients. Float64 CPU versions of the same formulas serve as test
- * references and for small conversions in the CLI.
+ * record no gradients. Besides float planes they read and write packed 8-bit
+ * RGBA, and the launchers at the end resample a photo to the generator's square
+ * and back, so models/colorize.ts keeps a photo on the GPU from upload to
+ * readback. Float64 CPU versions of the same formulas serve as test references
+ * and for small conversions in the CLI.
  */
 
-import { grid1d, Params, runtime } from "./gpu.ts";
+import { grid1d, runtime } from "./gpu.ts";
 import { fmtShape, Tensor } from "./tensor.ts";
+import type { AxisTable } from "./image.ts";
 import {
-  type ColorConstants,
-  colorShader,
+  AB_TO_IMAGE,
+  COLOR,
   type ColorStep,
+  D65_WHITE,
+  LAB_LIMIT,
   type Mat3,
+  MODEL_INPUT_COLUMNS,
   type PixelLayout,
+  RESAMPLE_ROWS,
+  RGB_FROM_XYZ,
+  RGB_FROM_YUV,
+  XYZ_FROM_RGB,
+  YUV_FROM_RGB,
 } from "../shaders/color.ts";
 
-// ---------------------------------------------------------------------------
-// Constants, with skimage's values.
-
-function invert3(m: Mat3): Mat3 {
-  const [a, b, c, d, e, f, g, h, i] = m;
-  const A = e * i - f * h, B = -(d * i - f * g), C = d * h - e * g;
-  const det = a * A + b * B + c * C;
-  return [
-    A / det,
-    -(b * i - c * h) / det,
-    (b * f - c * e) / det,
-    B / det,
-    (a * i - c * g) / det,
-    -(a * f - c * d) / det,
-    C / det,
-    -(a * h - b * g) / det,
-    (a * e - b * d) / det,
-  ];
-}
-
-/** skimage.color's xyz_from_rgb (sRGB primaries, D65). */
-// deno-fmt-ignore
-export const XYZ_FROM_RGB: Mat3 = [
-  0.412453, 0.357580, 0.180423,
-  0.212671, 0.715160, 0.072169,
-  0.019334, 0.119193, 0.950227,
-];
-/** skimage computes rgb_from_xyz as the inverse of xyz_from_rgb, so this does too. */
-export const RGB_FROM_XYZ: Mat3 = invert3(XYZ_FROM_RGB);
-/** skimage.color's yuv_from_rgb (BT.601: Y in [0, 1], U in ±0.436, V in ±0.615). */
-// deno-fmt-ignore
-export const YUV_FROM_RGB: Mat3 = [
-  0.299, 0.587, 0.114,
-  -0.14714119, -0.28886916, 0.43601035,
-  0.61497538, -0.51496512, -0.10001026,
-];
-/** The inverse of {@link YUV_FROM_RGB}, as skimage's rgb_from_yuv. */
-export const RGB_FROM_YUV: Mat3 = invert3(YUV_FROM_RGB);
-/** D65 reference white for the 2° observer (skimage's default illuminant). */
-export const D65_WHITE: readonly [number, number, number] = [0.95047, 1.0, 1.08883];
-
-const CONSTANTS: ColorConstants = {
-  xyzFromRgb: XYZ_FROM_RGB,
-  rgbFromXyz: RGB_FROM_XYZ,
-  yuvFromRgb: YUV_FROM_RGB,
-  rgbFromYuv: RGB_FROM_YUV,
-  white: D65_WHITE,
-};
-
-/** Lab inputs of the inverse conversion are clamped to this range (far outside real colours, see WGSL). */
-const LAB_LIMIT = [1e4, 1e5, 1e5];
+// The constants are defined beside the kernels generated from them; the CPU versions here use the same.
+export {
+  D65_WHITE,
+  type Mat3,
+  MODEL_AB_SCALE,
+  MODEL_L_SCALE,
+  RGB_FROM_XYZ,
+  RGB_FROM_YUV,
+  XYZ_FROM_RGB,
+  YUV_FROM_RGB,
+} from "../shaders/color.ts";
 
 // ---------------------------------------------------------------------------
 // CPU, float64.
@@ -215,20 +187,29 @@ function checkPair(op: string, L: Tensor, ab: Tensor) {
   }
 }
 
-function run(op: string, steps: ColorStep[], inputs: Tensor[], outLayout: PixelLayout): Tensor[] {
+function run(
+  op: string,
+  steps: ColorStep[],
+  inputs: Tensor[],
+  input: PixelLayout,
+  output: PixelLayout,
+): Tensor[] {
   const [n, , h, w] = inputs[0].shape;
-  const outs = outLayout === "rgb"
+  const outs = output === "rgb"
     ? [Tensor.empty([n, 3, h, w], op)]
-    : [Tensor.empty([n, 1, h, w], op), Tensor.empty([n, 2, h, w], op)];
+    : output === "l+ab"
+    ? [Tensor.empty([n, 1, h, w], op), Tensor.empty([n, 2, h, w], op)]
+    : [Tensor.empty([n, 1, h, w], op)];
   const pixels = n * h * w;
   if (pixels === 0) return outs;
-  const inLayout: PixelLayout = inputs.length === 1 ? "rgb" : "l+ab";
-  const key = `color:${steps.join(">")}:${inLayout}:${outLayout}`;
-  runtime().dispatch({
-    key,
-    wgsl: colorShader(CONSTANTS, steps, inLayout, outLayout),
-    buffers: [...inputs.map((t) => t.buffer), ...outs.map((t) => t.buffer)],
-    params: new Params().u32(pixels, h * w, 0, 0),
+  const names = { "rgb": ["x"], "l+ab": ["xl", "xab"], "rgba8": ["x"], "l": [] }[input];
+  const buffers: Record<string, GPUBuffer> = {};
+  names.forEach((name, k) => buffers[name] = inputs[k].buffer);
+  if (output === "l+ab") [buffers.yl, buffers.yab] = [outs[0].buffer, outs[1].buffer];
+  else buffers[output === "l" ? "yl" : "y"] = outs[0].buffer;
+  runtime().dispatch(COLOR, { steps, input, output }, {
+    buffers,
+    uniforms: { pixels, hw: h * w },
     workgroups: grid1d(pixels),
   });
   return outs;
@@ -237,49 +218,178 @@ function run(op: string, steps: ColorStep[], inputs: Tensor[], outLayout: PixelL
 /** sRGB [N,3,H,W] with values in [0, 1] → CIE Lab [N,3,H,W] (L in [0, 100], a and b about ±110). */
 export function rgbToLab(rgb: Tensor): Tensor {
   check("rgbToLab", rgb, 3);
-  return run("rgbToLab", ["rgbToLab"], [rgb], "rgb")[0];
+  return run("rgbToLab", ["rgbToLab"], [rgb], "rgb", "rgb")[0];
 }
 
 /** CIE Lab [N,3,H,W] → sRGB [N,3,H,W] clipped to [0, 1]; out-of-gamut colours clip, never NaN. */
 export function labToRgb(lab: Tensor): Tensor {
   check("labToRgb", lab, 3);
-  return run("labToRgb", ["labToRgb"], [lab], "rgb")[0];
+  return run("labToRgb", ["labToRgb"], [lab], "rgb", "rgb")[0];
 }
 
 /** sRGB [N,3,H,W] → YUV [N,3,H,W] (BT.601 as skimage: Y in [0, 1]). */
 export function rgbToYuv(rgb: Tensor): Tensor {
   check("rgbToYuv", rgb, 3);
-  return run("rgbToYuv", ["rgbToYuv"], [rgb], "rgb")[0];
+  return run("rgbToYuv", ["rgbToYuv"], [rgb], "rgb", "rgb")[0];
 }
 
 /** YUV [N,3,H,W] → sRGB [N,3,H,W], not clipped (as skimage's yuv2rgb). */
 export function yuvToRgb(yuv: Tensor): Tensor {
   check("yuvToRgb", yuv, 3);
-  return run("yuvToRgb", ["yuvToRgb"], [yuv], "rgb")[0];
+  return run("yuvToRgb", ["yuvToRgb"], [yuv], "rgb", "rgb")[0];
 }
 
 /** Lab [N,3,H,W] → the generator's input L/50 − 1 [N,1,H,W] and its target ab/110 [N,2,H,W]. */
 export function labToModel(lab: Tensor): { L: Tensor; ab: Tensor } {
   check("labToModel", lab, 3);
-  const [L, ab] = run("labToModel", ["labToModel"], [lab], "l+ab");
+  const [L, ab] = run("labToModel", ["labToModel"], [lab], "rgb", "l+ab");
   return { L, ab };
 }
 
 /** The inverse of {@link labToModel}: L [N,1,H,W] and ab [N,2,H,W] in model units → Lab [N,3,H,W]. */
 export function modelToLab(L: Tensor, ab: Tensor): Tensor {
   checkPair("modelToLab", L, ab);
-  return run("modelToLab", ["modelToLab"], [L, ab], "rgb")[0];
+  return run("modelToLab", ["modelToLab"], [L, ab], "l+ab", "rgb")[0];
 }
 
 /** {@link rgbToLab} then {@link labToModel} in one pass: the training data path. */
 export function rgbToModel(rgb: Tensor): { L: Tensor; ab: Tensor } {
   check("rgbToModel", rgb, 3);
-  const [L, ab] = run("rgbToModel", ["rgbToLab", "labToModel"], [rgb], "l+ab");
+  const [L, ab] = run("rgbToModel", ["rgbToLab", "labToModel"], [rgb], "rgb", "l+ab");
   return { L, ab };
 }
 
 /** {@link modelToLab} then {@link labToRgb} in one pass: generator output to a displayable image. */
 export function modelToRgb(L: Tensor, ab: Tensor): Tensor {
   checkPair("modelToRgb", L, ab);
-  return run("modelToRgb", ["modelToLab", "labToRgb"], [L, ab], "rgb")[0];
+  return run("modelToRgb", ["modelToLab", "labToRgb"], [L, ab], "l+ab", "rgb")[0];
+}
+
+// ---------------------------------------------------------------------------
+// Packed 8-bit RGBA on the GPU: one u32 a pixel holding the R, G, B, A bytes (lowest first), in
+// a tensor of shape [N,1,H,W]. Its elements are bit patterns, not f32 values: only the colour
+// kernels read them. Uploading bytes instead of float planes moves a quarter of the data.
+
+/** Uploads `height`×`width` RGBA pixels (row-major, 4 bytes each) as a packed [1,1,H,W] tensor. */
+export function uploadRgba8(rgba: Uint8Array, height: number, width: number): Tensor {
+  const hw = height * width;
+  if (rgba.length !== 4 * hw) {
+    throw new Error(`uploadRgba8: ${rgba.length} bytes are not ${width}×${height} RGBA pixels`);
+  }
+  // A Float32Array view carries the bytes unchanged (typed-array copies of one type are bitwise);
+  // it needs 4-byte alignment, which a subarray of a decoded image may lack.
+  const bytes = rgba.byteOffset % 4 === 0 ? rgba : rgba.slice();
+  const t = Tensor.empty([1, 1, height, width], "uploadRgba8");
+  runtime().upload(t.buffer, new Float32Array(bytes.buffer, bytes.byteOffset, hw));
+  return t;
+}
+
+/** Reads a packed RGBA tensor back as bytes, 4 a pixel. */
+export async function readRgba8(t: Tensor): Promise<Uint8Array> {
+  const data = await runtime().read(t.buffer, 4 * t.size);
+  return new Uint8Array(data.buffer, data.byteOffset, 4 * t.size);
+}
+
+/** Packed RGBA [N,1,H,W] → CIE L [N,1,H,W] (0..100, as skimage's rgb2lab). */
+export function rgba8ToL(rgba: Tensor): Tensor {
+  check("rgba8ToL", rgba, 1);
+  return run("rgba8ToL", ["rgbToLab"], [rgba], "rgba8", "l")[0];
+}
+
+/**
+ * L [N,1,H,W] and ab [N,2,H,W] (Lab units) → opaque packed RGBA [N,1,H,W], as skimage's lab2rgb
+ * (out-of-gamut colours clip) then bytes rounded as Math.round(255·v).
+ */
+export function labToRgba8(L: Tensor, ab: Tensor): Tensor {
+  checkPair("labToRgba8", L, ab);
+  return run("labToRgba8", ["labToRgb"], [L, ab], "l+ab", "rgba8")[0];
+}
+
+// ---------------------------------------------------------------------------
+// Resampling between a photo and the generator's square (kernels in shaders/color.ts). The
+// weight tables come from engine/image.ts (axisWeights, packAxisWeights) as one u32 tensor.
+
+function plane(t: Tensor): [number, number] {
+  return [t.shape[t.rank - 2], t.shape[t.rank - 1]];
+}
+
+/**
+ * Row pass: the rows of `src` (last two dims [rows, srcWidth]) resampled along x with `table`,
+ * written to rows `outRow0…` of `out` (last dim: the output width).
+ */
+export function runResampleRows(src: Tensor, taps: Tensor, table: AxisTable, out: Tensor, outRow0: number) {
+  const [rows, srcWidth] = plane(src);
+  const [, outWidth] = plane(out);
+  if (rows * outWidth === 0) return;
+  runtime().dispatch(RESAMPLE_ROWS, undefined, {
+    buffers: { src: src.buffer, taps: taps.buffer, out: out.buffer },
+    uniforms: { srcWidth, rows, outWidth, outRow0, ...table },
+    workgroups: grid1d(rows * outWidth),
+  });
+}
+
+/**
+ * Column pass of the generator's input: `src` (last dims [srcRows, width]) resampled along y
+ * with `table` into `out` (last dims [outRows, width]), then L / MODEL_L_SCALE − 1.
+ */
+export function runModelInputColumns(src: Tensor, taps: Tensor, table: AxisTable, out: Tensor) {
+  const [outRows, width] = plane(out);
+  if (outRows * width === 0) return;
+  runtime().dispatch(MODEL_INPUT_COLUMNS, undefined, {
+    buffers: { src: src.buffer, taps: taps.buffer, out: out.buffer },
+    uniforms: { width, outRows, ...table },
+    workgroups: grid1d(outRows * width),
+  });
+}
+
+/** Where {@link runAbToImage} reads its weights and which photo rows it makes. */
+export interface AbToImageArgs {
+  /** The packed weight tables. */
+  taps: Tensor;
+  /** Table of the photo's columns (into the prediction's columns). */
+  x: AxisTable;
+  /** Table of the photo's rows (into the prediction's rows). */
+  y: AxisTable;
+  /** Photo width. */
+  width: number;
+  /** First photo row of the band. */
+  y0: number;
+  /** Rows in the band. */
+  rows: number;
+}
+
+/**
+ * The generator's prediction `pred` [1,2,side,side] resampled to a band of the photo (see
+ * AB_TO_IMAGE): with `image` (the band's L [1,1,rows,W] and packed pixels), packed RGBA of
+ * (L, ab) with the pixels' alpha; without, the a and b planes [1,2,rows,W] in Lab units.
+ */
+export function runAbToImage(pred: Tensor, args: AbToImageArgs, image?: { L: Tensor; rgba: Tensor }): Tensor {
+  const { taps, x, y, width, y0, rows } = args;
+  const side = pred.shape[3];
+  const out = Tensor.empty(image ? [1, 1, rows, width] : [1, 2, rows, width], "abToImage");
+  if (rows * width === 0) return out;
+  const output = image ? "rgba8" : "ab";
+  runtime().dispatch(AB_TO_IMAGE, { output }, {
+    buffers: {
+      l: image?.L.buffer,
+      rgba: image?.rgba.buffer,
+      pred: pred.buffer,
+      taps: taps.buffer,
+      out: out.buffer,
+    },
+    uniforms: {
+      width,
+      rows,
+      y0,
+      side,
+      xStarts: x.starts,
+      xIndex: x.index,
+      xWeight: x.weight,
+      yStarts: y.starts,
+      yIndex: y.index,
+      yWeight: y.weight,
+    },
+    workgroups: grid1d(rows * width),
+  });
+  return out;
 }

@@ -10,16 +10,20 @@ import {
   convertPlanesCpu,
   labToModel,
   labToRgb,
+  labToRgba8,
   labToRgbCpu,
   modelToLab,
   modelToRgb,
   planesToRgba,
+  readRgba8,
+  rgba8ToL,
   rgbaToPlanes,
   rgbToLab,
   rgbToLabCpu,
   rgbToModel,
   rgbToYuv,
   rgbToYuvCpu,
+  uploadRgba8,
   yuvToRgb,
   yuvToRgbCpu,
 } from "../engine/color.ts";
@@ -273,4 +277,60 @@ Deno.test("rgbaToPlanes / planesToRgba: layout, rounding, alpha", () => {
     { atol: 0 },
     "clip",
   );
+});
+
+Deno.test("packed RGBA: every byte survives upload and readback; rgba8ToL vs float64 L", async () => {
+  await tidyAsync(async () => {
+    const [h, w] = [5, 7];
+    const r = rng(19);
+    // One byte more than needed, so the image is an unaligned subarray, as a decoder may return.
+    const bytes = Uint8Array.from({ length: 4 * h * w + 1 }, () => Math.floor(256 * r.next()));
+    // Pixels whose 32 bits are NaN patterns as f32 (signalling 0xff800001, quiet 0x7fc00000): they
+    // travel through Float32Array views, which must copy bits, not values.
+    bytes.set([1, 0, 0x80, 0xff, 0, 0, 0xc0, 0x7f, 255, 255, 255, 255, 0, 0, 0, 0], 1);
+    const img = bytes.subarray(1);
+    const t = uploadRgba8(img, h, w);
+    assertClose(await readRgba8(t), img, { atol: 0 }, "bytes");
+    const ref = Array.from(
+      { length: h * w },
+      (_, i) => rgbToLabCpu(img[4 * i] / 255, img[4 * i + 1] / 255, img[4 * i + 2] / 255)[0],
+    );
+    assertClose(await rgba8ToL(t).data(), ref, LAB_GPU, "L");
+  });
+});
+
+Deno.test("labToRgba8: bytes of float64 lab2rgb within one step, opaque; 8-bit colours round-trip exactly", async () => {
+  await tidyAsync(async () => {
+    const n = 2000;
+    const r = rng(23);
+    const L = Float32Array.from({ length: n }, () => -10 + 120 * r.next());
+    const ab = Float32Array.from({ length: 2 * n }, () => -150 + 300 * r.next());
+    const got = await readRgba8(labToRgba8(tensor(L, [1, 1, 1, n]), tensor(ab, [1, 2, 1, n])));
+    let worst = 0;
+    for (let i = 0; i < n; i++) {
+      const rgb = labToRgbCpu(L[i], ab[i], ab[n + i]);
+      for (let c = 0; c < 3; c++) {
+        worst = Math.max(worst, Math.abs(got[4 * i + c] - Math.round(255 * rgb[c])));
+      }
+      if (got[4 * i + 3] !== 255) {
+        throw new AssertionError({ message: `alpha of pixel ${i} is ${got[4 * i + 3]}` });
+      }
+    }
+    // RGB_GPU is ~1e-2 of a byte step: only values that close to a rounding midpoint may round the other way.
+    if (worst > 1) throw new AssertionError({ message: `a byte differs by ${worst}` });
+
+    // 8-bit colours (grays first) → GPU Lab → packed bytes: every byte comes back, as the CLI relies on.
+    const count = 256 + 5000;
+    const bytes = new Uint8Array(4 * count);
+    for (let i = 0; i < count; i++) {
+      for (let c = 0; c < 3; c++) bytes[4 * i + c] = i < 256 ? i : Math.floor(256 * r.next());
+      bytes[4 * i + 3] = 255;
+    }
+    const lab = await rgbToLab(tensor(rgbaToPlanes(bytes, count, 1), [1, 3, 1, count])).data();
+    const back = labToRgba8(
+      tensor(lab.subarray(0, count), [1, 1, 1, count]),
+      tensor(lab.subarray(count), [1, 2, 1, count]),
+    );
+    assertClose(await readRgba8(back), bytes, { atol: 0 }, "round trip");
+  });
 });
