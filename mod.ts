@@ -106,4 +106,4 @@ export type { GanMode, Pix2PixOptions, StepLosses } from "./models/pix2pix.ts";
 export { buildGenerator, decodeCheckpoint, encodeCheckpoint, restorePix2Pix } from "./models/checkpoint.ts";
 export type { Checkpoint, CheckpointParts, OptimizerCheckpoint } from "./models/checkpoint.ts";
 export { colorizeLab, colorizeRgba } from "./models/colorize.ts";
-export type { RgbaImage } from "./models/colorize.ts";
+export type { ColorizeOptions, RgbaImage } from "./models/colorize.ts";

@@ -13,13 +13,9 @@
 import jpeg from "jpeg-js";
 import { PNG as PNGJS } from "pngjs";
 import { Buffer } from "node:buffer";
+import { axisWeights, type RgbaImage } from "../engine/image.ts";
 
-/** An 8-bit RGBA image, row-major, 4 bytes a pixel. */
-export interface RgbaImage {
-  width: number;
-  height: number;
-  rgba: Uint8Array;
-}
+export type { RgbaImage } from "../engine/image.ts";
 
 /** A problem with an image file; `message` is one line, "<file>: <problem>". */
 export class ImageError extends Error {
@@ -369,44 +365,6 @@ export async function writeImage(
 // ---------------------------------------------------------------------------
 // Resizing and tests on pixels.
 
-/** Per-output-pixel source taps of one axis: output i reads idx[start[i]..start[i+1]) with weights w. */
-interface Taps {
-  start: Int32Array;
-  idx: Int32Array;
-  w: Float64Array;
-}
-
-function taps(src: number, dst: number): Taps {
-  const start = new Int32Array(dst + 1);
-  const idx: number[] = [], w: number[] = [];
-  const scale = src / dst;
-  for (let i = 0; i < dst; i++) {
-    if (dst < src) {
-      // Area average: output i covers source interval [i·scale, (i+1)·scale), partial pixels pro rata.
-      const lo = i * scale, hi = (i + 1) * scale;
-      for (let s = Math.floor(lo); s < Math.min(Math.ceil(hi), src); s++) {
-        const cover = Math.min(hi, s + 1) - Math.max(lo, s);
-        if (cover > 1e-12) {
-          idx.push(s);
-          w.push(cover / scale);
-        }
-      }
-    } else {
-      // Bilinear between pixel centres (half-pixel convention), edges clamped.
-      const x = Math.min(Math.max((i + 0.5) * scale - 0.5, 0), src - 1);
-      const s0 = Math.floor(x), f = x - s0;
-      idx.push(s0);
-      w.push(1 - f);
-      if (f > 0) {
-        idx.push(s0 + 1);
-        w.push(f);
-      }
-    }
-    start[i + 1] = idx.length;
-  }
-  return { start, idx: Int32Array.from(idx), w: Float64Array.from(w) };
-}
-
 /**
  * Resizes to width×height: area averaging along an axis that shrinks (no
  * aliasing), bilinear along one that grows. Colours are weighted by alpha
@@ -419,16 +377,17 @@ export function resizeRgba(img: RgbaImage, width: number, height: number): RgbaI
   }
   const { width: W, height: H, rgba } = img;
   if (W === width && H === height) return { width, height, rgba: rgba.slice() };
-  const tx = taps(W, width), ty = taps(H, height);
+  // The weights the colorizer resamples with (engine/image.ts), so training crops and inference agree.
+  const tx = axisWeights(width, W, W / width), ty = axisWeights(height, H, H / height);
   // Horizontal pass into premultiplied float rows (H × width × 4).
   const mid = new Float32Array(H * width * 4);
   for (let y = 0; y < H; y++) {
     const row = y * W * 4, out = y * width * 4;
     for (let x = 0; x < width; x++) {
       let r = 0, g = 0, b = 0, a = 0;
-      for (let k = tx.start[x]; k < tx.start[x + 1]; k++) {
-        const p = row + 4 * tx.idx[k];
-        const wa = tx.w[k] * rgba[p + 3];
+      for (let k = tx.starts[x]; k < tx.starts[x + 1]; k++) {
+        const p = row + 4 * tx.index[k];
+        const wa = tx.weight[k] * rgba[p + 3];
         r += wa * rgba[p];
         g += wa * rgba[p + 1];
         b += wa * rgba[p + 2];
@@ -446,8 +405,8 @@ export function resizeRgba(img: RgbaImage, width: number, height: number): RgbaI
   const acc = new Float64Array(width * 4);
   for (let y = 0; y < height; y++) {
     acc.fill(0);
-    for (let k = ty.start[y]; k < ty.start[y + 1]; k++) {
-      const wk = ty.w[k], row = ty.idx[k] * width * 4;
+    for (let k = ty.starts[y]; k < ty.starts[y + 1]; k++) {
+      const wk = ty.weight[k], row = ty.index[k] * width * 4;
       for (let i = 0; i < width * 4; i++) acc[i] += wk * mid[row + i];
     }
     const out = y * width * 4;

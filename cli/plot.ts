@@ -5,12 +5,9 @@
  * a legend.
  */
 
-/** An 8-bit RGBA image, row-major (the shape cli/image.ts reads and writes). */
-export interface RgbaImage {
-  width: number;
-  height: number;
-  rgba: Uint8Array;
-}
+import type { RgbaImage } from "../engine/image.ts";
+
+export type { RgbaImage } from "../engine/image.ts";
 
 /** A colour as [r, g, b] (0–255) or "#rrggbb". */
 export type Color = readonly [number, number, number] | string;

@@ -1,43 +1,50 @@
 /**
  * Colorizing one photo of any size with a generator trained on size×size
- * squares, as in seed 003: pad the L channel to a square with reflected image
- * content (not black bars, which the model never saw), shrink it to the model's
- * size, predict ab, cut the padding back out and enlarge ab to the photo's
- * resolution. The caller recombines ab with the photo's ORIGINAL L, so
- * luminance detail survives at full resolution and only chroma is low-res.
+ * squares: pad the L channel to a square with reflected image content (not
+ * black bars, which the model never saw), shrink it to the model's size,
+ * predict ab, cut the padding back out and enlarge ab to the photo's
+ * resolution. ab is recombined with the photo's ORIGINAL L, so luminance detail
+ * survives at full resolution and only chroma is low-res.
  *
- * Resampling runs on the CPU: it is a separable pass with a few taps per pixel
- * (cheap next to the generator), and folding the padding, the resize and the
- * crop into per-axis weight tables avoids ever building the padded square of a
- * large photo (a 6000×4000 photo would need a 6000×6000 buffer). Colour
- * conversion, which has GPU kernels (engine/color.ts), runs on the GPU in
- * chunks of pixels so that no tensor exceeds a binding-size limit.
+ * The photo stays on the GPU from upload to readback: its packed 8-bit RGBA goes
+ * up once, becomes L (engine/color.ts), is resampled to the model's square (a
+ * row pass, then a column pass that also normalises), goes through the
+ * generator, and one last pass resamples the prediction back to the photo and
+ * converts (L, a, b) to packed RGBA, which is read back once. Padding, resize
+ * and crop are folded into per-axis weight tables (engine/image.ts, the weights
+ * the CLI's resize uses too), so the padded square of a large photo is never
+ * built (a 6000×4000 photo would need a 6000×6000 buffer). The tables are the
+ * one step left on the CPU: a few entries per pixel of one axis (kilobytes, one
+ * small upload), and computing them on the GPU would write the weight rules twice.
+ *
+ * A photo whose tensors would exceed one storage binding is processed in bands
+ * of rows, each uploaded and read back once; any photo that fits is one band.
  */
 
 import type { Unet } from "./unet.ts";
 import { noGrad } from "../engine/autograd.ts";
-import { tensor, tidy } from "../engine/tensor.ts";
-import { labToRgb, rgbToLab } from "../engine/color.ts";
+import { runtime } from "../engine/gpu.ts";
+import { Tensor, tensor, tidy } from "../engine/tensor.ts";
+import {
+  labToRgba8,
+  MODEL_L_SCALE,
+  readRgba8,
+  rgba8ToL,
+  runAbToImage,
+  runModelInputColumns,
+  runResampleRows,
+  uploadRgba8,
+} from "../engine/color.ts";
+import {
+  type AxisTable,
+  type AxisWeights,
+  axisWeights,
+  packAxisWeights,
+  type RgbaImage,
+} from "../engine/image.ts";
 
-/** An 8-bit RGBA image, row-major, 4 bytes a pixel (the shape cli/image.ts reads and writes). */
-export interface RgbaImage {
-  /** Pixels per row. */
-  width: number;
-  /** Number of rows. */
-  height: number;
-  /** width·height·4 bytes, R, G, B, A per pixel (alpha is passed through by colorization). */
-  rgba: Uint8Array;
-}
-
-/**
- * Resampling weights of one axis in compressed rows: output i reads source
- * indices `index[starts[i]..starts[i+1])` with the matching `weight`s (summing to 1).
- */
-export interface AxisWeights {
-  starts: Int32Array;
-  index: Int32Array;
-  weight: Float32Array;
-}
+// Callers of the colorizer use the image type from here; it is declared once, in engine/image.ts.
+export type { RgbaImage } from "../engine/image.ts";
 
 /** How a padded (virtual) coordinate maps back to a real source index. */
 export type PadMode = "reflect" | "edge";
@@ -63,96 +70,6 @@ function padIndex(v: number, n: number, before: number, mode: PadMode): number {
   return s < 0 ? -s : 2 * (n - 1) - s;
 }
 
-/**
- * Weights taking a virtual axis of `virtLen` samples to `outLen` samples, where
- * output i covers the virtual interval [(i + offset)·scale, (i + 1 + offset)·scale).
- * When an output pixel covers one source pixel or more (shrinking) the weights
- * average the covered area exactly (fractional edges included: "area" resize,
- * which does not alias); when it covers less (enlarging) they interpolate
- * linearly between pixel centres (half-pixel convention, clamped at the edges,
- * like PyTorch's bilinear with align_corners=False). `toSrc` maps a virtual
- * index to the real array index (padding).
- */
-export function axisWeights(
-  outLen: number,
-  virtLen: number,
-  scale: number,
-  offset: number,
-  toSrc: (v: number) => number = (v) => v,
-): AxisWeights {
-  const starts = new Int32Array(outLen + 1);
-  const index: number[] = [];
-  const weight: number[] = [];
-  for (let i = 0; i < outLen; i++) {
-    starts[i] = index.length;
-    if (scale >= 1) {
-      const a = (i + offset) * scale, b = (i + 1 + offset) * scale;
-      const k0 = Math.max(0, Math.floor(a)), k1 = Math.min(virtLen, Math.ceil(b));
-      let total = 0;
-      const first = index.length;
-      for (let k = k0; k < k1; k++) {
-        const w = Math.min(b, k + 1) - Math.max(a, k);
-        if (w <= 1e-9) continue;
-        index.push(toSrc(k));
-        weight.push(w);
-        total += w;
-      }
-      if (index.length === first) {
-        // Only reachable through rounding at the very end of the axis.
-        index.push(toSrc(Math.min(virtLen - 1, Math.max(0, Math.floor(a)))));
-        weight.push(1);
-        total = 1;
-      }
-      for (let j = first; j < index.length; j++) weight[j] /= total;
-    } else {
-      const c = Math.min(Math.max((i + offset + 0.5) * scale - 0.5, 0), virtLen - 1);
-      const k0 = Math.floor(c), f = c - k0;
-      const k1 = Math.min(k0 + 1, virtLen - 1);
-      index.push(toSrc(k0));
-      weight.push(1 - f);
-      if (f > 0 && k1 !== k0) {
-        index.push(toSrc(k1));
-        weight.push(f);
-      }
-    }
-  }
-  starts[outLen] = index.length;
-  return { starts, index: Int32Array.from(index), weight: Float32Array.from(weight) };
-}
-
-/**
- * Separable resampling of a `srcW`×`srcH` plane with per-axis weights
- * (`wx`: output columns, `wy`: output rows). Rows are filtered first, so the
- * intermediate has the source's height and the output's width.
- */
-export function resample(
-  src: Float32Array,
-  srcW: number,
-  srcH: number,
-  wx: AxisWeights,
-  wy: AxisWeights,
-): Float32Array {
-  const outW = wx.starts.length - 1, outH = wy.starts.length - 1;
-  const tmp = new Float32Array(outW * srcH);
-  for (let y = 0; y < srcH; y++) {
-    const row = y * srcW, trow = y * outW;
-    for (let x = 0; x < outW; x++) {
-      let s = 0;
-      for (let j = wx.starts[x]; j < wx.starts[x + 1]; j++) s += wx.weight[j] * src[row + wx.index[j]];
-      tmp[trow + x] = s;
-    }
-  }
-  const out = new Float32Array(outW * outH);
-  for (let y = 0; y < outH; y++) {
-    const orow = y * outW;
-    for (let j = wy.starts[y]; j < wy.starts[y + 1]; j++) {
-      const w = wy.weight[j], trow = wy.index[j] * outW;
-      for (let x = 0; x < outW; x++) out[orow + x] += w * tmp[trow + x];
-    }
-  }
-  return out;
-}
-
 /** The geometry of one colorization: the padded square and the model's input size. */
 export interface ColorizeGeometry {
   width: number;
@@ -170,34 +87,89 @@ export function colorizeGeometry(width: number, height: number, size: number): C
   return { width, height, side, padX: padPlan(width, side), padY: padPlan(height, side), size };
 }
 
+/** The four weight tables of one colorization: photo → model square (x, y) and back (x, y). */
+interface GeometryWeights {
+  inX: AxisWeights;
+  inY: AxisWeights;
+  outX: AxisWeights;
+  outY: AxisWeights;
+}
+
+/**
+ * Model input: output i of an axis covers padded coordinates [i·side/size, (i+1)·side/size),
+ * mapped to the photo through the padding. Output: photo pixel x covers padded coordinates
+ * [x + pad, x + pad + 1), i.e. model coordinates scaled by size/side, so crop and resize are
+ * one resampling (no rounding of the crop edges to whole model pixels).
+ */
+function geometryWeights(g: ColorizeGeometry): GeometryWeights {
+  const { width: w, height: h, side, size, padX, padY } = g;
+  return {
+    inX: axisWeights(size, side, side / size, 0, (v) => padIndex(v, w, padX.before, padX.mode)),
+    inY: axisWeights(size, side, side / size, 0, (v) => padIndex(v, h, padY.before, padY.mode)),
+    outX: axisWeights(w, size, size / side, padX.before),
+    outY: axisWeights(h, size, size / side, padY.before),
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Float64 CPU references of the GPU passes below (tests compare against them).
+
+/**
+ * Separable resampling of a `srcW`×`srcH` plane with per-axis weights
+ * (`wx`: output columns, `wy`: output rows), in float64. Rows are filtered
+ * first, as the GPU does, so the intermediate has the source's height and the
+ * output's width.
+ */
+export function resample(
+  src: ArrayLike<number>,
+  srcW: number,
+  srcH: number,
+  wx: AxisWeights,
+  wy: AxisWeights,
+): Float64Array {
+  const outW = wx.starts.length - 1, outH = wy.starts.length - 1;
+  const tmp = new Float64Array(outW * srcH);
+  for (let y = 0; y < srcH; y++) {
+    const row = y * srcW, trow = y * outW;
+    for (let x = 0; x < outW; x++) {
+      let s = 0;
+      for (let j = wx.starts[x]; j < wx.starts[x + 1]; j++) s += wx.weight[j] * src[row + wx.index[j]];
+      tmp[trow + x] = s;
+    }
+  }
+  const out = new Float64Array(outW * outH);
+  for (let y = 0; y < outH; y++) {
+    const orow = y * outW;
+    for (let j = wy.starts[y]; j < wy.starts[y + 1]; j++) {
+      const w = wy.weight[j], trow = wy.index[j] * outW;
+      for (let x = 0; x < outW; x++) out[orow + x] += w * tmp[trow + x];
+    }
+  }
+  return out;
+}
+
 /**
  * The generator's input: L (0..100, `width`×`height`) padded to a square,
- * resized to size×size and normalised to L/50 − 1.
+ * resized to size×size and normalised to L/50 − 1 (float64 reference of the GPU path).
  */
-export function modelInput(L: Float32Array, g: ColorizeGeometry): Float32Array {
-  const { width: w, height: h, side, size, padX, padY } = g;
-  const scale = side / size;
-  const wx = axisWeights(size, side, scale, 0, (v) => padIndex(v, w, padX.before, padX.mode));
-  const wy = axisWeights(size, side, scale, 0, (v) => padIndex(v, h, padY.before, padY.mode));
-  const x = resample(L, w, h, wx, wy);
-  for (let i = 0; i < x.length; i++) x[i] = x[i] / 50 - 1;
+export function modelInput(L: ArrayLike<number>, g: ColorizeGeometry): Float64Array {
+  const { inX, inY } = geometryWeights(g);
+  const x = resample(L, g.width, g.height, inX, inY);
+  for (let i = 0; i < x.length; i++) x[i] = x[i] / MODEL_L_SCALE - 1;
   return x;
 }
 
 /**
  * The inverse geometry: one size×size plane of model output back to the
- * `width`×`height` image, keeping only the unpadded region. Output pixel x
- * covers padded coordinates [x + padX, x + padX + 1), i.e. model coordinates
- * scaled by size/side, so crop and resize are one resampling (no rounding of
- * the crop edges to whole model pixels).
+ * `width`×`height` image, keeping only the unpadded region (float64 reference of the GPU path).
  */
-export function modelOutputToImage(plane: Float32Array, g: ColorizeGeometry): Float32Array {
-  const { width: w, height: h, side, size, padX, padY } = g;
-  const scale = size / side;
-  const wx = axisWeights(w, size, scale, padX.before);
-  const wy = axisWeights(h, size, scale, padY.before);
-  return resample(plane, size, size, wx, wy);
+export function modelOutputToImage(plane: ArrayLike<number>, g: ColorizeGeometry): Float64Array {
+  const { outX, outY } = geometryWeights(g);
+  return resample(plane, g.size, g.size, outX, outY);
 }
+
+// ---------------------------------------------------------------------------
+// GPU.
 
 function checkSize(G: Unet, size: number) {
   const m = G.sizeMultiple;
@@ -205,6 +177,80 @@ function checkSize(G: Unet, size: number) {
     throw new Error(
       `colorize: size ${size} must be a positive multiple of ${m} (2^nDown for this model, nDown=${G.config.nDown})`,
     );
+  }
+}
+
+function checkGenerator(G: Unet) {
+  if (G.config.inputChannels !== 1 || G.config.outputChannels !== 2) {
+    throw new Error(
+      `colorize: the generator maps ${G.config.inputChannels} to ${G.config.outputChannels} channels, not L to ab (1 to 2)`,
+    );
+  }
+}
+
+/** Options of the colorizing functions. */
+export interface ColorizeOptions {
+  /**
+   * Photo rows per band (default: as many as keep every band tensor within the adapter's
+   * maxStorageBufferBindingSize, so nearly every photo is one band). Results do not depend on
+   * it; each band costs one more upload and readback.
+   */
+  bandRows?: number;
+}
+
+interface Band {
+  y0: number;
+  rows: number;
+}
+
+/** Bands of rows whose tensors of `bytesPerPixel` per pixel each fit one storage binding. */
+function rowBands(width: number, height: number, bytesPerPixel: number, options: ColorizeOptions): Band[] {
+  const fit = Math.floor(runtime().maxBindingBytes / (bytesPerPixel * width));
+  const step = Math.max(1, Math.floor(Math.min(options.bandRows ?? fit, fit)));
+  const bands: Band[] = [];
+  for (let y0 = 0; y0 < height; y0 += step) bands.push({ y0, rows: Math.min(step, height - y0) });
+  return bands;
+}
+
+/** The weight tables as one u32 tensor (one small upload), and where each table is in it. */
+function uploadWeights(
+  g: ColorizeGeometry,
+): { taps: Tensor; tables: Record<keyof GeometryWeights, AxisTable> } {
+  const w = geometryWeights(g);
+  const { data, tables } = packAxisWeights([w.inX, w.inY, w.outX, w.outY]);
+  // The tensor holds u32 bit patterns; a Float32Array view uploads them unchanged.
+  const taps = tensor(new Float32Array(data.buffer), [data.length]);
+  return { taps, tables: { inX: tables[0], inY: tables[1], outX: tables[2], outY: tables[3] } };
+}
+
+/**
+ * Records the generator's prediction [1,2,size,size] (model units) for a photo given as bands
+ * of L [1,1,rows,W]: rows pass of every band into one [H, size] plane, column pass with the
+ * normalisation, then G. Runs inside noGrad and tidy, G in eval mode.
+ */
+function predict(
+  G: Unet,
+  g: ColorizeGeometry,
+  bands: readonly Band[],
+  L: readonly Tensor[],
+  taps: Tensor,
+  tables: Record<keyof GeometryWeights, AxisTable>,
+): Tensor {
+  const rows = Tensor.empty([g.height, g.size], "colorize");
+  bands.forEach((b, k) => runResampleRows(L[k], taps, tables.inX, rows, b.y0));
+  const x = Tensor.empty([1, 1, g.size, g.size], "colorize");
+  runModelInputColumns(rows, taps, tables.inY, x);
+  return G.forward(x);
+}
+
+/** Runs `fn` with G in eval mode (running statistics, no dropout) and no gradients; restores G's mode. */
+function inEval<T>(G: Unet, fn: () => T): T {
+  const wasTraining = G.training;
+  G.eval();
+  try {
+    return noGrad(fn);
+  } finally {
+    G.train(wasTraining);
   }
 }
 
@@ -220,6 +266,7 @@ export async function colorizeLab(
   width: number,
   height: number,
   size: number,
+  options: ColorizeOptions = {},
 ): Promise<Float32Array> {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) {
     throw new Error(`colorize: image is ${width}×${height}; it needs at least one pixel`);
@@ -227,61 +274,53 @@ export async function colorizeLab(
   if (L.length !== width * height) {
     throw new Error(`colorize: ${L.length} L values for a ${width}×${height} image`);
   }
-  if (G.config.inputChannels !== 1 || G.config.outputChannels !== 2) {
-    throw new Error(
-      `colorize: the generator maps ${G.config.inputChannels} to ${G.config.outputChannels} channels, not L to ab (1 to 2)`,
-    );
-  }
+  checkGenerator(G);
   checkSize(G, size);
   const g = colorizeGeometry(width, height, size);
-  const input = modelInput(L, g);
-  const wasTraining = G.training;
-  G.eval();
-  let ab: Float32Array;
+  // The largest band tensor is the output's a and b: 8 bytes a pixel.
+  const bands = rowBands(width, height, 8, options);
+  const outs = inEval(G, () =>
+    tidy(() => {
+      const { taps, tables } = uploadWeights(g);
+      const Ls = bands.map((b) =>
+        tensor(L.subarray(b.y0 * width, (b.y0 + b.rows) * width), [1, 1, b.rows, width])
+      );
+      const pred = predict(G, g, bands, Ls, taps, tables);
+      return bands.map((b) => runAbToImage(pred, { taps, x: tables.outX, y: tables.outY, width, ...b }));
+    }));
+  const hw = width * height;
+  const result = new Float32Array(2 * hw);
   try {
-    const out = noGrad(() => tidy(() => G.forward(tensor(input, [1, 1, size, size]))));
-    try {
-      ab = await out.data();
-    } finally {
-      out.dispose();
+    for (const [k, b] of bands.entries()) {
+      const ab = await outs[k].data();
+      const n = b.rows * width;
+      result.set(ab.subarray(0, n), b.y0 * width);
+      result.set(ab.subarray(n, 2 * n), hw + b.y0 * width);
     }
   } finally {
-    G.train(wasTraining);
-  }
-  const hw = width * height, ss = size * size;
-  const result = new Float32Array(2 * hw);
-  for (let c = 0; c < 2; c++) {
-    const plane = ab.subarray(c * ss, (c + 1) * ss).map((v) => v * 110);
-    result.set(modelOutputToImage(plane, g), c * hw);
+    for (const t of outs) t.dispose();
   }
   return result;
 }
 
-/** Pixels converted per GPU pass: 2^20 pixels are 12 MiB per 3-channel tensor, far below binding limits. */
-const CHUNK = 1 << 20;
-
 /** L (0..100) of every pixel of an RGBA image, converted on the GPU as skimage's rgb2lab. */
-export async function rgbaToL(img: RgbaImage): Promise<Float32Array> {
-  const hw = img.width * img.height;
-  const L = new Float32Array(hw);
-  for (let start = 0; start < hw; start += CHUNK) {
-    const n = Math.min(CHUNK, hw - start);
-    const planes = new Float32Array(3 * n);
-    for (let s = 0; s < n; s++) {
-      const p = 4 * (start + s);
-      planes[s] = img.rgba[p] / 255;
-      planes[n + s] = img.rgba[p + 1] / 255;
-      planes[2 * n + s] = img.rgba[p + 2] / 255;
-    }
-    // A row of n pixels: the conversion is per pixel, so any NCHW shape with H·W = n works.
-    const lab = tidy(() => rgbToLab(tensor(planes, [1, 3, 1, n])));
+export async function rgbaToL(img: RgbaImage, options: ColorizeOptions = {}): Promise<Float32Array> {
+  const { width, height } = img;
+  const L = new Float32Array(width * height);
+  for (const b of rowBands(width, height, 4, options)) {
+    const t = tidy(() => rgba8ToL(uploadRgba8(bandBytes(img.rgba, width, b), b.rows, width)));
     try {
-      L.set((await lab.data()).subarray(0, n), start);
+      L.set(await t.data(), b.y0 * width);
     } finally {
-      lab.dispose();
+      t.dispose();
     }
   }
   return L;
+}
+
+/** The RGBA bytes of a band of rows. */
+function bandBytes(rgba: Uint8Array, width: number, b: Band): Uint8Array {
+  return rgba.subarray(4 * b.y0 * width, 4 * (b.y0 + b.rows) * width);
 }
 
 /**
@@ -295,30 +334,27 @@ export async function labToRgba(
   width: number,
   height: number,
   alpha?: Uint8Array,
+  options: ColorizeOptions = {},
 ): Promise<Uint8Array> {
   const hw = width * height;
   const out = new Uint8Array(4 * hw);
-  for (let start = 0; start < hw; start += CHUNK) {
-    const n = Math.min(CHUNK, hw - start);
-    const planes = new Float32Array(3 * n);
-    planes.set(L.subarray(start, start + n), 0);
-    planes.set(ab.subarray(start, start + n), n);
-    planes.set(ab.subarray(hw + start, hw + start + n), 2 * n);
-    const rgb = tidy(() => labToRgb(tensor(planes, [1, 3, 1, n])));
-    let v: Float32Array;
+  // The largest band tensor is ab: 8 bytes a pixel.
+  for (const b of rowBands(width, height, 8, options)) {
+    const start = b.y0 * width, n = b.rows * width;
+    const t = tidy(() => {
+      const abBand = Tensor.empty([1, 2, b.rows, width], "labToRgba");
+      runtime().upload(abBand.buffer, ab.subarray(start, start + n));
+      runtime().upload(abBand.buffer, ab.subarray(hw + start, hw + start + n), 4 * n);
+      return labToRgba8(tensor(L.subarray(start, start + n), [1, 1, b.rows, width]), abBand);
+    });
     try {
-      v = await rgb.data();
+      out.set(await readRgba8(t), 4 * start);
     } finally {
-      rgb.dispose();
-    }
-    for (let s = 0; s < n; s++) {
-      const p = 4 * (start + s);
-      out[p] = Math.round(v[s] * 255);
-      out[p + 1] = Math.round(v[n + s] * 255);
-      out[p + 2] = Math.round(v[2 * n + s] * 255);
-      out[p + 3] = alpha ? alpha[p + 3] : 255;
+      t.dispose();
     }
   }
+  // The alpha bytes are already here: copying them costs less than uploading them.
+  if (alpha) { for (let p = 3; p < out.length; p += 4) out[p] = alpha[p]; }
   return out;
 }
 
@@ -327,14 +363,40 @@ export async function labToRgba(
  * generator `G` at model resolution `size`; returns an image of the same size
  * whose L channel is the input's and whose alpha is the input's.
  */
-export async function colorizeRgba(G: Unet, img: RgbaImage, size: number): Promise<RgbaImage> {
+export async function colorizeRgba(
+  G: Unet,
+  img: RgbaImage,
+  size: number,
+  options: ColorizeOptions = {},
+): Promise<RgbaImage> {
   const { width, height } = img;
   if (!(width > 0 && height > 0)) throw new Error(`colorize: image is ${width}×${height}; it has no pixels`);
   if (img.rgba.length !== 4 * width * height) {
     throw new Error(`colorize: ${img.rgba.length} bytes are not ${width}×${height} RGBA pixels`);
   }
+  checkGenerator(G);
   checkSize(G, size);
-  const L = await rgbaToL(img);
-  const ab = await colorizeLab(G, L, width, height, size);
-  return { width, height, rgba: await labToRgba(L, ab, width, height, img.rgba) };
+  const g = colorizeGeometry(width, height, size);
+  // Every band tensor (packed pixels, L, packed output) has 4 bytes a pixel.
+  const bands = rowBands(width, height, 4, options);
+  const outs = inEval(G, () =>
+    tidy(() => {
+      const { taps, tables } = uploadWeights(g);
+      const pixels = bands.map((b) => uploadRgba8(bandBytes(img.rgba, width, b), b.rows, width));
+      const Ls = pixels.map(rgba8ToL);
+      const pred = predict(G, g, bands, Ls, taps, tables);
+      return bands.map((b, k) =>
+        runAbToImage(pred, { taps, x: tables.outX, y: tables.outY, width, ...b }, {
+          L: Ls[k],
+          rgba: pixels[k],
+        })
+      );
+    }));
+  const rgba = new Uint8Array(4 * width * height);
+  try {
+    for (const [k, b] of bands.entries()) rgba.set(await readRgba8(outs[k]), 4 * b.y0 * width);
+  } finally {
+    for (const t of outs) t.dispose();
+  }
+  return { width, height, rgba };
 }

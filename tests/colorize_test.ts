@@ -7,20 +7,25 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { assertClose, gpu } from "./helpers.ts";
+import { assertClose, gpu, rng } from "./helpers.ts";
 import {
-  axisWeights,
   colorizeGeometry,
   colorizeLab,
+  colorizeRgba,
+  labToRgba,
   modelInput,
   modelOutputToImage,
   padPlan,
+  rgbaToL,
 } from "../models/colorize.ts";
+import { axisWeights } from "../engine/image.ts";
 import { encodeCheckpoint } from "../models/checkpoint.ts";
 import { Unet } from "../models/unet.ts";
 import { initPix2pixWeights } from "../models/init.ts";
 import { manualSeed } from "../engine/random.ts";
-import { rgbToLabCpu } from "../engine/color.ts";
+import { labToRgbCpu, MODEL_AB_SCALE, rgbToLabCpu } from "../engine/color.ts";
+import { keep, type Tensor, tensor } from "../engine/tensor.ts";
+import { copy } from "../engine/ops/buffers.ts";
 import { crc32, readImage, type RgbaImage, writeImage } from "../cli/image.ts";
 import { type CliIo, main } from "../cli/colorize.ts";
 
@@ -106,6 +111,140 @@ Deno.test("colorizeLab: full-resolution ab from a tiny model; size must be a mul
   assert.ok(ab.every((v) => Math.abs(v) <= 110) && ab.some((v) => v !== 0));
   assert.equal(G.training, true, "mode restored after eval");
   G.dispose();
+});
+
+// ---------------------------------------------------------------------------
+// The GPU passes (RESAMPLE_ROWS, MODEL_INPUT_COLUMNS, AB_TO_IMAGE) against the float64 references.
+
+/**
+ * A stand-in generator for `size`: it keeps a copy of the input it is given and returns `pred`
+ * ([2, size, size] in model units), so the passes around the generator can be checked alone.
+ */
+function fakeGenerator(size: number, pred: Float32Array): { G: Unet; input: () => Promise<Float32Array> } {
+  let seen: Tensor | null = null;
+  const fake = {
+    config: { inputChannels: 1, outputChannels: 2, nDown: 5 },
+    sizeMultiple: 32,
+    training: true,
+    eval() {
+      this.training = false;
+    },
+    train(mode: boolean) {
+      this.training = mode;
+    },
+    forward(x: Tensor): Tensor {
+      assert.deepEqual(x.shape, [1, 1, size, size]);
+      seen?.dispose();
+      seen = keep(copy(x));
+      return tensor(pred, [1, 2, size, size]);
+    },
+  };
+  return {
+    G: fake as unknown as Unet,
+    input: async () => {
+      const data = await seen!.data();
+      seen!.dispose();
+      seen = null;
+      return data;
+    },
+  };
+}
+
+/** width×height×4 random bytes; alpha random too (it must pass through untouched). */
+function randomRgba(width: number, height: number, seed: number): RgbaImage {
+  const r = rng(seed);
+  return {
+    width,
+    height,
+    rgba: Uint8Array.from({ length: 4 * width * height }, () => Math.floor(256 * r.next())),
+  };
+}
+
+// Shrinking with reflect padding both ways, enlarging with edge padding, no padding, a long strip.
+const CASES: [number, number, number][] = [[45, 20, 32], [20, 45, 32], [10, 7, 32], [33, 33, 64], [
+  97,
+  61,
+  32,
+], [
+  200,
+  7,
+  64,
+]];
+
+Deno.test("GPU model input and output resampling vs float64 references (stand-in generator)", async () => {
+  for (const [k, [w, h, size]] of CASES.entries()) {
+    const g = colorizeGeometry(w, h, size);
+    const L = Float32Array.from(rng(30 + k).uniform(w * h, 0, 100));
+    const pred = Float32Array.from(rng(40 + k).uniform(2 * size * size, -1, 1));
+    const { G, input } = fakeGenerator(size, pred);
+    const ab = await colorizeLab(G, L, w, h, size);
+    // The input is L/50 − 1 of weighted sums of L ≤ 100 with weights summing to 1: f32 rounding of the
+    // weights (6e-8 relative) and of the sums, scaled by 1/50, gives a few 1e-7; measured ≤ 5.1e-7 on
+    // lavapipe over these cases and 640×480 at 256. 2e-6 leaves 4×.
+    assertClose(await input(), modelInput(L, g), { atol: 2e-6 }, `${w}×${h} at ${size}: model input`);
+    const ref = new Float64Array(2 * w * h);
+    for (let c = 0; c < 2; c++) {
+      const plane = modelOutputToImage(pred.subarray(c * size * size, (c + 1) * size * size), g);
+      ref.set(plane.map((v) => v * MODEL_AB_SCALE), c * w * h);
+    }
+    // ab up to 110 in Lab units, where an f32 ulp is 7.6e-6; measured ≤ 1.9e-5 (as above). 1e-4 leaves 5×.
+    assertClose(ab, ref, { atol: 1e-4 }, `${w}×${h} at ${size}: ab`);
+    assert.equal(G.training, true, "mode restored");
+  }
+});
+
+Deno.test("colorizeRgba on the GPU vs float64 Lab of the photo and the reference ab: bytes within 1, alpha kept, one submit", async () => {
+  const rt = await gpu();
+  for (const [k, [w, h, size]] of CASES.entries()) {
+    const g = colorizeGeometry(w, h, size);
+    const img = randomRgba(w, h, 50 + k);
+    const pred = Float32Array.from(rng(60 + k).uniform(2 * size * size, -0.3, 0.3));
+    const { G } = fakeGenerator(size, pred);
+    const submits = rt.submits;
+    const out = await colorizeRgba(G, img, size);
+    // Upload, conversion, resampling, generator, recombination: all recorded, then one readback.
+    assert.equal(rt.submits - submits, 1, "one submit");
+    assert.deepEqual([out.width, out.height], [w, h]);
+    const a = modelOutputToImage(pred.subarray(0, size * size), g);
+    const b = modelOutputToImage(pred.subarray(size * size), g);
+    let worst = 0;
+    for (let i = 0; i < w * h; i++) {
+      const p = 4 * i;
+      const [L] = rgbToLabCpu(img.rgba[p] / 255, img.rgba[p + 1] / 255, img.rgba[p + 2] / 255);
+      const rgb = labToRgbCpu(L, a[i] * MODEL_AB_SCALE, b[i] * MODEL_AB_SCALE);
+      for (let c = 0; c < 3; c++) {
+        worst = Math.max(worst, Math.abs(out.rgba[p + c] - Math.round(255 * rgb[c])));
+      }
+      assert.equal(out.rgba[p + 3], img.rgba[p + 3], `alpha of pixel ${i}`);
+    }
+    // The f32 pipeline's RGB is ~6e-6 (of 1) off the float64 one (tests/color_test.ts), a few 1e-3 of a
+    // byte step, so only a value that close to a rounding midpoint rounds the other way: one step at
+    // most (measured: 24 of 1M bytes, over these cases and 640×480 at 256).
+    assert.ok(worst <= 1, `${w}×${h}: a byte off by ${worst}`);
+  }
+});
+
+Deno.test("bands of rows (photos larger than a storage binding) give the same bytes as one band", async () => {
+  const [w, h, size] = [45, 37, 32];
+  const img = randomRgba(w, h, 70);
+  const pred = Float32Array.from(rng(71).uniform(2 * size * size, -0.3, 0.3));
+  const { G } = fakeGenerator(size, pred);
+  const same = (x: ArrayLike<number>, y: ArrayLike<number>, label: string) =>
+    assertClose(x, y, { atol: 0 }, label);
+  same(
+    (await colorizeRgba(G, img, size, { bandRows: 5 })).rgba,
+    (await colorizeRgba(G, img, size)).rgba,
+    "rgba",
+  );
+  const L = await rgbaToL(img);
+  same(await rgbaToL(img, { bandRows: 4 }), L, "L");
+  const ab = await colorizeLab(G, L, w, h, size);
+  same(await colorizeLab(G, L, w, h, size, { bandRows: 6 }), ab, "ab");
+  same(
+    await labToRgba(L, ab, w, h, img.rgba, { bandRows: 3 }),
+    await labToRgba(L, ab, w, h, img.rgba),
+    "labToRgba",
+  );
 });
 
 // ---------------------------------------------------------------------------
