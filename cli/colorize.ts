@@ -20,6 +20,7 @@ import { colorizeRgba } from "../models/colorize.ts";
 import type { Unet } from "../models/unet.ts";
 import { readImage, writeImage } from "./image.ts";
 import { ProgressBar } from "./progress.ts";
+import { enterCallerDirectory, listFiles } from "./fsutil.ts";
 
 /** Where the project's shipped model lives, relative to this file (so it works from any directory). */
 export const DEFAULT_MODEL_URL: URL = new URL("../models/default.safetensors", import.meta.url);
@@ -105,28 +106,16 @@ async function isDirectory(path: string): Promise<boolean> {
   }
 }
 
-/** Image files under `dir`, sorted, as paths relative to `dir`. */
-async function walk(dir: string, rel = ""): Promise<string[]> {
-  const entries: Deno.DirEntry[] = [];
-  for await (const e of Deno.readDir(join(dir, rel))) entries.push(e);
-  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const out: string[] = [];
-  for (const e of entries) {
-    const r = rel ? join(rel, e.name) : e.name;
-    let isDir = e.isDirectory, isFile = e.isFile;
-    if (e.isSymlink) {
-      try {
-        const s = await Deno.stat(join(dir, r));
-        isDir = s.isDirectory;
-        isFile = s.isFile;
-      } catch {
-        continue;
-      }
-    }
-    if (isDir) out.push(...await walk(dir, r));
-    else if (isFile && IMAGE_EXT.test(e.name) && !OUTPUT_NAME.test(e.name)) out.push(r);
-  }
-  return out;
+/**
+ * Image files under `dir` as paths relative to `dir`, leaving out earlier outputs: depth first, each
+ * folder's entries sorted by name (hidden files included, links followed).
+ */
+function walk(dir: string): Promise<string[]> {
+  return listFiles(dir, {
+    match: (name) => IMAGE_EXT.test(name) && !OUTPUT_NAME.test(name),
+    followLinks: true,
+    order: "tree",
+  });
 }
 
 function colorName(file: string): string {
@@ -361,19 +350,6 @@ export async function main(
   }
   G.dispose();
   return failed ? 1 : 0;
-}
-
-/**
- * `deno task` runs in the repository root and passes the caller's directory as INIT_CWD; going back
- * there makes relative paths mean what the user typed. Without --allow-env the paths stay as they are.
- */
-function enterCallerDirectory() {
-  try {
-    const dir = Deno.env.get("INIT_CWD");
-    if (dir) Deno.chdir(dir);
-  } catch {
-    // No permission to read INIT_CWD (plain deno run): the current directory already is the caller's.
-  }
 }
 
 if (import.meta.main) {

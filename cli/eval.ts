@@ -12,7 +12,7 @@ import { initGpu } from "../engine/gpu.ts";
 import { buildGenerator, checkpointImageSize, decodeCheckpoint } from "../models/checkpoint.ts";
 import { colorizeRgba, labToRgba, type RgbaImage, rgbaToL } from "../models/colorize.ts";
 import type { Unet } from "../models/unet.ts";
-import { listImages } from "./data.ts";
+import { listImages } from "./dataset.ts";
 import { readImage } from "./image.ts";
 import { ProgressBar } from "./progress.ts";
 

@@ -1,9 +1,10 @@
 /**
  * File helpers for the CLI: crash-safe writes (a kill -9 at any moment leaves
- * either the old file or the new one, never a torn mix) and small conveniences.
+ * either the old file or the new one, never a torn mix), the one recursive
+ * folder listing, and small conveniences.
  */
 
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 
 /** Whether a path exists (any kind of entry). */
 export async function exists(path: string): Promise<boolean> {
@@ -92,4 +93,71 @@ export async function readJsonLines<T = Record<string, unknown>>(path: string): 
     }
   }
   return out;
+}
+
+/** Options of {@link listFiles}; the defaults list every file, links left out, in path order. */
+export interface ListFilesOptions {
+  /** Keeps a file when this returns true for its name (default: every file). */
+  match?: (name: string) => boolean;
+  /** Leaves out files and folders whose name starts with "." (default false). */
+  skipHidden?: boolean;
+  /** Follows symbolic links to files and folders, leaving out dangling ones (default false: links are left out). */
+  followLinks?: boolean;
+  /**
+   * "path" (default): the relative paths sorted as whole strings by code unit
+   * (not locale), so the order is the same on every machine; "a.png" comes
+   * before "a/x.png". "tree": depth first, each folder's entries sorted by name,
+   * so a folder's files come where the folder sorts; "a/x.png" comes before
+   * "a.png" because the folder "a" sorts before "a.png".
+   */
+  order?: "path" | "tree";
+  /** The error to throw when folder `dir` cannot be read (default: the error as it came). */
+  readError?: (dir: string, e: unknown) => Error;
+}
+
+/** Files under `root`, recursively, as paths relative to `root` (see {@link ListFilesOptions}). */
+export async function listFiles(root: string, opts: ListFilesOptions = {}): Promise<string[]> {
+  const out: string[] = [];
+  const byCodeUnit = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  const walk = async (rel: string) => {
+    const dir = rel ? join(root, rel) : root;
+    let entries: Deno.DirEntry[];
+    try {
+      entries = await Array.fromAsync(Deno.readDir(dir));
+    } catch (e) {
+      throw opts.readError ? opts.readError(dir, e) : e;
+    }
+    entries.sort((a, b) => byCodeUnit(a.name, b.name));
+    for (const e of entries) {
+      if (opts.skipHidden && e.name.startsWith(".")) continue;
+      const r = rel ? join(rel, e.name) : e.name;
+      let isDir = e.isDirectory, isFile = e.isFile;
+      if (e.isSymlink) {
+        if (!opts.followLinks) continue;
+        try {
+          const st = await Deno.stat(join(root, r));
+          isDir = st.isDirectory, isFile = st.isFile;
+        } catch {
+          continue; // dangling link
+        }
+      }
+      if (isDir) await walk(r);
+      else if (isFile && (opts.match?.(e.name) ?? true)) out.push(r);
+    }
+  };
+  await walk("");
+  return opts.order === "tree" ? out : out.sort(byCodeUnit);
+}
+
+/**
+ * `deno task` runs in the repository root and passes the caller's directory as INIT_CWD; going back
+ * there makes relative paths mean what the user typed. Without --allow-env the paths stay as they are.
+ */
+export function enterCallerDirectory(): void {
+  try {
+    const dir = Deno.env.get("INIT_CWD");
+    if (dir) Deno.chdir(dir);
+  } catch {
+    // No permission to read INIT_CWD (plain deno run): the current directory already is the caller's.
+  }
 }

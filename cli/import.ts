@@ -21,7 +21,7 @@ import {
   encodeCheckpoint,
 } from "../models/checkpoint.ts";
 import type { Unet } from "../models/unet.ts";
-import { atomicWrite } from "./fsutil.ts";
+import { atomicWrite, enterCallerDirectory } from "./fsutil.ts";
 
 const HELP = `Usage: deno task import IN.safetensors OUT.safetensors [--fp16] [--size N] [--verify REF]
 
@@ -208,19 +208,6 @@ export async function main(args: string[], io: ImportIo = denoIo): Promise<numbe
     return 0;
   } finally {
     G.dispose();
-  }
-}
-
-/**
- * `deno task` runs in the repository root and passes the caller's directory as INIT_CWD; going back
- * there makes relative paths mean what the user typed. Without --allow-env the paths stay as they are.
- */
-function enterCallerDirectory() {
-  try {
-    const dir = Deno.env.get("INIT_CWD");
-    if (dir) Deno.chdir(dir);
-  } catch {
-    // No permission to read INIT_CWD (plain deno run): the current directory already is the caller's.
   }
 }
 

@@ -56,3 +56,18 @@ export function globalRng(): Rng {
 export function nextSeed(): number {
   return global.nextU32();
 }
+
+/**
+ * Fisher–Yates shuffle of `xs` in place; returns `xs`. For i from the last
+ * index down to 1 it swaps xs[i] with xs[floor(rng.next()·(i + 1))], one draw
+ * per step. That sequence of draws is part of the contract: dataset splits and
+ * epoch orders are derived from it, so the same seed must keep giving the same
+ * order.
+ */
+export function shuffle<T>(xs: T[], rng: Rng): T[] {
+  for (let i = xs.length - 1; i > 0; i--) {
+    const j = Math.floor(rng.next() * (i + 1));
+    [xs[i], xs[j]] = [xs[j], xs[i]];
+  }
+  return xs;
+}

@@ -9,28 +9,16 @@ import { join } from "node:path";
 import { Rng } from "../engine/random.ts";
 import { decodeImage, encodeImage, readImage, resizeRgba, type RgbaImage } from "../cli/image.ts";
 import { extractRcc, parseRcc, RCC_COMPRESSED, RCC_COMPRESSED_ZSTD, RccError } from "../cli/corpus/rcc.ts";
-import {
-  buildCocoDataset,
-  buildDebianDataset,
-  colourStats,
-  compositeCutout,
-  cropCount,
-  DRAWING_TOP16,
-  DUPLICATE_DISTANCE,
-  groupKey,
-  licenseFor,
-  main,
-  type ManifestEntry,
-  parseCopyright,
-  pickCoco,
-  randomCrops,
-  readTar,
-  rejectReason,
-  type Source,
-  splitByGroup,
-  thumbDistance,
-  thumbnail,
-} from "../cli/corpus/main.ts";
+import { main } from "../cli/corpus/main.ts";
+import { groupKey, type Source } from "../cli/corpus/sources.ts";
+import { licenseFor, parseCopyright } from "../cli/corpus/copyright.ts";
+import { colourStats, DRAWING_TOP16, rejectReason } from "../cli/corpus/filter.ts";
+import { DUPLICATE_DISTANCE, thumbDistance, thumbnail } from "../cli/corpus/dedupe.ts";
+import { compositeCutout, cropCount, randomCrops } from "../cli/corpus/crops.ts";
+import { splitByGroup } from "../cli/corpus/split.ts";
+import { buildDebianDataset, type ManifestEntry } from "../cli/corpus/debian.ts";
+import { readTar } from "../cli/corpus/tar.ts";
+import { buildCocoDataset, pickCoco } from "../cli/corpus/coco.ts";
 
 const quiet = { info: () => {} };
 

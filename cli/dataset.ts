@@ -8,21 +8,17 @@
  * epoch replays exactly the batches an uninterrupted run would have seen.
  */
 
-import { join, relative } from "node:path";
-import { Rng } from "../engine/random.ts";
+import { join } from "node:path";
+import { Rng, shuffle } from "../engine/random.ts";
 import { type Tensor, tensor } from "../engine/tensor.ts";
 import { rgbToModel } from "../engine/color.ts";
 import { isGrayscale, readImage, resizeRgba } from "./image.ts";
+import { listFiles } from "./fsutil.ts";
+// The corpus builder drops grayscale photos by the same rule, so it is defined once, there.
+import { GRAY_TOLERANCE } from "./corpus/filter.ts";
 
 /** File extensions read as images (case-insensitive). */
 export const IMAGE_EXTENSIONS = [".jpg", ".jpeg", ".png"];
-
-/**
- * Largest per-channel difference (0–255) under which a photo counts as
- * grayscale: JPEG chroma noise in a black-and-white photo stays within a few
- * levels, while any real colour photo has pixels differing by far more.
- */
-export const GRAY_TOLERANCE = 8;
 
 /** Bumped when the cache layout or the preprocessing changes, so old caches are rebuilt. */
 const CACHE_VERSION = 1;
@@ -48,58 +44,29 @@ export function mixSeed(...xs: number[]): number {
 const SPLIT_STREAM = 0x5917;
 const EPOCH_STREAM = 0xe90c;
 
-/** Fisher–Yates shuffle in place with a seeded generator. */
-export function shuffleInPlace<T>(xs: T[], rng: Rng): T[] {
-  for (let i = xs.length - 1; i > 0; i--) {
-    const j = Math.floor(rng.next() * (i + 1));
-    [xs[i], xs[j]] = [xs[j], xs[i]];
-  }
-  return xs;
-}
-
 /**
  * Image files under `dir`, recursively, as paths relative to `dir`, sorted by
  * code unit (not locale) so the order is the same on every machine. Hidden
- * entries (names starting with ".", such as the `.cache` folder) are skipped.
+ * entries (names starting with ".", such as the `.cache` folder) are skipped;
+ * symbolic links are followed.
  */
-export async function listImages(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (d: string) => {
-    let entries: Deno.DirEntry[];
-    try {
-      entries = await Array.fromAsync(Deno.readDir(d));
-    } catch (e) {
-      throw new Error(`data: cannot read folder ${d}: ${(e as Error).message}`);
-    }
-    for (const e of entries) {
-      if (e.name.startsWith(".")) continue;
-      const p = join(d, e.name);
-      let isDir = e.isDirectory, isFile = e.isFile;
-      if (e.isSymlink) {
-        try {
-          const st = await Deno.stat(p);
-          isDir = st.isDirectory, isFile = st.isFile;
-        } catch {
-          continue; // dangling link
-        }
-      }
-      if (isDir) await walk(p);
-      else if (isFile && IMAGE_EXTENSIONS.some((x) => e.name.toLowerCase().endsWith(x))) {
-        out.push(relative(dir, p));
-      }
-    }
-  };
-  await walk(dir);
-  return out.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+export function listImages(dir: string): Promise<string[]> {
+  return listFiles(dir, {
+    match: (name) => IMAGE_EXTENSIONS.some((x) => name.toLowerCase().endsWith(x)),
+    skipHidden: true,
+    followLinks: true,
+    readError: (d, e) => new Error(`data: cannot read folder ${d}: ${(e as Error).message}`),
+  });
 }
 
 /**
  * One photo as the network's training image: the largest centred square
  * (cropping the longer side), resized to size×size, RGB planar [3, size, size]
- * bytes, or null when the photo is grayscale. The seeds stretch the whole photo
- * to 256×256 instead; cropping keeps proportions, so objects are not squashed
- * into shapes the network never sees at colorize time (where the aspect ratio
- * is preserved). Alpha is ignored.
+ * bytes, or null when the photo is grayscale. The colorization tutorial
+ * "Colorizing black & white images with U-Net and conditional GAN" stretches
+ * the whole photo to 256×256 instead; cropping keeps proportions, so objects
+ * are not squashed into shapes the network never sees at colorize time (where
+ * the aspect ratio is preserved). Alpha is ignored.
  */
 export function prepareImage(
   img: { width: number; height: number; rgba: Uint8Array },
@@ -472,7 +439,7 @@ export function splitTrainVal(
   if (!(valFraction >= 0 && valFraction < 1)) {
     throw new Error(`--val-split must be in [0, 1), got ${valFraction}`);
   }
-  const perm = shuffleInPlace(
+  const perm = shuffle(
     Array.from({ length: count }, (_, i) => i),
     new Rng(mixSeed(seed, SPLIT_STREAM)),
   );
@@ -505,7 +472,7 @@ export function epochPlan(
 ): EpochPlan {
   if (!(Number.isInteger(batch) && batch > 0)) throw new Error(`epochPlan: batch ${batch}`);
   const rng = new Rng(mixSeed(seed, EPOCH_STREAM, epoch));
-  const order = shuffleInPlace([...train], rng);
+  const order = shuffle([...train], rng);
   const flips = order.map(() => flip && rng.next() < 0.5);
   const b = Math.min(batch, order.length);
   const steps = b === 0 ? 0 : Math.floor(order.length / b);
