@@ -4,7 +4,7 @@
  * Kernels: shaders/elementwise.ts. References and gradient checks: tests/elementwise_test.ts.
  */
 
-import { Tensor } from "../tensor.ts";
+import type { Tensor } from "../tensor.ts";
 import { record } from "../autograd.ts";
 import { ACTIVATION_GRADS, ACTIVATIONS } from "../../shaders/elementwise.ts";
 import { checkSameShape, runMap } from "./buffers.ts";
