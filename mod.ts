@@ -38,7 +38,7 @@ export type { BufferPool, MemoryInfo } from "./engine/pool.ts";
 export { fmtShape, keep, liveTensorCount, Tensor, tensor, tidy, tidyAsync } from "./engine/tensor.ts";
 export type { GradNode, Kept, Storage } from "./engine/tensor.ts";
 export { backward, isGradEnabled, noGrad, record } from "./engine/autograd.ts";
-export { globalRng, manualSeed, nextSeed, Rng } from "./engine/random.ts";
+export { globalRng, manualSeed, nextSeed, Rng, shuffle } from "./engine/random.ts";
 export { constant_, fanIn, normal_, ones_, uniform_, zeros_ } from "./engine/init.ts";
 
 // Ops (torch.nn.functional style)

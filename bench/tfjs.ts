@@ -6,7 +6,6 @@
  * so shapes are transposed from ours but every row does the same arithmetic.
  */
 
-// Pinned here, dev-only (the engine never imports TF.js); see bench/RESULTS.md for the import-map variant.
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-webgpu";
 

@@ -25,7 +25,7 @@ import { enterCallerDirectory, listFiles } from "./fsutil.ts";
 /** Where the project's shipped model lives, relative to this file (so it works from any directory). */
 export const DEFAULT_MODEL_URL: URL = new URL("../models/default.safetensors", import.meta.url);
 
-/** The size colorize uses when neither --size nor the checkpoint names one (the seeds' 256×256). */
+/** The size colorize uses when neither --size nor the checkpoint names one (256×256, as in the pix2pix paper and the colorization tutorial). */
 export const DEFAULT_SIZE = 256;
 
 const IMAGE_EXT = /\.(jpe?g|png)$/i;

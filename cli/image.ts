@@ -9,7 +9,6 @@
  * file instead of failing; every error is one line naming the file.
  */
 
-// Pinned inline until the lead moves them into deno.json's import map.
 import jpeg from "jpeg-js";
 import { PNG as PNGJS } from "pngjs";
 import { Buffer } from "node:buffer";

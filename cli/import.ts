@@ -26,7 +26,8 @@ import { atomicWrite, enterCallerDirectory } from "./fsutil.ts";
 const HELP = `Usage: deno task import IN.safetensors OUT.safetensors [--fp16] [--size N] [--verify REF]
 
 Converts a U-Net generator into a colorize model (see docs/CHECKPOINTS.md).
-IN: a PyTorch state dict of the seeds' Unet saved with safetensors (names model.model.…,
+IN: a PyTorch state dict of the colorization tutorial's Unet ("Colorizing black & white
+images with U-Net and conditional GAN") saved with safetensors (names model.model.…,
 optionally under module. or net_G.), or a checkpoint of deno task train (only the
 generator is kept).
 

@@ -3,7 +3,7 @@
  * and both moments in place (PyTorch's torch.optim.Adam, L2-style weight decay).
  */
 
-import { FLAT_INDEX, WG } from "./common.ts";
+import { flatMain } from "./common.ts";
 import { defineKernel, read, write } from "./kernel.ts";
 
 /**
@@ -25,11 +25,7 @@ export const ADAM = defineKernel({
     sqrtBiasCorrection2: "f32",
   },
   body: () => /* wgsl */ `
-${FLAT_INDEX}
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = flatIndex(gid, nwg);
-  if (i >= p.n) { return; }
+${flatMain("i", "p.n")}
   let g = grad[i] + p.weightDecay * param[i];
   let mi = p.beta1 * m[i] + (1.0 - p.beta1) * g;
   let vi = p.beta2 * v[i] + (1.0 - p.beta2) * g * g;

@@ -14,7 +14,7 @@
  * engine/color.ts re-exports them for its float64 CPU versions, so CPU and GPU share them.
  */
 
-import { FLAT_INDEX, WG } from "./common.ts";
+import { flatMain } from "./common.ts";
 import { defineKernel, read, type StorageBinding, write } from "./kernel.ts";
 
 // ---------------------------------------------------------------------------
@@ -195,12 +195,8 @@ export const COLOR = defineKernel({
       "l": "yl[i] = v.x;",
     };
     return /* wgsl */ `
-${FLAT_INDEX}
 ${FUNCTIONS}
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = flatIndex(gid, nwg);
-  if (i >= p.pixels) { return; }
+${flatMain("i", "p.pixels")}
   let n = i / p.hw;
   let s = i - n * p.hw;
   ${LOADS[v.input]}
@@ -236,11 +232,7 @@ export const RESAMPLE_ROWS = defineKernel({
     weight: "u32",
   },
   body: () => /* wgsl */ `
-${FLAT_INDEX}
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = flatIndex(gid, nwg);
-  if (i >= p.rows * p.outWidth) { return; }
+${flatMain("i", "p.rows * p.outWidth")}
   let r = i / p.outWidth;
   let x = i - r * p.outWidth;
   let row = r * p.srcWidth;
@@ -263,12 +255,8 @@ export const MODEL_INPUT_COLUMNS = defineKernel({
   bindings: [read("src"), read("taps", "u32"), write("out")],
   uniforms: { width: "u32", outRows: "u32", starts: "u32", index: "u32", weight: "u32" },
   body: () => /* wgsl */ `
-${FLAT_INDEX}
 ${FUNCTIONS}
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = flatIndex(gid, nwg);
-  if (i >= p.outRows * p.width) { return; }
+${flatMain("i", "p.outRows * p.width")}
   let y = i / p.width;
   let x = i - y * p.width;
   var s = 0.0;
@@ -314,12 +302,8 @@ export const AB_TO_IMAGE = defineKernel({
     yWeight: "u32",
   },
   body: (v) => /* wgsl */ `
-${FLAT_INDEX}
 ${FUNCTIONS}
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = flatIndex(gid, nwg);
-  if (i >= p.rows * p.width) { return; }
+${flatMain("i", "p.rows * p.width")}
   let r = i / p.width;
   let x = i - r * p.width;
   let y = p.y0 + r;

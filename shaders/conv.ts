@@ -29,7 +29,7 @@
  * masked-out elements (out-of-bounds WGSL loads are safe, never a fault).
  */
 
-import { FLAT_INDEX, WG } from "./common.ts";
+import { flatMain, WG } from "./common.ts";
 import { defineKernel, read, write } from "./kernel.ts";
 
 /** Kernel size, stride and zero padding per axis: what a conv pipeline is specialised on. */
@@ -246,11 +246,7 @@ function convForwardBody(v: ConvForwardVariant): string {
     }
   }
   return /* wgsl */ `
-${FLAT_INDEX}
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let t = flatIndex(gid, nwg);
-  if (t >= p.total) { return; }
+${flatMain("t", "p.total")}
   let owb = t % p.owBlocks;
   let r = t / p.owBlocks;
   let oh = r % p.oh;
@@ -333,11 +329,7 @@ function convRepackBody(g: ConvGeometry): string {
     }
   }
   return /* wgsl */ `
-${FLAT_INDEX}
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = flatIndex(gid, nwg);
-  if (i >= p.pairs) { return; }
+${flatMain("i", "p.pairs")}
   ${lines.join("\n  ")}
 }`;
 }
@@ -440,11 +432,7 @@ function convTransposeBody(v: ConvTransposeVariant): string {
     writes.push(`  }`);
   }
   return /* wgsl */ `
-${FLAT_INDEX}
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let t = flatIndex(gid, nwg);
-  if (t >= p.total) { return; }
+${flatMain("t", "p.total")}
   let qxb = t % p.qwBlocks;
   let r = t / p.qwBlocks;
   let qy = r % p.qh;
@@ -592,11 +580,7 @@ function convWeightGradBody(v: ConvWeightGradVariant): string {
     writes.push(`  }`);
   }
   return /* wgsl */ `
-${FLAT_INDEX}
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let t = flatIndex(gid, nwg);
-  if (t >= p.total) { return; }
+${flatMain("t", "p.total")}
   let cb = t % p.cb;
   let r = t / p.cb;
   let split = r % p.splits;
@@ -639,11 +623,7 @@ export const CONV_SUM_SPLITS = defineKernel({
   bindings: [read("parts"), write("out")],
   uniforms: { m: "u32", splits: "u32" },
   body: () => /* wgsl */ `
-${FLAT_INDEX}
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = flatIndex(gid, nwg);
-  if (i >= p.m) { return; }
+${flatMain("i", "p.m")}
   var s = 0.0;
   for (var k = 0u; k < p.splits; k++) { s += parts[k * p.m + i]; }
   out[i] = s;

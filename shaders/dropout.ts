@@ -4,7 +4,7 @@
  * the same kernel on the upstream gradient with the same seed.
  */
 
-import { FLAT_INDEX, WG } from "./common.ts";
+import { flatMain } from "./common.ts";
 import { defineKernel, read, write } from "./kernel.ts";
 
 /**
@@ -53,11 +53,7 @@ export const DROPOUT = defineKernel({
   out[i] = select(0.0, x[i] * p.scale, keepBit(p.seed, i));`;
     return /* wgsl */ `
 ${PCG_HASH}
-${FLAT_INDEX}
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = flatIndex(gid, nwg);
-  if (i >= p.n) { return; }
+${flatMain("i", "p.n")}
 ${body}
 }`;
   },

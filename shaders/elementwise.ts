@@ -4,7 +4,7 @@
  * distinct expression is one variant and so one cached pipeline.
  */
 
-import { FLAT_INDEX, WG } from "./common.ts";
+import { flatMain } from "./common.ts";
 import { defineKernel, read, write } from "./kernel.ts";
 
 /** What a map kernel is specialised on. */
@@ -29,11 +29,7 @@ export const MAP = defineKernel({
   ],
   uniforms: { n: "u32", a: "f32", b: "f32" },
   body: (v) => /* wgsl */ `
-${FLAT_INDEX}
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = flatIndex(gid, nwg);
-  if (i >= p.n) { return; }
+${flatMain("i", "p.n")}
   let a = p.a; let b = p.b;
   ${Array.from({ length: v.inputs }, (_, k) => `let x${k} = in${k}[i];`).join(" ")}
   ${v.inPlace ? "let o = out[i];" : ""}

@@ -18,7 +18,7 @@
  * The statistics live in one small [2, G] buffer: mean at g, invstd at G + g.
  */
 
-import { FLAT_INDEX, WG } from "./common.ts";
+import { flatMain, WG } from "./common.ts";
 import { defineKernel, read, write } from "./kernel.ts";
 
 /** Invocations per workgroup of the per-group kernels (WebGPU default limit; REDUCE assumes 16·16). */
@@ -194,11 +194,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wi
   let i = (wid.z * p.channels + c) * p.inner + gid.x;`;
   }
   return /* wgsl */ `
-${FLAT_INDEX}
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = flatIndex(gid, nwg);
-  if (i >= p.n) { return; }
+${flatMain("i", "p.n")}
   let q = i / p.inner;
   let c = q % p.channels;
   let g = select(c, q, p.gstride != 0u);`;
@@ -329,11 +325,7 @@ export const NORM_AFFINE_GRAD = defineKernel({
   bindings: [read("sums"), write("out")],
   uniforms: { channels: "u32", groups: "u32", row: "u32" },
   body: () => /* wgsl */ `
-${FLAT_INDEX}
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let c = flatIndex(gid, nwg);
-  if (c >= p.channels) { return; }
+${flatMain("c", "p.channels")}
   var acc = 0.0;
   for (var g = c; g < p.groups; g += p.channels) { acc += sums[p.row * p.groups + g]; }
   out[c] = acc;
@@ -350,11 +342,7 @@ export const NORM_EVAL_STATS = defineKernel({
   bindings: [read("runMean"), read("runVar"), write("stats")],
   uniforms: { channels: "u32", eps: "f32" },
   body: () => /* wgsl */ `
-${FLAT_INDEX}
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let c = flatIndex(gid, nwg);
-  if (c >= p.channels) { return; }
+${flatMain("c", "p.channels")}
   stats[c] = runMean[c];
   stats[p.channels + c] = 1.0 / sqrt(runVar[c] + p.eps);
 }`,

@@ -9,7 +9,7 @@
  * like log(n) rather than n.
  */
 
-import { FLAT_INDEX, WG } from "./common.ts";
+import { flatMain } from "./common.ts";
 import { defineKernel, read, write } from "./kernel.ts";
 
 /** Invocations per reduction workgroup: WebGPU's guaranteed maximum, so the tree has 8 levels. */
@@ -136,11 +136,7 @@ export const BROADCAST_CHANNELS = defineKernel({
   bindings: (v: VecVariant) => [read("g"), write("out", v.vec ? "vec4<f32>" : "f32")],
   uniforms: { total: "u32", c: "u32", s: "u32" },
   body: (v) => /* wgsl */ `
-${FLAT_INDEX}
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = flatIndex(gid, nwg);
-  if (i >= p.total) { return; }
+${flatMain("i", "p.total")}
   out[i] = ${v.vec ? "vec4<f32>" : "f32"}(g[(i / p.s) % p.c]);
 }`,
 });
@@ -169,11 +165,7 @@ export const SCALAR_GRAD = defineKernel({
   ],
   uniforms: { n4: "u32", a: "f32", b: "f32" },
   body: (v) => /* wgsl */ `
-${FLAT_INDEX}
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = flatIndex(gid, nwg);
-  if (i >= p.n4) { return; }
+${flatMain("i", "p.n4")}
   let g0 = g[0];
   let a = p.a; let b = p.b;
   ${Array.from({ length: v.inputs }, (_, k) => `let x${k} = in${k}[i];`).join(" ")}

@@ -8,7 +8,7 @@
  * offset are multiples of 4 (channel concat of H·W planes almost always is).
  */
 
-import { FLAT_INDEX, WG } from "./common.ts";
+import { flatMain } from "./common.ts";
 import { defineKernel, read, write } from "./kernel.ts";
 
 /** What the row-copy kernels are specialised on. */
@@ -36,11 +36,7 @@ export const BLOCK_COPY = defineKernel({
   bindings: (v: BlockCopyVariant) => [read("src", elem(v.vec)), write("dst", elem(v.vec))],
   uniforms: { n: "u32", rowX: "u32", rowY: "u32", offset: "u32" },
   body: (v) => /* wgsl */ `
-${FLAT_INDEX}
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = flatIndex(gid, nwg);
-  if (i >= p.n) { return; }
+${flatMain("i", "p.n")}
   let o = i / p.rowX;
   let r = i - o * p.rowX;
   ${
@@ -61,11 +57,7 @@ export const EMBED = defineKernel({
   bindings: (v: BlockVariant) => [read("src", elem(v.vec)), write("dst", elem(v.vec))],
   uniforms: { n: "u32", rowX: "u32", rowY: "u32", offset: "u32" },
   body: (v) => /* wgsl */ `
-${FLAT_INDEX}
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = flatIndex(gid, nwg);
-  if (i >= p.n) { return; }
+${flatMain("i", "p.n")}
   let o = i / p.rowY;
   let c = i - o * p.rowY;
   // Unsigned wrap-around makes c − offset huge for c < offset, so one comparison tests both ends.
@@ -110,11 +102,7 @@ export const PAD = defineKernel({
     out[i] = 0.0;
   }`;
     return /* wgsl */ `
-${FLAT_INDEX}
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = flatIndex(gid, nwg);
-  if (i >= p.n) { return; }
+${flatMain("i", "p.n")}
   let ow = i % p.wo;
   let t = i / p.wo;
   let oh = t % p.ho;
@@ -162,11 +150,7 @@ export const PAD_BACKWARD = defineKernel({
   out[i] = s;`
       : `out[i] = g[(plane * p.ho + u32(ih + p.top)) * p.wo + u32(iw + p.left)];`;
     return /* wgsl */ `
-${FLAT_INDEX}
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = flatIndex(gid, nwg);
-  if (i >= p.n) { return; }
+${flatMain("i", "p.n")}
   let iw = i32(i % u32(p.w));
   let t = i / u32(p.w);
   let ih = i32(t % u32(p.h));

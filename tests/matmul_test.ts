@@ -1,7 +1,7 @@
 /**
  * matmul (every transpose/bias/vec4/scalar variant, batched) and linear against float64
  * references, a hand-computed case, gradient checks and errors.
- * Kernel: shaders/matmul.ts; ops: engine/ops/linear.ts.
+ * Kernel: shaders/matmul.ts; ops: engine/ops/matmul.ts.
  */
 import assert from "node:assert/strict";
 import { assertClose, gpu, gradCheck, rng } from "./helpers.ts";
@@ -92,7 +92,7 @@ for (const [m, k, n] of SIZES) {
   });
 }
 
-Deno.test("matmulKernel: all transpose and bias combinations, vec4 and scalar variants", async () => {
+Deno.test("runMatmul: all transpose and bias combinations, vec4 and scalar variants", async () => {
   // Scalar, vec4, vec4 with a row tail (scalar with transA), then the same with 8-row tiles:
   // 12 rows with transA reads a clamped second block of 4.
   for (const [m, k, n] of [[5, 7, 3], [8, 12, 4], [7, 8, 8], [11, 5, 6], [12, 8, 8], [9, 4, 12]]) {
@@ -121,7 +121,7 @@ Deno.test("matmulKernel: all transpose and bias combinations, vec4 and scalar va
   }
 });
 
-Deno.test("matmulKernel: the large register tiles (up to 32 rows × 4 vec4) on shapes with tails", async () => {
+Deno.test("runMatmul: the large register tiles (up to 32 rows × 4 vec4) on shapes with tails", async () => {
   // Large tiles are normally picked only for big matrices; lowering the threshold selects them here.
   const saved = matmulTuning.minThreads;
   matmulTuning.minThreads = 1;
@@ -157,7 +157,7 @@ Deno.test("matmulKernel: the large register tiles (up to 32 rows × 4 vec4) on s
   }
 });
 
-Deno.test("matmulKernel: batched, with a shared 2-D operand (weights × im2col columns)", async () => {
+Deno.test("runMatmul: batched, with a shared 2-D operand (weights × im2col columns)", async () => {
   for (const [m, k, n] of [[3, 8, 12], [5, 7, 3], [9, 8, 4]]) {
     const batch = 3;
     const w = rng(4).uniform(m * k), cols = rng(5).uniform(batch * k * n), a3 = rng(6).uniform(batch * m * k);
