@@ -6,7 +6,6 @@
  * says whether everything worked.
  */
 
-import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { basename, dirname, extname, join, relative, resolve, sep } from "node:path";
 import { initGpu } from "../engine/gpu.ts";
@@ -21,6 +20,7 @@ import type { Unet } from "../models/unet.ts";
 import { readImage, writeImage } from "./image.ts";
 import { ProgressBar } from "./progress.ts";
 import { enterCallerDirectory, listFiles } from "./fsutil.ts";
+import { errorLine, readCommandLine } from "./args.ts";
 
 /** Where the project's shipped model lives, relative to this file (so it works from any directory). */
 export const DEFAULT_MODEL_URL: URL = new URL("../models/default.safetensors", import.meta.url);
@@ -71,13 +71,9 @@ export const denoIo: CliIo = {
   progress: true,
 };
 
-function message(e: unknown): string {
-  return (e instanceof Error ? e.message : String(e)).replace(/\s*\n\s*/g, " ");
-}
-
 /** "FILE: problem" without naming FILE twice when the error already starts with it. */
 function problem(file: string, e: unknown): string {
-  let m = message(e);
+  let m = errorLine(e);
   for (const prefix of [`${file}: `, `${resolve(file)}: `]) {
     if (m.startsWith(prefix)) m = m.slice(prefix.length);
   }
@@ -234,28 +230,14 @@ export async function main(
   io: CliIo = denoIo,
   opts: { defaultModel?: URL } = {},
 ): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        output: { type: "string", short: "o" },
-        model: { type: "string", short: "m" },
-        size: { type: "string", short: "s" },
-        quiet: { type: "boolean", short: "q" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (e) {
-    io.error(`colorize: ${message(e)} (see --help)`);
-    return 2;
-  }
+  const parsed = readCommandLine("colorize", args, {
+    output: { type: "string", short: "o" },
+    model: { type: "string", short: "m" },
+    size: { type: "string", short: "s" },
+    quiet: { type: "boolean", short: "q" },
+  }, { positionals: true, help: HELP, io });
+  if (typeof parsed === "number") return parsed;
   const { values, positionals } = parsed;
-  if (values.help) {
-    io.info(HELP);
-    return 0;
-  }
   if (positionals.length === 0) {
     io.error("colorize: no input images (see --help)");
     return 2;
@@ -295,7 +277,7 @@ export async function main(
   try {
     await initGpu();
   } catch (e) {
-    io.error(`colorize: ${message(e)}`);
+    io.error(`colorize: ${errorLine(e)}`);
     return 2;
   }
   let G: Unet;

@@ -6,7 +6,6 @@
  * the first row, the baseline a model must beat.
  */
 
-import { parseArgs } from "node:util";
 import { basename, join } from "node:path";
 import { initGpu } from "../engine/gpu.ts";
 import { buildGenerator, checkpointImageSize, decodeCheckpoint } from "../models/checkpoint.ts";
@@ -15,6 +14,7 @@ import type { Unet } from "../models/unet.ts";
 import { listImages } from "./dataset.ts";
 import { readImage } from "./image.ts";
 import { ProgressBar } from "./progress.ts";
+import { consoleIo, readCommandLine } from "./args.ts";
 
 const HELP = `Usage: deno task eval --data DIR [--model FILE]... [--size N] [--limit N] [--json FILE]
 
@@ -127,27 +127,15 @@ export function formatTable(
 
 /** Entry point; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
-  let opts;
-  try {
-    opts = parseArgs({
-      args,
-      options: {
-        data: { type: "string" },
-        model: { type: "string", multiple: true },
-        size: { type: "string" },
-        limit: { type: "string" },
-        json: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    }).values;
-  } catch (e) {
-    console.error(`eval: ${(e as Error).message}`);
-    return 2;
-  }
-  if (opts.help) {
-    console.log(HELP);
-    return 0;
-  }
+  const parsed = readCommandLine("eval", args, {
+    data: { type: "string" },
+    model: { type: "string", multiple: true },
+    size: { type: "string" },
+    limit: { type: "string" },
+    json: { type: "string" },
+  }, { help: HELP, io: consoleIo });
+  if (typeof parsed === "number") return parsed;
+  const opts = parsed.values;
   if (!opts.data) {
     console.error("eval: --data DIR is required (held-out colour photos)");
     return 2;

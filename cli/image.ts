@@ -13,6 +13,7 @@ import jpeg from "jpeg-js";
 import { PNG as PNGJS } from "pngjs";
 import { Buffer } from "node:buffer";
 import { axisWeights, type RgbaImage } from "../engine/image.ts";
+import { errorLine } from "./args.ts";
 
 export type { RgbaImage } from "../engine/image.ts";
 
@@ -152,7 +153,7 @@ function decodePng(b: Uint8Array, name: string): RgbaImage {
     // pngjs reads with Buffer methods (readUInt32BE), so give it a Buffer view of the bytes.
     out = pngSync.read(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
   } catch (e) {
-    throw new ImageError(`${name}: truncated or corrupt PNG (${oneLine(e)})`);
+    throw new ImageError(`${name}: truncated or corrupt PNG (${errorLine(e)})`);
   }
   if (out.width !== width || out.height !== height || out.data.length !== 4 * width * height) {
     throw new ImageError(
@@ -161,10 +162,6 @@ function decodePng(b: Uint8Array, name: string): RgbaImage {
   }
   // Copy out of the decoder's Buffer, which may be a slice of a larger pooled allocation.
   return { width, height, rgba: new Uint8Array(out.data) };
-}
-
-function oneLine(e: unknown): string {
-  return String((e as Error)?.message ?? e).split("\n")[0].trim();
 }
 
 /** Frame size and EXIF orientation of a JPEG whose segments run intact up to EOI. */
@@ -281,7 +278,7 @@ function decodeJpeg(b: Uint8Array, name: string): RgbaImage {
       maxMemoryUsageInMB: 4096,
     });
   } catch (e) {
-    throw new ImageError(`${name}: truncated or corrupt JPEG (${oneLine(e)})`);
+    throw new ImageError(`${name}: truncated or corrupt JPEG (${errorLine(e)})`);
   }
   if (out.width !== width || out.height !== height || out.data.length !== 4 * width * height) {
     throw new ImageError(
@@ -356,7 +353,7 @@ export async function writeImage(
       ? "directory does not exist"
       : e instanceof Deno.errors.PermissionDenied
       ? "permission denied"
-      : oneLine(e);
+      : errorLine(e);
     throw new ImageError(`${path}: cannot write (${why})`);
   }
 }

@@ -8,7 +8,6 @@
  * reference file made by docs/export_pytorch.py and compares with PyTorch's output.
  */
 
-import { parseArgs } from "node:util";
 import { basename } from "node:path";
 import { initGpu } from "../engine/gpu.ts";
 import { noGrad } from "../engine/autograd.ts";
@@ -22,6 +21,7 @@ import {
 } from "../models/checkpoint.ts";
 import type { Unet } from "../models/unet.ts";
 import { atomicWrite, enterCallerDirectory } from "./fsutil.ts";
+import { errorLine, readCommandLine } from "./args.ts";
 
 const HELP = `Usage: deno task import IN.safetensors OUT.safetensors [--fp16] [--size N] [--verify REF]
 
@@ -53,10 +53,6 @@ const denoIo: ImportIo = {
   info: (l) => Deno.stdout.writeSync(enc.encode(l + "\n")),
 };
 
-function oneLine(e: unknown): string {
-  return (e instanceof Error ? e.message : String(e)).replace(/\s*\n\s*/g, " ");
-}
-
 async function realOrSelf(p: string): Promise<string> {
   try {
     return await Deno.realPath(p);
@@ -71,7 +67,7 @@ export async function verifyAgainst(G: Unet, refBytes: Uint8Array, source: strin
   try {
     ref = decodeSafetensors(refBytes);
   } catch (e) {
-    throw new Error(`${source}: ${oneLine(e).replace(/^safetensors: /, "")}`);
+    throw new Error(`${source}: ${errorLine(e).replace(/^safetensors: /, "")}`);
   }
   const inp = ref.tensors.input, out = ref.tensors.output;
   if (!inp || !out) throw new Error(`${source}: a reference needs tensors "input" and "output"`);
@@ -89,29 +85,15 @@ export async function verifyAgainst(G: Unet, refBytes: Uint8Array, source: strin
 
 /** Runs the import CLI on `args`; returns the exit code (0 ok, 1 failed verification or I/O, 2 usage). */
 export async function main(args: string[], io: ImportIo = denoIo): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        fp16: { type: "boolean" },
-        weights: { type: "string" },
-        size: { type: "string" },
-        verify: { type: "string" },
-        tolerance: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (e) {
-    io.error(`import: ${oneLine(e)} (see --help)`);
-    return 2;
-  }
+  const parsed = readCommandLine("import", args, {
+    fp16: { type: "boolean" },
+    weights: { type: "string" },
+    size: { type: "string" },
+    verify: { type: "string" },
+    tolerance: { type: "string" },
+  }, { positionals: true, help: HELP, io });
+  if (typeof parsed === "number") return parsed;
   const { values, positionals } = parsed;
-  if (values.help) {
-    io.info(HELP);
-    return 0;
-  }
   if (positionals.length !== 2) {
     io.error("import: expected IN.safetensors OUT.safetensors (see --help)");
     return 2;
@@ -145,7 +127,7 @@ export async function main(args: string[], io: ImportIo = denoIo): Promise<numbe
   try {
     ck = decodeCheckpoint(await Deno.readFile(input), input);
   } catch (e) {
-    const m = e instanceof Deno.errors.NotFound ? `${input}: no such file` : oneLine(e);
+    const m = e instanceof Deno.errors.NotFound ? `${input}: no such file` : errorLine(e);
     io.error(`import: ${m}`);
     return 1;
   }
@@ -158,14 +140,14 @@ export async function main(args: string[], io: ImportIo = denoIo): Promise<numbe
   try {
     await initGpu();
   } catch (e) {
-    io.error(`import: ${oneLine(e)}`);
+    io.error(`import: ${errorLine(e)}`);
     return 1;
   }
   let G: Unet;
   try {
     G = buildGenerator(ck, weights);
   } catch (e) {
-    io.error(`import: ${oneLine(e)}`);
+    io.error(`import: ${errorLine(e)}`);
     return 1;
   }
   try {
@@ -174,7 +156,7 @@ export async function main(args: string[], io: ImportIo = denoIo): Promise<numbe
       try {
         worst = await verifyAgainst(G, await Deno.readFile(values.verify), values.verify);
       } catch (e) {
-        const m = e instanceof Deno.errors.NotFound ? `${values.verify}: no such file` : oneLine(e);
+        const m = e instanceof Deno.errors.NotFound ? `${values.verify}: no such file` : errorLine(e);
         io.error(`import: ${m}`);
         return 1;
       }
@@ -196,7 +178,7 @@ export async function main(args: string[], io: ImportIo = denoIo): Promise<numbe
     try {
       await atomicWrite(output, bytes);
     } catch (e) {
-      io.error(`import: ${output}: cannot write (${oneLine(e)})`);
+      io.error(`import: ${output}: cannot write (${errorLine(e)})`);
       return 1;
     }
     const params = G.parameterCount().toLocaleString("en-US");

@@ -10,10 +10,10 @@
  * Responses are never cached: after a rebuild a reload shows the new code.
  */
 
-import { parseArgs } from "node:util";
 import { extname, join, normalize, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { bundle } from "./bundle.ts";
+import { consoleIo, readCommandLine } from "./args.ts";
 
 /** The repository root (this file's parent's parent), so the server works from any directory. */
 export const REPO_ROOT: string = fileURLToPath(new URL("..", import.meta.url));
@@ -165,26 +165,12 @@ Options:
  * the exit code when it does not serve (help, usage error, failed build, port in use).
  */
 export async function main(args: string[]): Promise<number | Deno.HttpServer<Deno.NetAddr>> {
-  let flags;
-  try {
-    flags = parseArgs({
-      args,
-      options: {
-        port: { type: "string", short: "p" },
-        "no-build": { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: false,
-    }).values;
-  } catch (e) {
-    console.error(`web: ${(e as Error).message}\n\n${HELP}`);
-    return 2;
-  }
-  if (flags.help) {
-    console.log(HELP);
-    return 0;
-  }
+  const parsed = readCommandLine("web", args, {
+    port: { type: "string", short: "p" },
+    "no-build": { type: "boolean" },
+  }, { help: HELP, io: consoleIo });
+  if (typeof parsed === "number") return parsed;
+  const flags = parsed.values;
   const port = flags.port === undefined ? DEFAULT_PORT : Number(flags.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     console.error(`web: --port ${flags.port} is not a port number (0 to 65535)`);

@@ -329,6 +329,15 @@ Deno.test("usage errors exit 2 with one line", async () => {
   assert.match(h.stdout, /Usage: deno task train --data DIR/);
 });
 
+Deno.test("a value that starts with a dash: one line with node's hint to write --epochs=-1", async () => {
+  const r = await train("--data", DATA, "--epochs", "-1");
+  assert.equal(r.code, 2, explain(r));
+  assert.match(
+    r.stderr,
+    /^train: Option '--epochs' argument is ambiguous\. .* use '--epochs=-XYZ'\. \(see --help\)\n$/,
+  );
+});
+
 Deno.test("learning-rate decay: pix2pix's linear rule over the last N epochs", () => {
   // pix2pix: lr_l = 1 − max(0, epoch + 1 − n_epochs) / (n_epochs_decay + 1), here with 3 constant epochs
   // and 4 decaying ones (0-based epochs 3..6 → 4/5, 3/5, 2/5, 1/5).

@@ -26,11 +26,11 @@
  * rcc.ts (Qt resource archives), tar.ts and coco.ts.
  */
 
-import { parseArgs } from "node:util";
 import { resolve } from "node:path";
 import { consoleLog, type Log, UsageError } from "./output.ts";
 import { buildDebianDataset, formatSummary } from "./debian.ts";
 import { buildCocoDataset, COCO_URL } from "./coco.ts";
+import { consoleIo, readCommandLine } from "../args.ts";
 
 const HELP = `Build a training corpus of colour photos.
 
@@ -70,33 +70,23 @@ function intOpt(name: string, v: string | undefined, def: number, min: number): 
 
 /** Runs the command; returns the exit status. */
 export async function main(args: string[], log: Log = consoleLog): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        help: { type: "boolean", short: "h" },
-        out: { type: "string" },
-        work: { type: "string" },
-        size: { type: "string" },
-        crops: { type: "string" },
-        composites: { type: "string" },
-        val: { type: "string" },
-        seed: { type: "string" },
-        url: { type: "string" },
-        count: { type: "string" },
-      },
-    });
-  } catch (e) {
-    console.error(`data: ${(e as Error).message}\nRun "deno task data --help" for usage.`);
-    return 2;
-  }
+  const parsed = readCommandLine("data", args, {
+    out: { type: "string" },
+    work: { type: "string" },
+    size: { type: "string" },
+    crops: { type: "string" },
+    composites: { type: "string" },
+    val: { type: "string" },
+    seed: { type: "string" },
+    url: { type: "string" },
+    count: { type: "string" },
+  }, { positionals: true, help: HELP, io: consoleIo });
+  if (typeof parsed === "number") return parsed;
   const v = parsed.values;
   const cmd = parsed.positionals[0];
-  if (v.help || !cmd) {
+  if (!cmd) {
     console.log(HELP);
-    return v.help ? 0 : 2;
+    return 2;
   }
   try {
     if (parsed.positionals.length > 1) throw new UsageError(`unexpected argument "${parsed.positionals[1]}"`);

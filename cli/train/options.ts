@@ -3,13 +3,13 @@
  * how a `--resume` merges what is given again with the checkpoint's settings.
  */
 
-import { parseArgs } from "node:util";
+import { parseCommandLine, UsageError } from "../args.ts";
 import type { GanMode } from "../../models/pix2pix.ts";
 import type { Checkpoint } from "../../models/checkpoint.ts";
 import type { TrainState } from "./state.ts";
 
-/** A usage error: reported without a stack trace, exit status 2. */
-export class UsageError extends Error {}
+// The usage error of every command, exported here too for the train modules that throw it.
+export { UsageError };
 
 /** The text of `--help`. */
 export const HELP = `Train the pix2pix colorization model on a folder of colour photos.
@@ -156,48 +156,36 @@ function choice<T extends string>(name: string, v: string | undefined, allowed: 
 /** Parses the command line; values not given are undefined here (so --resume can tell them apart). */
 export function parseTrainArgs(args: string[]): { help: boolean; given: Partial<TrainConfig> } {
   const str = { type: "string" } as const, bool = { type: "boolean" } as const;
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        data: str,
-        out: str,
-        cache: str,
-        size: str,
-        batch: str,
-        epochs: str,
-        "pretrain-epochs": str,
-        seed: str,
-        ngf: str,
-        ndf: str,
-        "n-down": str,
-        "d-norm": str,
-        gan: str,
-        "d-every": str,
-        "lambda-l1": str,
-        lr: str,
-        "val-split": str,
-        "val-images": str,
-        "sample-every": str,
-        "save-epochs": str,
-        "log-every": str,
-        "max-steps": str,
-        "decay-epochs": str,
-        "ema-decay": str,
-        "keep-generators": bool,
-        verbose: bool,
-        resume: bool,
-        force: bool,
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (e) {
-    throw new UsageError(`${(e as Error).message.split("\n")[0]} (see --help)`);
-  }
-  const v = values;
+  const { values: v } = parseCommandLine(args, {
+    data: str,
+    out: str,
+    cache: str,
+    size: str,
+    batch: str,
+    epochs: str,
+    "pretrain-epochs": str,
+    seed: str,
+    ngf: str,
+    ndf: str,
+    "n-down": str,
+    "d-norm": str,
+    gan: str,
+    "d-every": str,
+    "lambda-l1": str,
+    lr: str,
+    "val-split": str,
+    "val-images": str,
+    "sample-every": str,
+    "save-epochs": str,
+    "log-every": str,
+    "max-steps": str,
+    "decay-epochs": str,
+    "ema-decay": str,
+    "keep-generators": bool,
+    verbose: bool,
+    resume: bool,
+    force: bool,
+  });
   const given: Partial<TrainConfig> = {
     data: v.data,
     out: v.out,
