@@ -48,7 +48,7 @@ export { conv2d, convTranspose2d } from "./engine/ops/conv.ts";
 export type { Conv2dOptions, ConvTranspose2dOptions, Pair } from "./engine/ops/conv.ts";
 export { batchNorm, instanceNorm } from "./engine/ops/norm.ts";
 export { dropout } from "./engine/ops/dropout.ts";
-export { concat, pad, reshape, slice, split } from "./engine/ops/shape.ts";
+export { concat, pad, pixelShuffle, pixelUnshuffle, reshape, slice, split } from "./engine/ops/shape.ts";
 export type { PadMode } from "./engine/ops/shape.ts";
 export { mean, sum, sumChannels } from "./engine/ops/reduce.ts";
 export { linear, matmul } from "./engine/ops/matmul.ts";

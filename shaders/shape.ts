@@ -159,3 +159,43 @@ ${flatMain("i", "p.n")}
 }`;
   },
 });
+
+/** What {@link PIXEL_SHUFFLE} is specialised on. */
+export interface PixelShuffleVariant {
+  /** `shuffle` writes [N, C, H·r, W·r] from [N, C·r², H, W]; `unshuffle` the inverse. */
+  mode: "shuffle" | "unshuffle";
+}
+
+/**
+ * PixelShuffle and its inverse as one gather over the output (torch.nn.functional.pixel_shuffle /
+ * pixel_unshuffle): with the small layout [N, C·r², H, W] and the large [N, C, H·r, W·r],
+ * large[n, c, h·r + i, w·r + j] = small[n, c·r² + i·r + j, h, w].
+ * Bindings: `x` (read), `out`; uniforms {n (output elements), h, w (small spatial size), r}.
+ */
+export const PIXEL_SHUFFLE = defineKernel({
+  name: "pixelShuffle",
+  bindings: [read("x"), write("out")],
+  uniforms: { n: "u32", h: "u32", w: "u32", r: "u32" },
+  body: (v: PixelShuffleVariant) =>
+    v.mode === "shuffle"
+      ? /* wgsl */ `
+${flatMain("i", "p.n")}
+  let wr = p.w * p.r;
+  let hr = p.h * p.r;
+  let ow = i % wr;
+  let t = i / wr;
+  let oh = t % hr;
+  let nc = t / hr;
+  out[i] = x[((nc * p.r * p.r + (oh % p.r) * p.r + ow % p.r) * p.h + oh / p.r) * p.w + ow / p.r];
+}`
+      : /* wgsl */ `
+${flatMain("i", "p.n")}
+  let iw = i % p.w;
+  let t = i / p.w;
+  let ih = t % p.h;
+  let q = t / p.h;
+  let nc = q / (p.r * p.r);
+  let k = q % (p.r * p.r);
+  out[i] = x[(nc * p.h * p.r + ih * p.r + k / p.r) * p.w * p.r + iw * p.r + k % p.r];
+}`,
+});

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { assertClose, gpu, gradCheck, numel, rng } from "./helpers.ts";
-import { concat, pad, reshape, slice, split } from "../engine/ops/shape.ts";
+import { concat, pad, pixelShuffle, pixelUnshuffle, reshape, slice, split } from "../engine/ops/shape.ts";
 import { backward } from "../engine/autograd.ts";
 import { tensor, tidy, tidyAsync } from "../engine/tensor.ts";
 
@@ -243,5 +243,75 @@ Deno.test("shape ops: errors name the op and the shapes", () => {
     // Reflect needs pad < size (torch's rule): H = 3, so a top pad of 3 is refused.
     assert.match(errorOf(() => pad(a, [0, 0, 3, 0], "reflect")), /pad.*reflect.*\[1, 2, 3, 4\]/);
     assert.match(errorOf(() => pad(tensor([1, 2]), [1, 1, 1, 1])), /pad.*\[2\]/);
+  });
+});
+
+/** float64 F.pixel_shuffle of x [n, c·r², h, w]. */
+function refPixelShuffle(x: Float64Array, [n, c, h, w]: number[], r: number): Float64Array {
+  const co = c / (r * r);
+  const out = new Float64Array(x.length);
+  for (let b = 0; b < n; b++) {
+    for (let k = 0; k < co; k++) {
+      for (let oy = 0; oy < h * r; oy++) {
+        for (let ox = 0; ox < w * r; ox++) {
+          const src = ((b * c + k * r * r + (oy % r) * r + (ox % r)) * h + Math.floor(oy / r)) * w +
+            Math.floor(ox / r);
+          out[((b * co + k) * h * r + oy) * w * r + ox] = x[src];
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** float64 F.pixel_unshuffle of y [n, c, h·r, w·r] (the inverse permutation of refPixelShuffle). */
+function refPixelUnshuffle(y: Float64Array, [n, c, h, w]: number[], r: number): Float64Array {
+  const small = [n, c * r * r, h / r, w / r];
+  const out = new Float64Array(y.length);
+  const index = refPixelShuffle(Float64Array.from(out.keys()), small, r);
+  index.forEach((src, dst) => out[src] = y[dst]);
+  return out;
+}
+
+Deno.test("pixelShuffle and pixelUnshuffle against float64, inverse of each other, with gradients", async () => {
+  for (
+    const [shape, r] of [[[2, 8, 3, 5], 2], [[1, 9, 4, 4], 3], [[1, 3, 2, 2], 1]] as [number[], number][]
+  ) {
+    const data = rng(40 + r).uniform(numel(shape));
+    await gradCheck({
+      label: `pixelShuffle ${shape} r${r}`,
+      inputs: [{ data, shape }],
+      gpuFn: ([x]) => pixelShuffle(x, r),
+      refFn: ([x]) => refPixelShuffle(x, shape, r),
+      forward: EXACT,
+      grad: GRAD,
+    });
+    const [n, c, h, w] = shape;
+    const big = [n, c / (r * r), h * r, w * r];
+    const bigData = refPixelShuffle(data, shape, r);
+    await gradCheck({
+      label: `pixelUnshuffle ${big} r${r}`,
+      inputs: [{ data: bigData, shape: big }],
+      gpuFn: ([x]) => pixelUnshuffle(x, r),
+      refFn: ([y]) => refPixelUnshuffle(y, big, r),
+      forward: EXACT,
+      grad: GRAD,
+    });
+  }
+});
+
+Deno.test("pixelShuffle: errors name the op and the shape", () => {
+  tidy(() => {
+    const x = tensor(new Float32Array(2 * 6 * 4), [1, 6, 2, 4]);
+    assert.throws(
+      () => pixelShuffle(x, 2),
+      /pixelShuffle: 6 channels of \[1, 6, 2, 4\] are not divisible by 2² = 4/,
+    );
+    assert.throws(
+      () => pixelUnshuffle(x, 3),
+      /pixelUnshuffle: spatial size 2x4 of \[1, 6, 2, 4\] is not divisible by 3/,
+    );
+    assert.throws(() => pixelShuffle(x, 0), /factor must be an integer >= 1/);
+    assert.throws(() => pixelShuffle(tensor([1, 2], [2]), 2), /input must be 4-D/);
   });
 });

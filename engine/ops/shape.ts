@@ -1,12 +1,12 @@
 /**
- * Shape ops: reshape (a view), concat, slice, split and 2-D padding, with gradients.
+ * Shape ops: reshape (a view), concat, slice, split, 2-D padding and pixel (un)shuffle, with gradients.
  * Kernels: shaders/shape.ts. References and gradient checks: tests/shape_test.ts.
  */
 
 import { grid1d, runtime } from "../gpu.ts";
 import { fmtShape, Tensor } from "../tensor.ts";
 import { record } from "../autograd.ts";
-import { BLOCK_COPY, EMBED, PAD, PAD_BACKWARD } from "../../shaders/shape.ts";
+import { BLOCK_COPY, EMBED, PAD, PAD_BACKWARD, PIXEL_SHUFFLE } from "../../shaders/shape.ts";
 
 const prod = (xs: readonly number[]) => xs.reduce((a, b) => a * b, 1);
 
@@ -57,7 +57,7 @@ interface Block {
  * Copies between a small tensor's rows and a slab of a large tensor's rows (see
  * shaders/shape.ts); vec4 when every count is a multiple of 4.
  */
-function blockCopy(mode: "scatter" | "gather" | "embed", src: Tensor, dst: Tensor, b: Block) {
+function runBlockCopy(mode: "scatter" | "gather" | "embed", src: Tensor, dst: Tensor, b: Block) {
   if (b.n === 0) return;
   const vec = b.rowX % 4 === 0 && b.rowY % 4 === 0 && b.offset % 4 === 0;
   const k = vec ? 4 : 1;
@@ -95,10 +95,10 @@ export function slice(x: Tensor, dim: number, start: number, length: number): Te
     rowY: size * inner,
     offset: start * inner,
   };
-  blockCopy("gather", x, out, block);
+  runBlockCopy("gather", x, out, block);
   return record("slice", [x], out, (g) => {
     const gx = Tensor.empty(x.shape, "sliceBackward");
-    blockCopy("embed", g, gx, { ...block, n: x.size });
+    runBlockCopy("embed", g, gx, { ...block, n: x.size });
     return [gx];
   });
 }
@@ -127,7 +127,7 @@ export function concat(xs: Tensor[], dim = 1): Tensor {
   let at = 0;
   for (const x of xs) {
     const block = { n: x.size, rowX: x.shape[d] * inner, rowY: total * inner, offset: at * inner };
-    blockCopy("scatter", x, out, block);
+    runBlockCopy("scatter", x, out, block);
     blocks.push(block);
     at += x.shape[d];
   }
@@ -135,7 +135,7 @@ export function concat(xs: Tensor[], dim = 1): Tensor {
     xs.map((x, i) => {
       if (!needs[i]) return null;
       const gx = Tensor.empty(x.shape, "concatBackward");
-      blockCopy("gather", g, gx, blocks[i]);
+      runBlockCopy("gather", g, gx, blocks[i]);
       return gx;
     }));
 }
@@ -211,4 +211,57 @@ export function pad(
     }
     return [gx];
   });
+}
+
+/** Launcher (no graph): pixel (un)shuffle of x into a new tensor of `shape` (see PIXEL_SHUFFLE). */
+function runPixelShuffle(
+  mode: "shuffle" | "unshuffle",
+  x: Tensor,
+  shape: readonly number[],
+  small: readonly number[],
+  r: number,
+): Tensor {
+  const out = Tensor.empty(shape, `pixel_${mode}`);
+  if (out.size === 0) return out;
+  runtime().dispatch(PIXEL_SHUFFLE, { mode }, {
+    buffers: { x: x.buffer, out: out.buffer },
+    uniforms: { n: out.size, h: small[2], w: small[3], r },
+    workgroups: grid1d(out.size),
+  });
+  return out;
+}
+
+function checkFactor(op: string, x: Tensor, r: number) {
+  if (x.rank !== 4) throw new Error(`${op}: input must be 4-D [N, C, H, W], got ${fmtShape(x.shape)}`);
+  if (!Number.isInteger(r) || r < 1) throw new Error(`${op}: factor must be an integer >= 1, got ${r}`);
+}
+
+/**
+ * F.pixel_shuffle: [N, C·r², H, W] → [N, C, H·r, W·r], moving channel groups into r×r pixel
+ * blocks (sub-pixel convolution upsampling). The gradient is {@link pixelUnshuffle} of g.
+ */
+export function pixelShuffle(x: Tensor, r: number): Tensor {
+  checkFactor("pixelShuffle", x, r);
+  const [n, c, h, w] = x.shape;
+  if (c % (r * r) !== 0) {
+    throw new Error(
+      `pixelShuffle: ${c} channels of ${fmtShape(x.shape)} are not divisible by ${r}² = ${r * r}`,
+    );
+  }
+  const y = runPixelShuffle("shuffle", x, [n, c / (r * r), h * r, w * r], x.shape, r);
+  return record("pixelShuffle", [x], y, (g) => [runPixelShuffle("unshuffle", g, x.shape, x.shape, r)]);
+}
+
+/** F.pixel_unshuffle: [N, C, H·r, W·r] → [N, C·r², H, W], the inverse of {@link pixelShuffle}. */
+export function pixelUnshuffle(x: Tensor, r: number): Tensor {
+  checkFactor("pixelUnshuffle", x, r);
+  const [n, c, h, w] = x.shape;
+  if (h % r !== 0 || w % r !== 0) {
+    throw new Error(
+      `pixelUnshuffle: spatial size ${h}x${w} of ${fmtShape(x.shape)} is not divisible by ${r}`,
+    );
+  }
+  const small = [n, c * r * r, h / r, w / r];
+  const y = runPixelShuffle("unshuffle", x, small, small, r);
+  return record("pixelUnshuffle", [x], y, (g) => [runPixelShuffle("shuffle", g, x.shape, small, r)]);
 }
