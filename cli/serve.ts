@@ -13,7 +13,7 @@
 import { extname, join, normalize, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { bundle } from "./bundle.ts";
-import { consoleIo, readCommandLine } from "./args.ts";
+import { consoleIo, errorLine, readCommandLine } from "./args.ts";
 
 /** The repository root (this file's parent's parent), so the server works from any directory. */
 export const REPO_ROOT: string = fileURLToPath(new URL("..", import.meta.url));
@@ -124,7 +124,7 @@ export function staticHandler(
     try {
       [path, res] = await answer(req);
     } catch (e) {
-      res = text(500, `cannot read: ${(e as Error).message}`);
+      res = text(500, `cannot read: ${errorLine(e)}`);
     }
     options.onRequest?.(path, res.status);
     return res;
@@ -180,7 +180,7 @@ export async function main(args: string[]): Promise<number | Deno.HttpServer<Den
     try {
       for (const out of await bundle(REPO_ROOT)) console.log(`built ${out}`);
     } catch (e) {
-      console.error(`web: ${(e as Error).message}`);
+      console.error(`web: ${errorLine(e)}`);
       return 1;
     }
   }

@@ -67,7 +67,13 @@ export async function main(args: string[]): Promise<number> {
 async function train(given: Partial<TrainConfig>, out: (s: string) => void, err: (s: string) => void) {
   const run = await openRun(given, err);
   try {
-    const trainer = await Trainer.start(run, given, out, err);
+    let trainer;
+    try {
+      trainer = await Trainer.start(run, given, out, err);
+    } catch (e) {
+      await run.discardFolders();
+      throw e;
+    }
     return await trainer.run();
   } finally {
     run.ds.close();

@@ -774,3 +774,62 @@ Deno.test("coco: downloads a tiny archive from 127.0.0.1 and writes 8 train / 2 
     await Deno.remove(tmp, { recursive: true });
   }
 });
+
+Deno.test("data: every usage error is one line 'data: problem (see --help)', a failure one line 'data: problem'", async () => {
+  const tmp = await Deno.makeTempDir({ prefix: "corpus-usage-" });
+  const lines: string[] = [];
+  const { error, log } = console;
+  console.error = (...a: unknown[]) => lines.push(a.join(" "));
+  console.log = () => {};
+  /** The exit status and the one line printed on stderr by `data args`. */
+  const run = async (...args: string[]) => {
+    lines.length = 0;
+    const code = await main(args, quiet);
+    const text = lines.join("\n");
+    ok(
+      lines.length === 1 && !text.includes("\n"),
+      `${args.join(" ")}: one line, got ${JSON.stringify(text)}`,
+    );
+    return { code, line: lines[0] };
+  };
+  try {
+    const foreign = join(tmp, "foreign");
+    await Deno.mkdir(foreign);
+    await Deno.writeTextFile(join(foreign, "notes.txt"), "mine");
+    const usage: [string[], RegExp][] = [
+      [["coco", "--bogus"], /^data: Unknown option '--bogus'\..* \(see --help\)$/],
+      [["coco", "--count", "0"], /^data: --count must be an integer ≥ 1, got "0" \(see --help\)$/],
+      [["coco", "--crops", "3"], /^data: --crops is an option of debian \(see --help\)$/],
+      [["debian", "--val", "1.5"], /^data: --val must be in \(0, 1\), got "1\.5" \(see --help\)$/],
+      [["debian", "extra"], /^data: unexpected argument "extra" \(see --help\)$/],
+      [["nonsense"], /^data: unknown command "nonsense": use debian or coco \(see --help\)$/],
+      [["coco", "--url", "not a url"], /^data: --url is not a URL: "not a url" \(see --help\)$/],
+      [
+        ["coco", "--out", foreign, "--work", join(tmp, "w")],
+        /^data: --out .*foreign holds other files \(notes\.txt\); choose an empty or new folder \(see --help\)$/,
+      ],
+    ];
+    for (const [args, expected] of usage) {
+      const r = await run(...args);
+      assertEquals(r.code, 2, args.join(" "));
+      ok(expected.test(r.line), `${args.join(" ")}: ${r.line}`);
+    }
+    // Nothing listens on port 9 of this machine: a failure, exit 1, no usage hint.
+    const r = await run(
+      "coco",
+      "--url",
+      "http://127.0.0.1:9/x.tgz",
+      "--out",
+      join(tmp, "o"),
+      "--work",
+      join(tmp, "w"),
+    );
+    assertEquals(r.code, 1);
+    ok(/^data: cannot download http:\/\/127\.0\.0\.1:9\/x\.tgz: [^\n]+$/.test(r.line), r.line);
+    ok(!r.line.includes("--help"), r.line);
+  } finally {
+    console.error = error;
+    console.log = log;
+    await Deno.remove(tmp, { recursive: true });
+  }
+});

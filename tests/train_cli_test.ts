@@ -327,6 +327,67 @@ Deno.test("usage errors exit 2 with one line", async () => {
   const h = await train("--help");
   assert.equal(h.code, 0);
   assert.match(h.stdout, /Usage: deno task train --data DIR/);
+  // --max-steps counts every step of the run, also on --resume, and is said once.
+  assert.match(h.stdout, /--max-steps N +stop after N steps in total, the steps before a resume included/);
+  assert.doesNotMatch(h.stdout, /per invocation/);
+});
+
+/** `s` as a regular expression matching it literally. */
+function literal(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+Deno.test("--out where nothing can be written: one line naming the folder, exit 2, before the data is decoded", async () => {
+  // Cases that fail for root too (tests and CI run as root, where permission bits stop nothing).
+  const file = join(tmp, "out-is-a-file");
+  await Deno.writeTextFile(file, "not a folder");
+  const cases = [join(file, "run"), join(file, "run", "deeper"), file];
+  // /proc refuses new entries (mkdir) and files in it (the folder exists, so mkdir alone would pass).
+  if (Deno.build.os === "linux") cases.push("/proc/no-such-run", "/proc");
+  const data = join(tmp, "data-fresh");
+  await makeData(data, 4, false);
+  for (const out of cases) {
+    const r = await train("--data", data, "--out", out, ...TINY);
+    assert.equal(r.code, 2, `--out ${out}: ${explain(r)}`);
+    assert.match(
+      r.stderr,
+      new RegExp(`^train: --out ${literal(out)}: [^\n]+\n$`),
+      `--out ${out}: ${explain(r)}`,
+    );
+  }
+  assert.equal(await Deno.readTextFile(file), "not a folder");
+  // No decoding started: the first decoding of a folder writes its cache.
+  assert.deepEqual([...Deno.readDirSync(data)].map((e) => e.name).sort(), [
+    "scene_00.png",
+    "scene_02.png",
+    "sub",
+  ]);
+});
+
+Deno.test("a start that fails leaves nothing behind in --out", async () => {
+  // A new folder (and the one above it) is removed again when the data is missing.
+  const parent = join(tmp, "debris-new");
+  const r1 = await train("--data", join(tmp, "nope"), "--out", join(parent, "run"), ...TINY);
+  assert.equal(r1.code, 2, explain(r1));
+  assert.match(r1.stderr, /no such folder/);
+  await assert.rejects(Deno.lstat(parent), Deno.errors.NotFound, "the new --out folder is removed");
+  // A folder that existed stays, empty: no samples/ folder before there are samples.
+  const existing = join(tmp, "debris-existing");
+  await Deno.mkdir(existing);
+  const r2 = await train("--data", join(tmp, "nope"), "--out", existing, ...TINY);
+  assert.equal(r2.code, 2, explain(r2));
+  assert.deepEqual([...Deno.readDirSync(existing)], []);
+  // A failure once the photos are decoded (the only one is grayscale).
+  const gray = join(tmp, "data-gray");
+  await Deno.mkdir(gray);
+  const g = scene(3);
+  for (let i = 0; i < g.rgba.length; i += 4) g.rgba.fill(g.rgba[i + 1], i, i + 3);
+  await writeImage(join(gray, "gray.png"), g);
+  const out = join(tmp, "debris-decoded");
+  const r3 = await train("--data", gray, "--out", out, ...TINY);
+  assert.equal(r3.code, 2, explain(r3));
+  assert.match(r3.stderr, /^train: data: none of the 1 files under .* is a usable colour photo/m);
+  await assert.rejects(Deno.lstat(out), Deno.errors.NotFound, "the new --out folder is removed");
 });
 
 Deno.test("a value that starts with a dash: one line with node's hint to write --epochs=-1", async () => {

@@ -8,6 +8,7 @@ import { Rng } from "../../engine/random.ts";
 import { type RgbaImage, writeImage } from "../image.ts";
 import { ProgressBar } from "../progress.ts";
 import { atomicWriteText, listFiles } from "../fsutil.ts";
+import { errorLine } from "../args.ts";
 import { extractRcc, parseRcc } from "./rcc.ts";
 import { consoleLog, type Log, prepareOut } from "./output.ts";
 import { DEBIAN_SOURCES, groupKey, type Source } from "./sources.ts";
@@ -218,7 +219,7 @@ export async function buildDebianDataset(opts: DebianOptions): Promise<DebianSum
       img = await decodeAny(await cand.load(), id);
     } catch (e) {
       skip(pkg, "unreadable");
-      bar.log(`skipped ${id}: ${(e as Error).message}`);
+      bar.log(`skipped ${id}: ${errorLine(e)}`);
       bar.tick();
       continue;
     }

@@ -27,10 +27,10 @@
  */
 
 import { resolve } from "node:path";
-import { consoleLog, type Log, UsageError } from "./output.ts";
+import { consoleLog, type Log } from "./output.ts";
 import { buildDebianDataset, formatSummary } from "./debian.ts";
 import { buildCocoDataset, COCO_URL } from "./coco.ts";
-import { consoleIo, readCommandLine } from "../args.ts";
+import { consoleIo, errorLine, readCommandLine, UsageError } from "../args.ts";
 
 const HELP = `Build a training corpus of colour photos.
 
@@ -142,11 +142,12 @@ export async function main(args: string[], log: Log = consoleLog): Promise<numbe
     }
     throw new UsageError(`unknown command "${cmd}": use debian or coco`);
   } catch (e) {
+    // Printed as readCommandLine prints a parse error: "data: problem (see --help)", exit status 2.
     if (e instanceof UsageError) {
-      console.error(`data: ${e.message}\nRun "deno task data --help" for usage.`);
+      console.error(`data: ${errorLine(e)} (see --help)`);
       return 2;
     }
-    console.error(`data: ${(e as Error).message}`);
+    console.error(`data: ${errorLine(e)}`);
     return 1;
   }
 }

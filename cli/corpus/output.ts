@@ -1,12 +1,10 @@
 /**
- * What both corpus commands share: where their messages go, the usage error,
- * and the --out folder they own and rewrite.
+ * What both corpus commands share: where their messages go and the --out
+ * folder they own and rewrite.
  */
 
 import { join } from "node:path";
-
-/** A mistake in the command line; printed with the usage hint, exit status 2. */
-export class UsageError extends Error {}
+import { UsageError } from "../args.ts";
 
 /** Messages of the commands; injectable so tests stay quiet. */
 export interface Log {

@@ -45,7 +45,8 @@ Training
                         the average (default 0: none). Given on --resume, the average starts then
   --d-every K           update D on every K-th step only (default 1)
   --seed N              seed of weights, split, data order, flips and dropout (default 0)
-  --max-steps N         stop after N steps in total (counting steps before a resume)
+  --max-steps N         stop after N steps in total, the steps before a resume included (not saved:
+                        give it again on each --resume)
   --sample-every N      checkpoint + samples + metrics every N steps (default 200; 0: epoch ends only)
   --save-epochs K       checkpoint + samples + metrics at the end of every K-th epoch and the last one
                         (default 1; raise it for tiny datasets with very short epochs)
@@ -57,8 +58,7 @@ Output
   --out DIR             output folder (default runs/latest)
   --resume              continue from DIR/checkpoint.safetensors: model, optimizers, data order and
                         settings come from it (--data, --epochs, --pretrain-epochs, --decay-epochs, --lr, --lambda-l1,
-                        --gan and the reporting options may be given again to change them;
-                        --max-steps is per invocation)
+                        --gan and the reporting options may be given again to change them)
   --force               start afresh even if DIR already holds a checkpoint (it is overwritten)
   -h, --help            this help
 

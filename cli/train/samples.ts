@@ -36,6 +36,8 @@ export async function writeLossCurve(files: RunFiles, history: MetricsRecord[]):
 /** Draws the sample grid of the checkpoint at `step`: its own file, then a copy as samples.png. */
 export async function writeSamples(files: RunFiles, step: number, rows: SampleRow[]): Promise<void> {
   const grid = renderSampleGrid(rows);
+  // Made with the first grid, not at the start: a start that fails leaves no empty folder.
+  await Deno.mkdir(files.samplesDir, { recursive: true });
   await writeImageAtomic(files.samplesAt(step), grid);
   await writeImageAtomic(files.latestSamples, grid);
 }
