@@ -98,6 +98,9 @@ export type {
 // Colorization models
 export { Unet, UNET_DEFAULTS, UnetBlock } from "./models/unet.ts";
 export type { UnetConfig } from "./models/unet.ts";
+// Cao et al. 2017's full-resolution generator with noise in every layer: several colourings per image.
+export { DIVERSE_DEFAULTS, DiverseGenerator, noiseChannels } from "./models/diverse.ts";
+export type { DiverseConfig } from "./models/diverse.ts";
 export { PatchGan, PATCHGAN_DEFAULTS } from "./models/patchgan.ts";
 export type { PatchGanConfig } from "./models/patchgan.ts";
 export { initPix2pixWeights } from "./models/init.ts";
