@@ -8,18 +8,20 @@
 
 import { fileURLToPath } from "node:url";
 import { basename, dirname, extname, join, relative, resolve, sep } from "node:path";
-import { initGpu } from "../engine/gpu.ts";
+import { initGpu, type Runtime } from "../engine/gpu.ts";
+import { sizeClass } from "../engine/pool.ts";
 import {
   buildGenerator,
   type Checkpoint,
   checkpointImageSize,
   decodeCheckpoint,
+  unetTensorShapes,
 } from "../models/checkpoint.ts";
 import { colorizeRgba } from "../models/colorize.ts";
-import type { Unet } from "../models/unet.ts";
-import { readImage, writeImage } from "./image.ts";
+import type { Unet, UnetConfig } from "../models/unet.ts";
+import { encodeImage, formatOf, readImage } from "./image.ts";
 import { ProgressBar } from "./progress.ts";
-import { enterCallerDirectory, listFiles } from "./fsutil.ts";
+import { atomicWrite, enterCallerDirectory, fileIdentity, listFiles, notAFolder } from "./fsutil.ts";
 import { errorLine, readCommandLine } from "./args.ts";
 
 /** Where the project's shipped model lives, relative to this file (so it works from any directory). */
@@ -44,11 +46,14 @@ Arguments:
 Options:
   -o, --output OUT   output file (one input: .png or .jpg/.jpeg decides the format) or
                      folder (several inputs, or OUT ends with / or is a folder);
-                     default: NAME.color.png beside each input. Inputs are never overwritten.
+                     default: NAME.color.png beside each input. A new folder for one input
+                     needs the trailing /. Inputs are never overwritten (hard links and
+                     symbolic links included); each output is written to a temporary file
+                     and renamed, so it is either complete or absent.
   -m, --model FILE   checkpoint (.safetensors) from deno task train, or a PyTorch generator
                      state dict saved with safetensors; default: models/default.safetensors
-  -s, --size N       model resolution (a multiple of 2^nDown); default: the size the
-                     checkpoint was trained at, else ${DEFAULT_SIZE}
+  -s, --size N       model resolution (a multiple of 2^nDown, small enough for the GPU's
+                     buffer limits); default: the size the checkpoint was trained at, else ${DEFAULT_SIZE}
   -q, --quiet        no progress bar
   -h, --help         this text
 
@@ -120,9 +125,15 @@ function colorName(file: string): string {
   return `${ext ? b.slice(0, -ext.length) : b}.color.png`;
 }
 
-async function realOrResolved(path: string): Promise<string> {
+/**
+ * A key equal for two output paths that name one file: the file's identity where it exists,
+ * else the path with its folder's real path (so `d/./x` and `link-to-d/x` agree).
+ */
+async function outputKey(path: string): Promise<string> {
+  const id = await fileIdentity(path);
+  if (id !== null) return id;
   try {
-    return await Deno.realPath(path);
+    return join(await Deno.realPath(dirname(path)), basename(path));
   } catch {
     return resolve(path);
   }
@@ -173,10 +184,19 @@ async function plan(
       outDir = output;
     } else {
       if (!/\.(png|jpe?g)$/i.test(output)) {
-        return { jobs: [], failures, usage: `-o ${output}: the output must end in .png, .jpg or .jpeg` };
+        // Without an extension it was most likely meant as a new folder.
+        const hint = extname(output) === "" ? ` (a folder needs a trailing /: -o ${output}/)` : "";
+        return {
+          jobs: [],
+          failures,
+          usage: `-o ${output}: the output must end in .png, .jpg or .jpeg${hint}`,
+        };
       }
       outFile = output;
     }
+    // A file where a folder of the output should be would fail every job with a raw mkdir error.
+    const blocked = await notAFolder(outDir ?? dirname(output));
+    if (blocked) return { jobs: [], failures, usage: `-o ${output}: ${blocked}` };
   }
   const jobs = found.map(({ input, rel }) => ({
     input,
@@ -184,6 +204,93 @@ async function plan(
       (outDir !== null ? join(outDir, rel, colorName(input)) : join(dirname(input), colorName(input))),
   }));
   return { jobs, failures };
+}
+
+/** A failed mkdir or write in a few words. */
+function ioReason(e: unknown): string {
+  if (e instanceof Deno.errors.NotFound) return "no such file or directory";
+  if (e instanceof Deno.errors.PermissionDenied) return "permission denied";
+  return errorLine(e);
+}
+
+/** What one tensor may take on an adapter. */
+export interface TensorLimits {
+  /** maxStorageBufferBindingSize: the bytes one tensor may span (kernels bind whole tensors). */
+  bindingBytes: number;
+  /** maxBufferSize: the bytes of one buffer (a tensor's buffer is its pool size class). */
+  bufferBytes: number;
+}
+
+function adapterLimits(rt: Runtime): TensorLimits {
+  return { bindingBytes: rt.maxBindingBytes, bufferBytes: rt.device.limits.maxBufferSize };
+}
+
+/** The limit a tensor of `bytes` exceeds, named for the message, or null if it fits. */
+function overLimit(bytes: number, limits: TensorLimits): string | null {
+  if (bytes > limits.bindingBytes) return `maxStorageBufferBindingSize (${limits.bindingBytes} bytes)`;
+  if (sizeClass(bytes) > limits.bufferBytes) return `maxBufferSize (${limits.bufferBytes} bytes)`;
+  return null;
+}
+
+/**
+ * Bytes of the largest tensor that colorizing at model size `size` allocates, from the U-Net's
+ * configuration: the input (inputChannels × size²), the output (outputChannels × size²), the
+ * widest activation, at the outermost level where the inner levels' result is concatenated with
+ * the first convolution's (2·ngf channels at size/2 × size/2; deeper levels halve the side as
+ * they double the channels, so they are smaller), or, whatever the size, the largest weight
+ * (each transposed convolution regroups its weights into a copy of the same size). The photo's
+ * own tensors are cut into bands of rows that fit, and what `size` costs on the CPU is the
+ * resampling tables, a few numbers per model pixel of one side (kilobytes to megabytes), so
+ * this tensor is the bound that matters.
+ */
+export function largestTensorBytes(config: UnetConfig, size: number): number {
+  return Math.max(activationBytesPerPixel(config) * size * size, largestWeightBytes(config));
+}
+
+/** Bytes a model pixel of the widest activation (input, output or outermost concat) takes. */
+function activationBytesPerPixel(c: UnetConfig): number {
+  return 4 * Math.max(c.inputChannels, c.outputChannels, (2 * c.ngf) / 4);
+}
+
+function largestWeightBytes(config: UnetConfig): number {
+  const numel = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+  return 4 * Math.max(...[...unetTensorShapes(config).values()].map(numel));
+}
+
+/** The largest model size (a multiple of 2^nDown) whose largest tensor fits `limits`; 0 if none. */
+export function largestSize(config: UnetConfig, limits: TensorLimits): number {
+  const m = 2 ** config.nDown;
+  const fits = (s: number) => overLimit(largestTensorBytes(config, s), limits) === null;
+  // The activations grow as size²: start at the binding limit's bound for them, then step down past
+  // the buffer limit and rounding (a step or two), or to 0 when the weights alone do not fit.
+  let s = Math.floor(Math.sqrt(limits.bindingBytes / activationBytesPerPixel(config)) / m) * m;
+  while (s > 0 && !fits(s)) s -= m;
+  while (fits(s + m)) s += m;
+  return s;
+}
+
+function sizeInUnits(bytes: number): string {
+  return bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+}
+
+/**
+ * Why colorizing at `size` with a generator of `config` cannot fit `limits` (a clause naming the
+ * limit and the largest size that fits, for a one-line usage error), or null when it fits.
+ */
+export function sizeProblem(
+  config: UnetConfig,
+  size: number,
+  limits: TensorLimits,
+  source: string,
+): string | null {
+  const bytes = largestTensorBytes(config, size);
+  const over = overLimit(bytes, limits);
+  if (over === null) return null;
+  const max = largestSize(config, limits);
+  return `too large for this GPU: the generator's largest tensor would need ${sizeInUnits(bytes)}, more ` +
+    `than the adapter's ${over}; ${
+      max > 0 ? `the largest size for ${source} here is ${max}` : `${source} fits at no size here`
+    }`;
 }
 
 /** The checkpoint of --model, or the shipped default; a one-line reason when there is none. */
@@ -259,26 +366,35 @@ export async function main(
   const { ck, source } = model;
   const nDown = ck.generatorConfig.nDown;
   const m = 2 ** nDown;
+  const sizeGiven = size !== undefined;
   if (size === undefined) size = checkpointImageSize(ck) ?? Math.ceil(DEFAULT_SIZE / m) * m;
   if (size % m !== 0) {
     io.error(`colorize: --size ${size} must be a multiple of ${m} (2^nDown of ${source}, nDown=${nDown})`);
     return 2;
   }
-  const { jobs, failures, usage } = await plan(positionals, values.output);
+  let rt: Runtime;
+  try {
+    rt = await initGpu();
+  } catch (e) {
+    io.error(`colorize: ${errorLine(e)}`);
+    return 2;
+  }
+  const tooLarge = sizeProblem(ck.generatorConfig, size, adapterLimits(rt), source);
+  if (tooLarge) {
+    io.error(
+      `colorize: ${sizeGiven ? `--size ${size}` : `size ${size} (the default for ${source})`}: ${tooLarge}`,
+    );
+    return 2;
+  }
+  const { jobs: planned, failures, usage } = await plan(positionals, values.output);
   if (usage) {
     io.error(`colorize: ${usage}`);
     return 2;
   }
-  if (jobs.length === 0) {
+  if (planned.length === 0) {
     for (const f of failures) io.error(problem(f.input, f.error));
     if (failures.length === 0) io.error("colorize: no input images found");
     return failures.length ? 1 : 2;
-  }
-  try {
-    await initGpu();
-  } catch (e) {
-    io.error(`colorize: ${errorLine(e)}`);
-    return 2;
   }
   let G: Unet;
   try {
@@ -288,8 +404,24 @@ export async function main(
     return 2;
   }
 
-  const inputSet = new Set(await Promise.all(positionals.map(realOrResolved)));
-  for (const j of jobs) inputSet.add(await realOrResolved(j.input));
+  // Files are compared by identity (device and inode), so no spelling, symbolic link or hard link
+  // of an input can be taken for a new name and overwritten. A file given twice for the same output
+  // (as itself, through a folder, or spelled otherwise) is done once.
+  const inputIds = new Set<string>();
+  const jobs: Job[] = [];
+  const twice: string[] = [];
+  const seen = new Set<string>();
+  for (const job of planned) {
+    const id = await fileIdentity(job.input);
+    if (id !== null) inputIds.add(id);
+    const key = `${id ?? resolve(job.input)}\0${await outputKey(job.output)}`;
+    if (seen.has(key)) {
+      twice.push(job.input);
+    } else {
+      seen.add(key);
+      jobs.push(job);
+    }
+  }
 
   let failed = 0;
   const report = (line: string) => {
@@ -300,26 +432,36 @@ export async function main(
   };
   let bar: ProgressBar | null = null;
   for (const f of failures) report(problem(f.input, f.error));
+  // Not a failure: everything asked for gets done.
+  for (const input of twice) io.error(`colorize: ${input}: given twice; colorized once`);
   bar = io.progress && !values.quiet
     ? new ProgressBar({ total: jobs.length, label: "colorize", unit: "img" })
     : null;
   const written = new Map<string, string>();
   for (const job of jobs) {
     try {
-      const outReal = await realOrResolved(job.output);
-      if (inputSet.has(outReal)) {
+      const outId = await fileIdentity(job.output);
+      if (outId !== null && inputIds.has(outId)) {
         throw new Error(`output ${job.output} is an input; refusing to overwrite it`);
       }
-      const earlier = written.get(outReal);
+      const earlier = outId === null ? undefined : written.get(outId);
       if (earlier !== undefined) {
         throw new Error(`output ${job.output} would overwrite the output of ${earlier}`);
       }
       const img = await readImage(job.input);
       if (!(img.width > 0 && img.height > 0)) throw new Error(`empty image (${img.width}×${img.height})`);
       const out = await colorizeRgba(G, img, size);
-      await Deno.mkdir(dirname(job.output), { recursive: true });
-      await writeImage(job.output, out);
-      written.set(outReal, job.input);
+      // The planned names all end in .png, .jpg or .jpeg.
+      const bytes = encodeImage(out, formatOf(job.output) ?? "png");
+      const folder = dirname(job.output);
+      await Deno.mkdir(folder, { recursive: true }).catch((e) => {
+        throw new Error(`cannot create folder ${folder} (${ioReason(e)})`);
+      });
+      await atomicWrite(job.output, bytes).catch((e) => {
+        throw new Error(`cannot write ${job.output} (${ioReason(e)})`);
+      });
+      const id = await fileIdentity(job.output);
+      if (id !== null) written.set(id, job.input);
     } catch (e) {
       report(problem(job.input, e));
     }

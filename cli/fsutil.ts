@@ -6,6 +6,49 @@
 
 import { dirname, join } from "node:path";
 
+/**
+ * A key naming the file at `path` (links followed), equal for two paths exactly when they reach
+ * the same file, hard links included: device and inode where Deno.stat gives them, else the real
+ * path (symbolic links and `.`/`..` resolved). null when nothing can be reached there.
+ */
+export async function fileIdentity(path: string): Promise<string | null> {
+  let st: Deno.FileInfo;
+  try {
+    st = await Deno.stat(path);
+  } catch {
+    return null;
+  }
+  if (st.dev !== null && st.ino !== null) return `${st.dev}:${st.ino}`;
+  try {
+    return `path:${await Deno.realPath(path)}`;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Why `dir` cannot be (or become, by a recursive mkdir) a folder: "P is a file, not a folder" for
+ * the first entry P on the way that exists and is not a folder, else null. Folders that cannot be
+ * looked into (no permission) count as fine: writing there reports its own error.
+ */
+export async function notAFolder(dir: string): Promise<string | null> {
+  // "a/file.jpg/" must look at a/file.jpg itself, not skip to its parent.
+  let p = dir.replace(/(.)[\\/]+$/, "$1");
+  for (;;) {
+    try {
+      const st = await Deno.stat(p);
+      if (st.isDirectory) return null;
+      return `${p} is ${st.isFile ? "a file, not a folder" : "not a folder"}`;
+    } catch (e) {
+      // NotFound: look further up. NotADirectory: something further up is not a folder.
+      if (!(e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory)) return null;
+    }
+    const up = dirname(p);
+    if (up === p) return null;
+    p = up;
+  }
+}
+
 /** Whether a path exists (any kind of entry). */
 export async function exists(path: string): Promise<boolean> {
   try {
@@ -18,23 +61,33 @@ export async function exists(path: string): Promise<boolean> {
 }
 
 /**
- * Writes `data` to `path` atomically: the bytes go to `<path>.tmp`, are fsynced,
- * then renamed over `path`. rename(2) within a directory is atomic on POSIX, so
- * readers and a crash see the previous file or the complete new one. The
- * directory is fsynced too where the platform allows it, so the rename itself
- * survives a power loss.
+ * Writes `data` to `path` atomically: the bytes go to a new temporary file beside it
+ * (`<path>.<random>.tmp`, same folder so the rename stays on one filesystem), are fsynced,
+ * then renamed over `path`. rename(2) within a directory is atomic on POSIX, so readers and a
+ * crash see the previous file or the complete new one, and a file hard-linked at `path` keeps
+ * its bytes under its other names (the name gets a new file; nothing is written through it).
+ * The directory is fsynced too where the platform allows it, so the rename itself survives a
+ * power loss. On failure the temporary file is removed and the error comes through.
  */
 export async function atomicWrite(path: string, data: Uint8Array): Promise<void> {
-  const tmp = `${path}.tmp`;
-  const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
+  // A fresh name, created exclusively (createNew fails on anything already there, links
+  // included): a fixed name such as <path>.tmp would write through a link found there, clobber a
+  // user's file of that name, and be shared by two writers of one path, who could rename a mix.
+  const tmp = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+  const file = await Deno.open(tmp, { write: true, createNew: true });
   try {
-    let off = 0;
-    while (off < data.length) off += await file.write(data.subarray(off));
-    await file.sync();
-  } finally {
-    file.close();
+    try {
+      let off = 0;
+      while (off < data.length) off += await file.write(data.subarray(off));
+      await file.sync();
+    } finally {
+      file.close();
+    }
+    await Deno.rename(tmp, path);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw e;
   }
-  await Deno.rename(tmp, path);
   await syncDir(dirname(path));
 }
 

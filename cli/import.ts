@@ -1,5 +1,5 @@
 /**
- * `deno task import IN.safetensors OUT.safetensors [--fp16] [--weights ema|raw] [--size N] [--verify REF]`:
+ * `deno task import IN.safetensors OUT.safetensors [--fp16] [--weights ema|raw] [--size N] [--verify REF [--tolerance T]]`:
  * converts a generator into a colorize model file. IN is a plain PyTorch
  * generator state dict (`safetensors.torch.save_file(net_G.state_dict(), …)`,
  * configuration inferred from the shapes) or one of our checkpoints (then only
@@ -8,7 +8,7 @@
  * reference file made by docs/export_pytorch.py and compares with PyTorch's output.
  */
 
-import { basename } from "node:path";
+import { basename, dirname } from "node:path";
 import { initGpu } from "../engine/gpu.ts";
 import { noGrad } from "../engine/autograd.ts";
 import { tensor, tidy } from "../engine/tensor.ts";
@@ -20,16 +20,18 @@ import {
   encodeCheckpoint,
 } from "../models/checkpoint.ts";
 import type { Unet } from "../models/unet.ts";
-import { atomicWrite, enterCallerDirectory } from "./fsutil.ts";
+import { atomicWrite, enterCallerDirectory, fileIdentity, notAFolder } from "./fsutil.ts";
 import { errorLine, readCommandLine } from "./args.ts";
 
-const HELP = `Usage: deno task import IN.safetensors OUT.safetensors [--fp16] [--size N] [--verify REF]
+const HELP =
+  `Usage: deno task import IN.safetensors OUT.safetensors [--fp16] [--weights ema|raw] [--size N] [--verify REF [--tolerance T]]
 
 Converts a U-Net generator into a colorize model (see docs/CHECKPOINTS.md).
 IN: a PyTorch state dict of the colorization tutorial's Unet ("Colorizing black & white
 images with U-Net and conditional GAN") saved with safetensors (names model.model.…,
 optionally under module. or net_G.), or a checkpoint of deno task train (only the
-generator is kept).
+generator is kept). OUT's folder is created if missing; OUT is written to a temporary file
+and renamed, so it is either complete or absent.
 
 Options:
   --fp16           store weights as float16 (half the size; outputs change by ~1e-3)
@@ -53,14 +55,6 @@ const denoIo: ImportIo = {
   info: (l) => Deno.stdout.writeSync(enc.encode(l + "\n")),
 };
 
-async function realOrSelf(p: string): Promise<string> {
-  try {
-    return await Deno.realPath(p);
-  } catch {
-    return p;
-  }
-}
-
 /** Max |G(input) − output| over a reference file's tensors `input` [N,1,H,W] and `output` [N,2,H,W]. */
 export async function verifyAgainst(G: Unet, refBytes: Uint8Array, source: string): Promise<number> {
   let ref;
@@ -83,7 +77,10 @@ export async function verifyAgainst(G: Unet, refBytes: Uint8Array, source: strin
   return worst;
 }
 
-/** Runs the import CLI on `args`; returns the exit code (0 ok, 1 failed verification or I/O, 2 usage). */
+/**
+ * Runs the import CLI on `args`; returns the exit code (0 ok, 1 failed verification or I/O, 2 usage or
+ * an input that is not a usable checkpoint).
+ */
 export async function main(args: string[], io: ImportIo = denoIo): Promise<number> {
   const parsed = readCommandLine("import", args, {
     fp16: { type: "boolean" },
@@ -118,8 +115,15 @@ export async function main(args: string[], io: ImportIo = denoIo): Promise<numbe
     io.error(`import: ${output}: the output must be a .safetensors file`);
     return 2;
   }
-  if ((await realOrSelf(input)) === (await realOrSelf(output))) {
+  // By identity (device and inode), so a hard link or symbolic link to the input is refused too.
+  const inputId = await fileIdentity(input);
+  if (inputId !== null && inputId === await fileIdentity(output)) {
     io.error(`import: ${output}: is the input; refusing to overwrite it`);
+    return 2;
+  }
+  const blocked = await notAFolder(dirname(output));
+  if (blocked) {
+    io.error(`import: ${output}: ${blocked}`);
     return 2;
   }
 
@@ -129,7 +133,8 @@ export async function main(args: string[], io: ImportIo = denoIo): Promise<numbe
   } catch (e) {
     const m = e instanceof Deno.errors.NotFound ? `${input}: no such file` : errorLine(e);
     io.error(`import: ${m}`);
-    return 1;
+    // A file that cannot be read is I/O (1); bytes that are not a usable checkpoint are bad input (2).
+    return Object.values(Deno.errors).some((c) => e instanceof c) ? 1 : 2;
   }
   const c = ck.generatorConfig;
   const trainedSize = size ?? checkpointImageSize(ck);
@@ -176,6 +181,7 @@ export async function main(args: string[], io: ImportIo = denoIo): Promise<numbe
     if (trainedSize !== undefined) train.size = trainedSize;
     const bytes = await encodeCheckpoint({ G, options: ck.options, train }, { fp16: !!values.fp16 });
     try {
+      await Deno.mkdir(dirname(output), { recursive: true });
       await atomicWrite(output, bytes);
     } catch (e) {
       io.error(`import: ${output}: cannot write (${errorLine(e)})`);

@@ -24,10 +24,13 @@ import { Unet } from "../models/unet.ts";
 import { initPix2pixWeights } from "../models/init.ts";
 import { manualSeed } from "../engine/random.ts";
 import { labToRgbCpu, MODEL_AB_SCALE, rgbToLabCpu } from "../engine/color.ts";
-import { keep, type Tensor, tensor } from "../engine/tensor.ts";
+import { keep, Tensor, tensor } from "../engine/tensor.ts";
 import { copy } from "../engine/ops/buffers.ts";
 import { crc32, readImage, type RgbaImage, writeImage } from "../cli/image.ts";
-import { type CliIo, main } from "../cli/colorize.ts";
+import { type CliIo, largestSize, largestTensorBytes, main, sizeProblem } from "../cli/colorize.ts";
+import { sizeClass } from "../engine/pool.ts";
+import { atomicWrite } from "../cli/fsutil.ts";
+import { fallbackNote } from "../web/model_note.ts";
 
 await gpu();
 
@@ -247,6 +250,118 @@ Deno.test("bands of rows (photos larger than a storage binding) give the same by
   );
 });
 
+Deno.test("largestTensorBytes is the largest tensor colorizing allocates (input, output, widest activation or weight)", async () => {
+  // ngf 8: the outermost concat (16 channels at size/2) is widest; ngf 2: the 2-channel output.
+  for (const config of [{ nDown: 5, ngf: 8 }, { nDown: 5, ngf: 2 }, { nDown: 6, ngf: 4 }]) {
+    manualSeed(3);
+    const G = new Unet(config);
+    const size = 2 * G.sizeMultiple;
+    const empty = Tensor.empty;
+    let largest = 0;
+    Tensor.empty = (shape, op) => {
+      largest = Math.max(largest, 4 * shape.reduce((a, b) => a * b, 1));
+      return empty.call(Tensor, shape, op);
+    };
+    try {
+      // A photo smaller than the model, so the photo's own tensors are not the largest.
+      await colorizeRgba(G, randomRgba(30, 20, 80), size);
+    } finally {
+      Tensor.empty = empty;
+    }
+    assert.equal(largest, largestTensorBytes(G.config, size), `ngf ${config.ngf}, nDown ${config.nDown}`);
+    G.dispose();
+  }
+});
+
+Deno.test("largestSize: the largest multiple of 2^nDown within both limits; sizeProblem names the limit", () => {
+  const config = new Unet({ nDown: 5, ngf: 4 }).config;
+  const MiB = 2 ** 20;
+  const fits = (s: number, binding: number, buffer: number) => {
+    const bytes = largestTensorBytes(config, s);
+    return bytes <= binding && sizeClass(bytes) <= buffer;
+  };
+  // 8 bytes a model pixel: 128 MiB holds 4096²; a 100 MiB buffer limit (size classes round up) less.
+  for (const [binding, buffer, want] of [[128 * MiB, 2048 * MiB, 4096], [128 * MiB, 100 * MiB, 0]]) {
+    const got = largestSize(config, { bindingBytes: binding, bufferBytes: buffer });
+    if (want) assert.equal(got, want);
+    assert.equal(got % 32, 0);
+    assert.ok(got > 0 && fits(got, binding, buffer) && !fits(got + 32, binding, buffer), `${got}`);
+  }
+  assert.equal(largestSize(config, { bindingBytes: 1000, bufferBytes: 1000 }), 0);
+  const limits = { bindingBytes: 128 * MiB, bufferBytes: 2048 * MiB };
+  assert.equal(sizeProblem(config, 4096, limits, "m.safetensors"), null);
+  assert.equal(
+    sizeProblem(config, 4128, limits, "m.safetensors"),
+    "too large for this GPU: the generator's largest tensor would need 130.0 MiB, more than the " +
+      "adapter's maxStorageBufferBindingSize (134217728 bytes); the largest size for m.safetensors here is 4096",
+  );
+  assert.match(
+    sizeProblem(config, 4096, { bindingBytes: 128 * MiB, bufferBytes: 100 * MiB }, "m")!,
+    /maxBufferSize \(104857600 bytes\); the largest size for m here is 3520$/,
+  );
+  assert.match(
+    sizeProblem(config, 32, { bindingBytes: 1000, bufferBytes: 1000 }, "m")!,
+    /m fits at no size here$/,
+  );
+});
+
+// ---------------------------------------------------------------------------
+// The web page's note when it falls back to a random generator: advice for the case that failed.
+
+Deno.test("web page: the fallback note's advice matches the model that failed", () => {
+  const parameters = 123456;
+  const arbitrary =
+    "page uses a small U-Net with random weights (123,456 parameters): the colours are arbitrary.";
+  const save = 'Train one with "deno task train" and save it as models/default.safetensors for real colours.';
+  // No shipped model: train one and save it there.
+  assert.equal(
+    fallbackNote({
+      source: "default",
+      why: "no trained model at /models/default.safetensors",
+      missing: true,
+      parameters,
+    }),
+    `No trained model at /models/default.safetensors, so this ${arbitrary} ${save}`,
+  );
+  // A shipped model that cannot be used: replace it.
+  const broken = fallbackNote({
+    source: "default",
+    why: "default.safetensors could not be used: truncated",
+    parameters,
+  });
+  assert.match(broken, /^Default\.safetensors could not be used: truncated, so this page uses/);
+  assert.match(
+    broken,
+    /Replace models\/default\.safetensors with a model from "deno task train" or "deno task import"/,
+  );
+  // The ?model= URL failed while the shipped model is there: fix the URL or drop it, not "save one".
+  const param = fallbackNote({
+    source: "param",
+    why: "no trained model at /out/x.safetensors",
+    missing: true,
+    defaultExists: true,
+    parameters,
+  });
+  assert.ok(!param.includes("save it as"), param);
+  assert.match(param, /^No trained model at \/out\/x\.safetensors, so this page uses/);
+  assert.match(
+    param,
+    /Check \?model= \(it must name a model from "deno task train" or "deno task import"\), or remove it to use models\/default\.safetensors\.$/,
+  );
+  // ... and while there is no shipped model either.
+  const neither = fallbackNote({ source: "param", why: "x.safetensors could not be used: bad", parameters });
+  assert.match(
+    neither,
+    /Check \?model= .*, or save such a model as models\/default\.safetensors and remove it\.$/,
+  );
+  // ?model=random asked for it.
+  assert.match(
+    fallbackNote({ source: "random", defaultExists: true, parameters }),
+    /^\?model=random: this page uses .* Remove \?model=random from the address to use models\/default\.safetensors\.$/,
+  );
+  assert.equal(fallbackNote({ source: "random", parameters }), `?model=random: this ${arbitrary} ${save}`);
+});
+
 // ---------------------------------------------------------------------------
 // The CLI.
 
@@ -372,6 +487,134 @@ Deno.test("colorize CLI: never overwrites an input", async () => {
   assert.equal(await main([input, "-o", input, "--model", modelPath], io), 1);
   assert.deepEqual(io.errors, [`colorize: ${input}: output ${input} is an input; refusing to overwrite it`]);
   assert.deepEqual(await Deno.readFile(input), before);
+});
+
+/** Whether two byte arrays are equal (a boolean, so a failure does not print every byte). */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+Deno.test("colorize CLI: an input reached through a hard link is not overwritten", async () => {
+  const d = await fresh("hardlink");
+  const input = join(d, "in.png"), output = join(d, "out.png");
+  await writeImage(input, gradient(30, 20));
+  await Deno.link(input, output);
+  const before = await Deno.readFile(input);
+  const io = capture();
+  assert.equal(await main([input, "-o", output, "--model", modelPath], io), 1);
+  assert.deepEqual(io.errors, [`colorize: ${input}: output ${output} is an input; refusing to overwrite it`]);
+  assert.ok(sameBytes(await Deno.readFile(input), before), "the input keeps its bytes");
+  // Also when the link is an output of a folder input (same name, other folder).
+  const src = await fresh("hardlink/src"), outDir = await fresh("hardlink/out");
+  await Deno.link(input, join(src, "a.png"));
+  await Deno.link(input, join(outDir, "a.color.png"));
+  const io2 = capture();
+  assert.equal(await main([src, "-o", outDir, "--model", modelPath], io2), 1);
+  assert.match(io2.errors[0], /is an input; refusing to overwrite it$/);
+  assert.ok(sameBytes(await Deno.readFile(input), before), "the input keeps its bytes");
+});
+
+Deno.test("colorize CLI: outputs are written to a temporary file and renamed (a hard-linked old output's other name keeps its bytes)", async () => {
+  const d = await fresh("rename");
+  const input = join(d, "in.png"), output = join(d, "out.png"), other = join(d, "keep.png");
+  await writeImage(input, gradient(30, 20));
+  await writeImage(other, gradient(8, 8));
+  await Deno.link(other, output);
+  const kept = await Deno.readFile(other);
+  const io = capture();
+  assert.equal(await main([input, "-o", output, "--model", modelPath], io), 0, io.errors.join("\n"));
+  // Writing in place would have changed keep.png too; a rename gives out.png a new file.
+  assert.ok(sameBytes(await Deno.readFile(other), kept), "keep.png keeps its bytes");
+  const out = await readImage(output);
+  assert.deepEqual([out.width, out.height], [30, 20]);
+  const names: string[] = [];
+  for await (const e of Deno.readDir(d)) names.push(e.name);
+  assert.deepEqual(names.sort(), ["in.png", "keep.png", "out.png"], "no temporary file left");
+});
+
+Deno.test("colorize CLI: a --size beyond the adapter's limits is a usage error before any file", async () => {
+  const d = await fresh("huge");
+  const input = join(d, "p.png");
+  await writeImage(input, gradient(20, 20));
+  const io = capture();
+  assert.equal(await main([join(d, "missing.png"), input, "--model", modelPath, "--size", "99968"], io), 2);
+  assert.equal(io.errors.length, 1, io.errors.join("\n"));
+  assert.match(io.errors[0], /^colorize: --size 99968: .*maxStorageBufferBindingSize/);
+  assert.ok(!io.errors[0].includes("missing.png"), "no file was looked at");
+  const names: string[] = [];
+  for await (const e of Deno.readDir(d)) names.push(e.name);
+  assert.deepEqual(names, ["p.png"]);
+});
+
+Deno.test("colorize CLI: -o mistakes get one clear line, exit 2, and write nothing", async () => {
+  const d = await fresh("oerrors");
+  const input = join(d, "p.png");
+  await writeImage(input, gradient(20, 20));
+  const run = async (output: string) => {
+    const io = capture();
+    const code = await main([input, "-o", output, "--model", modelPath], io);
+    return { code, errors: io.errors };
+  };
+  // A new folder for one input needs a trailing slash (otherwise it reads as a file name).
+  const sub = join(d, "newdir", "sub");
+  const r1 = await run(sub);
+  assert.equal(r1.code, 2);
+  assert.equal(r1.errors.length, 1);
+  assert.match(r1.errors[0], /must end in \.png, \.jpg or \.jpeg/);
+  assert.ok(r1.errors[0].includes(`${sub}/`), `suggests the trailing /: ${r1.errors[0]}`);
+  // A file where a folder should be.
+  const file = join(d, "file.jpg");
+  await Deno.writeTextFile(file, "not a folder");
+  assert.deepEqual(await run(join(file, "x.png")), {
+    code: 2,
+    errors: [`colorize: -o ${join(file, "x.png")}: ${file} is a file, not a folder`],
+  });
+  assert.deepEqual(await run(`${file}/`), {
+    code: 2,
+    errors: [`colorize: -o ${file}/: ${file} is a file, not a folder`],
+  });
+  const names: string[] = [];
+  for await (const e of Deno.readDir(d)) names.push(e.name);
+  assert.deepEqual(names.sort(), ["file.jpg", "p.png"]);
+});
+
+Deno.test("colorize CLI: the same file given twice is colorized once", async () => {
+  const d = await fresh("twice");
+  const input = join(d, "p.png");
+  await writeImage(input, gradient(20, 20));
+  const io = capture();
+  // Spelled differently the second time, and once more through the folder.
+  const again = `${d}/./p.png`;
+  const code = await main([input, again, d, "-o", join(d, "out/"), "--model", modelPath], io);
+  assert.equal(code, 0, io.errors.join("\n"));
+  assert.deepEqual(io.errors, [
+    `colorize: ${again}: given twice; colorized once`,
+    `colorize: ${input}: given twice; colorized once`,
+  ]);
+  assert.match(io.infos.at(-1)!, /^colorize: 1 of 1 done$/);
+  const out = await readImage(join(d, "out", "p.color.png"));
+  assert.deepEqual([out.width, out.height], [20, 20]);
+});
+
+Deno.test("atomicWrite: never writes through an entry already there, and leaves no temporary file on failure", async () => {
+  const d = await fresh("atomic");
+  const target = join(d, "x.png"), precious = join(d, "precious.png");
+  await Deno.writeTextFile(precious, "keep me");
+  // A link where a fixed temporary name would be: opening it for writing would write into precious.png.
+  await Deno.symlink(precious, `${target}.tmp`);
+  await atomicWrite(target, new TextEncoder().encode("new"));
+  assert.equal(await Deno.readTextFile(target), "new");
+  assert.equal(await Deno.readTextFile(precious), "keep me");
+  assert.equal(await Deno.readLink(`${target}.tmp`), precious);
+  // The rename fails (a folder with files is in the way): the error comes through and no temporary
+  // file is left beside it.
+  const blocked = join(d, "blocked");
+  await Deno.mkdir(blocked);
+  await Deno.writeTextFile(join(blocked, "inside"), "");
+  await assert.rejects(atomicWrite(blocked, new TextEncoder().encode("x")));
+  const names: string[] = [];
+  for await (const e of Deno.readDir(d)) names.push(e.name);
+  assert.deepEqual(names.sort(), ["blocked", "precious.png", "x.png", "x.png.tmp"]);
 });
 
 /** A PNG whose header says 0×0 (valid chunks and CRCs, so only the size is wrong). */

@@ -6,9 +6,9 @@
  *
  * The model is models/default.safetensors next to the page's folder (or the
  * URL in `?model=`). Without it the page builds a small generator with random
- * weights and says so: the colours are then arbitrary, but the whole pipeline
- * (Lab conversion, padding, U-Net, resampling) still runs. `?model=random`
- * forces that fallback.
+ * weights and says so, with advice for the case that failed (web/model_note.ts):
+ * the colours are then arbitrary, but the whole pipeline (Lab conversion,
+ * padding, U-Net, resampling) still runs. `?model=random` forces that fallback.
  *
  * Images are decoded by the browser (createImageBitmap + canvas) and encoded
  * with canvas.toBlob, so no codec is bundled.
@@ -28,6 +28,7 @@ import {
   Unet,
 } from "../mod.ts";
 import { checkpointImageSize } from "../models/checkpoint.ts";
+import { type FallbackCase, fallbackNote } from "./model_note.ts";
 
 /** Model resolution when the checkpoint does not record one (pix2pix's 256×256). */
 const DEFAULT_SIZE = 256;
@@ -109,11 +110,23 @@ async function readBody(res: Response, label: string): Promise<Uint8Array> {
   return out;
 }
 
+/** Where the shipped model is, relative to the page. */
+const DEFAULT_MODEL = "../models/default.safetensors";
+
+/** Whether the shipped model can be fetched (a HEAD request; false on any failure). */
+async function defaultModelExists(): Promise<boolean> {
+  try {
+    return (await fetch(new URL(DEFAULT_MODEL, location.href), { method: "HEAD" })).ok;
+  } catch {
+    return false;
+  }
+}
+
 async function loadModel(): Promise<LoadedModel> {
   const param = new URLSearchParams(location.search).get("model");
-  let why = "";
+  let why = "", missing = false;
   if (param !== "random") {
-    const url = new URL(param ?? "../models/default.safetensors", location.href);
+    const url = new URL(param ?? DEFAULT_MODEL, location.href);
     const name = decodeURIComponent(url.pathname.split("/").pop() || url.href);
     let res: Response | null = null;
     try {
@@ -136,18 +149,19 @@ async function loadModel(): Promise<LoadedModel> {
         why = `${name} could not be used: ${(e as Error).message}`;
       }
     } else if (res) {
-      why = res.status === 404 ? `no trained model at ${url.pathname}` : `${url.href}: HTTP ${res.status}`;
+      missing = res.status === 404;
+      why = missing ? `no trained model at ${url.pathname}` : `${url.href}: HTTP ${res.status}`;
     }
   }
+  const source: FallbackCase["source"] = param === "random" ? "random" : param !== null ? "param" : "default";
+  // Only the cases that did not try the shipped model advise on it, so only they ask if it is there.
+  const defaultExists = source !== "default" && await defaultModelExists();
   const G = await randomGenerator();
   return {
     G,
     size: FALLBACK.size,
     label: "random demo model",
-    note:
-      `${why ? why[0].toUpperCase() + why.slice(1) + ", so this" : "This"} page uses a small U-Net with ` +
-      `random weights (${G.parameterCount().toLocaleString("en")} parameters): the colours are arbitrary. ` +
-      `Train one with "deno task train" and save it as models/default.safetensors for real colours.`,
+    note: fallbackNote({ source, why, missing, defaultExists, parameters: G.parameterCount() }),
   };
 }
 
