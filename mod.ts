@@ -39,7 +39,17 @@ export { fmtShape, keep, liveTensorCount, Tensor, tensor, tidy, tidyAsync } from
 export type { GradNode, Kept, Storage } from "./engine/tensor.ts";
 export { backward, isGradEnabled, noGrad, record } from "./engine/autograd.ts";
 export { globalRng, manualSeed, nextSeed, Rng, shuffle } from "./engine/random.ts";
-export { constant_, fanIn, normal_, ones_, uniform_, zeros_ } from "./engine/init.ts";
+export {
+  constant_,
+  fanIn,
+  fanOut,
+  icnr_,
+  kaimingNormal_,
+  normal_,
+  ones_,
+  uniform_,
+  zeros_,
+} from "./engine/init.ts";
 
 // Ops (torch.nn.functional style)
 export { add, addScalar, leakyRelu, mul, relu, scale, sigmoid, sub, tanh } from "./engine/ops/elementwise.ts";
@@ -48,6 +58,8 @@ export { conv2d, convTranspose2d } from "./engine/ops/conv.ts";
 export type { Conv2dOptions, ConvTranspose2dOptions, Pair } from "./engine/ops/conv.ts";
 export { batchNorm, instanceNorm } from "./engine/ops/norm.ts";
 export { dropout } from "./engine/ops/dropout.ts";
+export { maxPool2d } from "./engine/ops/pool.ts";
+export type { MaxPool2dOptions } from "./engine/ops/pool.ts";
 export { concat, pad, pixelShuffle, pixelUnshuffle, reshape, slice, split } from "./engine/ops/shape.ts";
 export type { PadMode } from "./engine/ops/shape.ts";
 export { mean, sum, sumChannels } from "./engine/ops/reduce.ts";
@@ -64,6 +76,8 @@ export {
   InstanceNorm2d,
   LeakyReLU,
   Linear,
+  MaxPool2d,
+  PixelShuffle,
   ReLU,
   Sigmoid,
   Tanh,
@@ -101,6 +115,25 @@ export type { UnetConfig } from "./models/unet.ts";
 // Cao et al. 2017's full-resolution generator with noise in every layer: several colourings per image.
 export { DIVERSE_DEFAULTS, DiverseGenerator, noiseChannels } from "./models/diverse.ts";
 export type { DiverseConfig } from "./models/diverse.ts";
+export {
+  BasicBlock,
+  checkResnetUnetConfig,
+  PixelShuffleICNR,
+  ResBlock,
+  RESNET_LAYERS,
+  RESNET_UNET_DEFAULTS,
+  ResnetEncoder,
+  ResnetUnet,
+  UnetDecoderBlock,
+} from "./models/resnet_unet.ts";
+export type { ResnetUnetConfig } from "./models/resnet_unet.ts";
+export {
+  buildGeneratorFromConfig,
+  generatorConfigOf,
+  generatorKind,
+  initGeneratorWeights,
+} from "./models/generators.ts";
+export type { Generator, GeneratorConfig, GeneratorKind, UnetGeneratorConfig } from "./models/generators.ts";
 export { PatchGan, PATCHGAN_DEFAULTS } from "./models/patchgan.ts";
 export type { PatchGanConfig } from "./models/patchgan.ts";
 export { initPix2pixWeights } from "./models/init.ts";

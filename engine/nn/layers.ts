@@ -1,6 +1,6 @@
 /**
  * Layers, named and initialised as in torch.nn: Conv2d, ConvTranspose2d,
- * BatchNorm2d, InstanceNorm2d, Linear, Dropout and the activations.
+ * BatchNorm2d, InstanceNorm2d, Linear, Dropout, MaxPool2d, PixelShuffle and the activations.
  */
 
 import { Module } from "./module.ts";
@@ -12,6 +12,8 @@ import { dropout } from "../ops/dropout.ts";
 import { linear } from "../ops/matmul.ts";
 import { leakyRelu, relu, sigmoid, tanh } from "../ops/elementwise.ts";
 import { addScalarInPlace } from "../ops/buffers.ts";
+import { maxPool2d, type MaxPool2dOptions } from "../ops/pool.ts";
+import { pixelShuffle } from "../ops/shape.ts";
 
 import type { Pair } from "../ops/conv.ts";
 
@@ -227,5 +229,35 @@ export class Sigmoid extends Module {
   /** Elementwise, into (0, 1); same shape out. */
   forward(x: Tensor): Tensor {
     return sigmoid(x);
+  }
+}
+
+/** 2-D max pooling (nn.MaxPool2d; dilation 1, floor mode); no parameters. */
+export class MaxPool2d extends Module {
+  /** Window size. */
+  readonly kernelSize: Pair;
+  /** Step between windows (the kernel size unless given) and −∞ padding, as in `MaxPool2dOptions`. */
+  readonly opts: MaxPool2dOptions;
+  /** As nn.MaxPool2d(kernelSize, stride = kernelSize, padding = 0); the ResNet stem uses (3, 2, 1). */
+  constructor(kernelSize: Pair, opts: MaxPool2dOptions = {}) {
+    super();
+    this.kernelSize = kernelSize;
+    this.opts = { ...opts };
+  }
+  /** [N, C, H, W] → [N, C, Ho, Wo]. */
+  forward(x: Tensor): Tensor {
+    return maxPool2d(x, this.kernelSize, this.opts);
+  }
+}
+
+/** Sub-pixel upsampling (nn.PixelShuffle): [N, C·r², H, W] → [N, C, H·r, W·r]; no parameters. */
+export class PixelShuffle extends Module {
+  /** `upscaleFactor` is r. */
+  constructor(readonly upscaleFactor: number) {
+    super();
+  }
+  /** Moves each group of r² channels into an r×r block of pixels. */
+  forward(x: Tensor): Tensor {
+    return pixelShuffle(x, this.upscaleFactor);
   }
 }
