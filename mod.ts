@@ -26,6 +26,8 @@
 // Runtime and tensors
 export { grid, grid1d, initGpu, NoGpuError, Runtime, runtime } from "./engine/gpu.ts";
 export type { LaunchArgs } from "./engine/gpu.ts";
+export { autotune, Autotuner, autotuner, ENGINE_VERSION } from "./engine/autotune.ts";
+export type { AutotuneCache, AutotuneEntry, TuneBench, TuneOptions, TuneResult } from "./engine/autotune.ts";
 export { defineKernel, Kernel, read, variantKey, write } from "./shaders/kernel.ts";
 export type {
   KernelProgram,

@@ -23,7 +23,10 @@
  *    read as `array<vec4<f32>>` windows; when the row start's alignment is not
  *    known at generation time, an aligned superset is loaded and each element is
  *    picked with `select` on the runtime offset (ALU is cheap here).
- * No shared memory: workgroup-memory tiling measured slower on lavapipe.
+ * No shared memory in these: workgroup-memory tiling measured slower on lavapipe. For adapters
+ * where it is fast, {@link CONV_FORWARD_SHARED} and {@link CONV_TRANSPOSE_SHARED} compute the
+ * direct and transposed convolutions as shared-memory tiled implicit GEMMs with the same results;
+ * engine/autotune.ts chooses per adapter and shape when asked.
  * Bindings read as vec4 arrays need buffers sized in multiples of 16 bytes,
  * which the buffer pool guarantees; reads past a tensor's end only ever feed
  * masked-out elements (out-of-bounds WGSL loads are safe, never a fault).
@@ -31,6 +34,7 @@
 
 import { flatMain, WG } from "./common.ts";
 import { defineKernel, read, write } from "./kernel.ts";
+import { SHARED_WG, sharedGemmMain, type SharedTile } from "./matmul.ts";
 
 /** Kernel size, stride and zero padding per axis: what a conv pipeline is specialised on. */
 export interface ConvGeometry {
@@ -613,6 +617,163 @@ ${flatMain("t", "p.total")}
 ${writes.join("\n")}
 }`;
 }
+
+/** What the shared-memory conv kernels are specialised on: geometry, register block and bias. */
+export interface ConvSharedVariant extends ConvGeometry {
+  /** Outputs per invocation and axis: a workgroup computes 16t channels × 16t pixels. */
+  t: SharedTile;
+  /** A bias `b` is bound and added. */
+  bias: boolean;
+}
+
+/**
+ * {@link CONV_FORWARD} as an implicit GEMM with shared-memory tiling ({@link sharedGemmMain}): the
+ * product of the weights as a [cout, cin·kh·kw] matrix and the im2col matrix of x
+ * [cin·kh·kw, n·oh·ow], whose columns are gathered straight from x while staging (zero where the
+ * window leaves the input), never stored. The alternative for adapters where workgroup memory is
+ * fast; engine/autotune.ts times both. The reduction visits (ci, kh, kw) in the same order with the
+ * same `fma` as {@link CONV_FORWARD}, and a zero input adds exactly nothing, so both kernels give
+ * equal results.
+ *
+ * Bindings: x, w, (b), y (all f32), uniforms {n, cin, h, w, cout, oh, ow, total = n·oh·ow}.
+ * Dispatch: [gx, ⌈cout/16t⌉, gz] with gx·gz ≥ ⌈total/16t⌉ pixel blocks (see `grid`).
+ */
+export const CONV_FORWARD_SHARED = defineKernel({
+  name: "convForwardShared",
+  bindings: (v: ConvSharedVariant) => [read("x"), read("w"), ...(v.bias ? [read("b")] : []), write("y")],
+  uniforms: { n: "u32", cin: "u32", h: "u32", w: "u32", cout: "u32", oh: "u32", ow: "u32", total: "u32" },
+  body: (v) => {
+    const side = SHARED_WG * v.t;
+    const kk = v.kh * v.kw;
+    return sharedGemmMain({
+      t: v.t,
+      k: `p.cin * ${kk}u`,
+      setup: `let co0 = wid.y * ${side}u;
+  let j0 = (wid.x + wid.z * nwg.x) * ${side}u;
+  let plane = p.oh * p.ow;
+  let H = i32(p.h);
+  let W = i32(p.w);
+  // The im2col column (output pixel) this invocation stages: the same one at every step.
+  let sj = j0 + li % ${side}u;
+  let sPix = sj % plane;
+  let sImg = (sj / plane) * p.cin;
+  let sIy = i32(sPix / p.ow) * ${v.sh} - ${v.ph};
+  let sIx = i32(sPix % p.ow) * ${v.sw} - ${v.pw};
+  let sOk = sj < p.total;`,
+      stageA: (e) =>
+        `let e = ${e};
+      let kk = e % 16u; let co = co0 + e / 16u; let gk = k0 + kk;
+      var val = 0.0;
+      if (co < p.cout && gk < kTotal) { val = w[co * kTotal + gk]; }
+      As[kk * ${side}u + e / 16u] = val;`,
+      stageB: (e) =>
+        `let kk = (${e}) / ${side}u; let gk = k0 + kk;
+      let ci = gk / ${kk}u; let tap = gk % ${kk}u;
+      let iy = sIy + i32(tap / ${v.kw}u); let ix = sIx + i32(tap % ${v.kw}u);
+      var val = 0.0;
+      if (sOk && gk < kTotal && iy >= 0 && iy < H && ix >= 0 && ix < W) {
+        val = x[((sImg + ci) * p.h + u32(iy)) * p.w + u32(ix)];
+      }
+      Bs[kk * ${side}u + li % ${side}u] = val;`,
+      store: (r, c, acc) => {
+        const co = `co0 + ty + ${SHARED_WG * r}u`, j = `j0 + tx + ${SHARED_WG * c}u`;
+        return `if (${co} < p.cout && ${j} < p.total) { y[((${j}) / plane * p.cout + ${co}) * plane + (${j}) % plane] = ${acc}${
+          v.bias ? ` + b[${co}]` : ""
+        }; }`;
+      },
+    });
+  },
+});
+
+/**
+ * {@link CONV_TRANSPOSE} as an implicit GEMM with shared-memory tiling ({@link sharedGemmMain}), one
+ * product per output residue class (a sub-pixel convolution, as there): the class's repacked
+ * weights as a [cout, cin·taps] matrix times the gathered input [cin·taps, n·qh·qw]. Same
+ * reduction order and `fma` as {@link CONV_TRANSPOSE}, so equal results; engine/autotune.ts times
+ * both.
+ *
+ * Bindings: x, wp (from {@link CONV_REPACK}), (b), y (all f32), uniforms
+ * {n, cin, h, w, cout, oh, ow, qh, qw, total = n·qh·qw}. Dispatch: [gx, ⌈cout/16t⌉·sh·sw, gz] with
+ * gx·gz ≥ ⌈total/16t⌉ pixel blocks; the class is the fastest part of the y index.
+ */
+export const CONV_TRANSPOSE_SHARED = defineKernel({
+  name: "convTransposeShared",
+  bindings: (v: ConvSharedVariant) => [read("x"), read("wp"), ...(v.bias ? [read("b")] : []), write("y")],
+  uniforms: {
+    n: "u32",
+    cin: "u32",
+    h: "u32",
+    w: "u32",
+    cout: "u32",
+    oh: "u32",
+    ow: "u32",
+    qh: "u32",
+    qw: "u32",
+    total: "u32",
+  },
+  body: (v) => {
+    const side = SHARED_WG * v.t;
+    const nv = Math.ceil(v.kh / v.sh);
+    const nu = Math.ceil(v.kw / v.sw);
+    const taps = nv * nu;
+    const t4 = transposeTaps(v);
+    const classes = v.sh * v.sw;
+    // Taps past the kernel read rows that CONV_TRANSPOSE skips; their weights are 0 anyway.
+    const khCheck = v.kh % v.sh === 0 ? "" : ` && khBase + ${v.sh}u * tv < ${v.kh}u`;
+    return sharedGemmMain({
+      t: v.t,
+      k: `p.cin * ${taps}u`,
+      setup: `let cls = wid.y % ${classes}u;
+  let co0 = (wid.y / ${classes}u) * ${side}u;
+  let rw = cls % ${v.sw}u;
+  let rh = cls / ${v.sw}u;
+  // This class's taps kh = khBase + sh·v, kw = kwBase + sw·u read input row qy + dyBase − v and
+  // column qx + dxBase − u (exact divisions, as in CONV_TRANSPOSE).
+  let khBase = (rh + ${v.ph % v.sh}u) % ${v.sh}u;
+  let kwBase = (rw + ${v.pw % v.sw}u) % ${v.sw}u;
+  let dyBase = (i32(rh) + ${v.ph} - i32(khBase)) / ${v.sh};
+  let dxBase = (i32(rw) + ${v.pw} - i32(kwBase)) / ${v.sw};
+  let j0 = (wid.x + wid.z * nwg.x) * ${side}u;
+  let qplane = p.qh * p.qw;
+  let H = i32(p.h);
+  let W = i32(p.w);
+  let wcls = cls * p.cin;
+  // The gathered column (output pixel of the class) this invocation stages at every step.
+  let sj = j0 + li % ${side}u;
+  let sq = sj % qplane;
+  let sImg = (sj / qplane) * p.cin;
+  let sIy = i32(sq / p.qw) + dyBase;
+  let sIx = i32(sq % p.qw) + dxBase;
+  let sOk = sj < p.total;`,
+      stageA: (e) =>
+        `let e = ${e};
+      let kk = e % 16u; let co = co0 + e / 16u; let gk = k0 + kk;
+      var val = 0.0;
+      if (co < p.cout && gk < kTotal) { val = wp[((wcls + gk / ${taps}u) * p.cout + co) * ${t4}u + gk % ${taps}u]; }
+      As[kk * ${side}u + e / 16u] = val;`,
+      stageB: (e) =>
+        `let kk = (${e}) / ${side}u; let gk = k0 + kk;
+      let ci = gk / ${taps}u; let tap = gk % ${taps}u;
+      let tv = tap / ${nu}u;
+      let iy = sIy - i32(tv); let ix = sIx - i32(tap % ${nu}u);
+      var val = 0.0;
+      if (sOk && gk < kTotal && iy >= 0 && iy < H && ix >= 0 && ix < W${khCheck}) {
+        val = x[((sImg + ci) * p.h + u32(iy)) * p.w + u32(ix)];
+      }
+      Bs[kk * ${side}u + li % ${side}u] = val;`,
+      store: (r, c, acc) => {
+        const co = `co0 + ty + ${SHARED_WG * r}u`, j = `j0 + tx + ${SHARED_WG * c}u`;
+        return `{
+    let j = ${j}; let co = ${co}; let q = j % qplane;
+    let oy = rh + (q / p.qw) * ${v.sh}u; let ox = rw + (q % p.qw) * ${v.sw}u;
+    if (co < p.cout && j < p.total && oy < p.oh && ox < p.ow) {
+      y[((j / qplane * p.cout + co) * p.oh + oy) * p.ow + ox] = ${acc}${v.bias ? " + b[co]" : ""};
+    }
+  }`;
+      },
+    });
+  },
+});
 
 /**
  * out[i] = Σ_s parts[s·m + i] for s < splits: adds the split-reduction slices of the weight gradient.

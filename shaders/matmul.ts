@@ -8,6 +8,8 @@
  * loads: at 1024³ on 2 busy cores (load ~2.5), 32 × 4 measured 16 GFLOPS, 16 × 4 12, and
  * 8 × 1 6.5 (shared-memory tiling is slower on lavapipe, whose barriers are expensive).
  * engine/ops/matmul.ts falls back to small tiles when M or N is small, to waste less work.
+ * {@link MATMUL_SHARED} is the shared-memory tiled alternative for adapters where workgroup
+ * memory is fast; engine/autotune.ts chooses between them per adapter and shape when asked.
  *
  * The transpose flags change only which index a load uses, so backward passes
  * (dA = g·Bᵀ, dB = Aᵀ·g) run on the same kernel with no transposed copies.
@@ -169,3 +171,139 @@ function scalarBody(v: MatmulVariant, R: number[]): string {
     ).join("\n  ")
   }`;
 }
+
+/** Invocations per side of a shared-memory kernel's workgroup: 16 × 16 = 256, WebGPU's default limit. */
+export const SHARED_WG = 16;
+/** Reduction values staged in workgroup memory per step of a shared-memory kernel. */
+const SHARED_K = 16;
+
+/**
+ * Outputs per invocation and axis of a shared-memory kernel: t × t, so one workgroup computes a
+ * 16t × 16t tile of the product (32 × 32 or 64 × 64).
+ */
+export type SharedTile = 2 | 4;
+
+/** What {@link sharedGemmMain} needs from a kernel: how to stage its operands and store results. */
+export interface SharedGemm {
+  /** Outputs per invocation and axis. */
+  t: SharedTile;
+  /** WGSL u32 expression: the length of the reduction. */
+  k: string;
+  /** WGSL statements run once per invocation before the reduction (may use tx, ty, li, wid, nwg). */
+  setup: string;
+  /**
+   * WGSL statements for element `e` (a u32 expression below 256t, the same for every step) of the
+   * A tile, rows 16t × 16 reduction values: they must set `As[kk * 16t + mm]` to op(A)[row mm, k0 + kk],
+   * or 0 outside the operand.
+   */
+  stageA: (e: string) => string;
+  /** Likewise for the B tile, 16 reduction values × 16t columns: `Bs[kk * 16t + nn]`. */
+  stageB: (e: string) => string;
+  /** WGSL storing `acc` (the sum for tile row ty + 16r, tile column tx + 16c) where it is in range. */
+  store: (r: number, c: number, acc: string) => string;
+}
+
+/**
+ * The `main` of a shared-memory tiled product: the classic GEMM of the CUDA programming guide's
+ * shared-memory example, with a register block per invocation. Each step stages 16 reduction
+ * values of both operand tiles in workgroup memory (every invocation loads t values of each, so
+ * neighbouring invocations load neighbouring addresses), then every invocation reads its t rows
+ * and t columns from there and does t² multiply-adds per value. An invocation owns the rows
+ * ty + 16r and the columns tx + 16c, so neighbouring invocations read neighbouring workgroup
+ * memory words and store neighbouring outputs. The sums run over k in order with `fma`, one
+ * product at a time.
+ */
+export function sharedGemmMain(g: SharedGemm): string {
+  const T = Array.from({ length: g.t }, (_, i) => i);
+  const side = SHARED_WG * g.t;
+  const threads = SHARED_WG * SHARED_WG;
+  const acc = (r: number, c: number) => `acc${r}_${c}`;
+  return /* wgsl */ `
+var<workgroup> As: array<f32, ${SHARED_K * side}>;
+var<workgroup> Bs: array<f32, ${SHARED_K * side}>;
+@compute @workgroup_size(${SHARED_WG}, ${SHARED_WG}, 1)
+fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
+        @builtin(num_workgroups) nwg: vec3<u32>) {
+  let tx = lid.x;
+  let ty = lid.y;
+  let li = ty * ${SHARED_WG}u + tx;
+  ${g.setup}
+  ${T.map((r) => T.map((c) => `var ${acc(r, c)} = 0.0;`).join(" ")).join("\n  ")}
+  let kTotal = ${g.k};
+  for (var k0 = 0u; k0 < kTotal; k0 += ${SHARED_K}u) {
+    ${T.map((i) => `{\n      ${g.stageA(`li + ${i * threads}u`)}\n    }`).join("\n    ")}
+    ${T.map((i) => `{\n      ${g.stageB(`li + ${i * threads}u`)}\n    }`).join("\n    ")}
+    workgroupBarrier();
+    for (var kk = 0u; kk < ${SHARED_K}u; kk++) {
+      ${T.map((r) => `let a${r} = As[kk * ${side}u + ty + ${SHARED_WG * r}u];`).join(" ")}
+      ${T.map((c) => `let b${c} = Bs[kk * ${side}u + tx + ${SHARED_WG * c}u];`).join(" ")}
+      ${
+    T.map((r) => T.map((c) => `${acc(r, c)} = fma(a${r}, b${c}, ${acc(r, c)});`).join(" ")).join("\n      ")
+  }
+    }
+    workgroupBarrier();
+  }
+  ${T.flatMap((r) => T.map((c) => g.store(r, c, acc(r, c)))).join("\n  ")}
+}`;
+}
+
+/** What {@link MATMUL_SHARED} is specialised on. */
+export interface MatmulSharedVariant {
+  /** A is stored [K, M]. */
+  transA: boolean;
+  /** B is stored [N, K]. */
+  transB: boolean;
+  /** A bias is bound and added to every row. */
+  bias: boolean;
+  /** Outputs per invocation and axis: the workgroup computes a 16t × 16t tile of C. */
+  t: SharedTile;
+}
+
+/**
+ * C = op(A) · op(B) (+ bias) with shared-memory tiling ({@link sharedGemmMain}): the alternative to
+ * {@link MATMUL} for adapters where workgroup memory is fast (real GPUs, usually); engine/autotune.ts
+ * times both. Same operands, uniforms and batching as {@link MATMUL}, but scalar bindings and
+ * strides in floats, so any sizes work. Bindings: A, B, [bias], C. Dispatch:
+ * [⌈N/16t⌉, ⌈M/16t⌉, batch].
+ */
+export const MATMUL_SHARED = defineKernel({
+  name: "matmulShared",
+  bindings: (v: MatmulSharedVariant) => [read("A"), read("B"), ...(v.bias ? [read("bias")] : []), write("C")],
+  uniforms: { m: "u32", n: "u32", k: "u32", strideA: "u32", strideB: "u32", strideC: "u32" },
+  body: (v) => {
+    const side = SHARED_WG * v.t;
+    // Coalesced staging: consecutive invocations take consecutive addresses of the operand's
+    // contiguous dimension (K for A and Bᵀ, M for Aᵀ, N for B).
+    const stageA = (e: string) =>
+      `let e = ${e};
+      ${v.transA ? `let mm = e % ${side}u; let kk = e / ${side}u;` : `let kk = e % 16u; let mm = e / 16u;`}
+      let gm = m0 + mm; let gk = k0 + kk;
+      var val = 0.0;
+      if (gm < p.m && gk < p.k) { val = A[aOff + ${v.transA ? "gk * p.m + gm" : "gm * p.k + gk"}]; }
+      As[kk * ${side}u + mm] = val;`;
+    const stageB = (e: string) =>
+      `let e = ${e};
+      ${v.transB ? `let kk = e % 16u; let nn = e / 16u;` : `let nn = e % ${side}u; let kk = e / ${side}u;`}
+      let gn = n0 + nn; let gk = k0 + kk;
+      var val = 0.0;
+      if (gn < p.n && gk < p.k) { val = B[bOff + ${v.transB ? "gn * p.k + gk" : "gk * p.n + gn"}]; }
+      Bs[kk * ${side}u + nn] = val;`;
+    return sharedGemmMain({
+      t: v.t,
+      k: "p.k",
+      setup: `let m0 = wid.y * ${side}u;
+  let n0 = wid.x * ${side}u;
+  let aOff = wid.z * p.strideA;
+  let bOff = wid.z * p.strideB;
+  let cOff = wid.z * p.strideC;`,
+      stageA,
+      stageB,
+      store: (r, c, acc) => {
+        const row = `(m0 + ty + ${SHARED_WG * r}u)`, col = `(n0 + tx + ${SHARED_WG * c}u)`;
+        return `if (${row} < p.m && ${col} < p.n) { C[cOff + ${row} * p.n + ${col}] = ${acc}${
+          v.bias ? ` + bias[${col}]` : ""
+        }; }`;
+      },
+    });
+  },
+});

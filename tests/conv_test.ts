@@ -9,8 +9,10 @@ import {
   conv2d,
   conv2dBackpropFilter,
   conv2dBackpropInput,
+  CONV_VARIANTS,
   convTranspose2d,
   convTuning,
+  type ConvVariantName,
 } from "../engine/ops/conv.ts";
 import type { ConvTile } from "../shaders/conv.ts";
 import { type Tensor, tensor, tidy, tidyAsync } from "../engine/tensor.ts";
@@ -431,4 +433,51 @@ Deno.test("conv2d and convTranspose2d: bad shapes throw errors naming the op and
       "[4, 3, 2, 2]",
     );
   });
+});
+
+// ---------------------------------------------------------------------------
+// The shared-memory kernels (CONV_FORWARD_SHARED, CONV_TRANSPOSE_SHARED), which the autotuner may
+// choose instead of the register kernels: forced for the forward pass and the input gradient.
+
+/** Runs `fn` with every direct and transposed convolution on `variant`'s kernels. */
+async function withVariant(variant: ConvVariantName, fn: () => Promise<void>) {
+  convTuning.variant = variant;
+  try {
+    await fn();
+  } finally {
+    convTuning.variant = null;
+  }
+}
+
+for (const variant of ["shared32", "shared64"] as const) {
+  for (const c of [...convCfgs, ...bigConv]) {
+    Deno.test(`conv2d ${describe(c)}, ${variant} kernels: forward and adjoint-identity gradients`, () =>
+      withVariant(variant, () => checkAdjoint(c, false)));
+  }
+  for (const c of [...convTCfgs, ...bigConvT]) {
+    Deno.test(`convTranspose2d ${describe(c)}, ${variant} kernels: forward and adjoint-identity gradients`, () =>
+      withVariant(variant, () => checkAdjoint(c, true)));
+  }
+}
+
+Deno.test("conv2d and convTranspose2d: the shared-memory kernels give the register kernels' results exactly", async () => {
+  // Same reduction order and fma, and a zero input adds exactly nothing: equal, not merely close.
+  for (const [, c, transposed] of tiled) {
+    const ws = weightShape(c, transposed);
+    const o = refOpts(c);
+    const results: Float32Array[] = [];
+    for (const variant of CONV_VARIANTS) {
+      await withVariant(variant, () =>
+        tidyAsync(async () => {
+          const x = tensor(Float32Array.from(rng(15).uniform(numel(c.x))), c.x);
+          const w = tensor(Float32Array.from(rng(16).uniform(numel(ws))), ws);
+          const b = c.bias ? tensor(Float32Array.from(rng(17).uniform(c.cout))) : null;
+          results.push(await (transposed ? convTranspose2d(x, w, b, o) : conv2d(x, w, b, o)).data());
+        }));
+    }
+    for (const [k, r] of results.entries()) {
+      const diff = r.findIndex((v, i) => v !== results[0][i]);
+      assert.equal(diff, -1, `${describe(c)} ${CONV_VARIANTS[k]}: element ${diff} differs from register`);
+    }
+  }
 });

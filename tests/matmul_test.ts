@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { assertClose, gpu, gradCheck, rng } from "./helpers.ts";
-import { linear, matmul, matmulTuning, runMatmul } from "../engine/ops/matmul.ts";
+import { linear, matmul, matmulTuning, type MatmulVariantName, runMatmul } from "../engine/ops/matmul.ts";
 import { tensor, tidy, tidyAsync } from "../engine/tensor.ts";
 
 await gpu();
@@ -234,3 +234,98 @@ Deno.test("matmul and linear: errors name the op and the shapes", () => {
     );
   });
 });
+
+// ---------------------------------------------------------------------------
+// The shared-memory kernel (MATMUL_SHARED, 32- and 64-wide tiles), which the autotuner may choose
+// instead of the register kernel: forced for every product, gradients included.
+
+/** Runs `fn` with every matmul on `variant`'s kernel. */
+async function withVariant(variant: MatmulVariantName, fn: () => Promise<void>) {
+  matmulTuning.variant = variant;
+  try {
+    await fn();
+  } finally {
+    matmulTuning.variant = null;
+  }
+}
+
+for (const variant of ["shared32", "shared64"] as const) {
+  Deno.test(`runMatmul ${variant}: all transpose and bias combinations, tails of every tile, vs float64`, async () => {
+    await withVariant(variant, async () => {
+      // Odd sizes, multiples of 4, one tile exactly, tails past one and two tiles, K past one stage.
+      // K ≤ 70: the K²·2⁻²⁴ bound is ~3e-4; 5e-4 stays far below one wrong term (~0.1).
+      const tol = { atol: 5e-4 };
+      for (
+        const [m, k, n] of [[5, 7, 3], [1, 1, 1], [32, 16, 64], [37, 12, 28], [70, 33, 65], [129, 70, 40]]
+      ) {
+        for (const transA of [false, true]) {
+          for (const transB of [false, true]) {
+            for (const withBias of [false, true]) {
+              const a = rng(21).uniform(m * k), b = rng(22).uniform(k * n), bias = rng(23).uniform(n);
+              await tidyAsync(async () => {
+                const y = runMatmul(
+                  tensor(Float32Array.from(a), transA ? [k, m] : [m, k]),
+                  tensor(Float32Array.from(b), transB ? [n, k] : [k, n]),
+                  { transA, transB, bias: withBias ? tensor(Float32Array.from(bias)) : null },
+                );
+                assertClose(
+                  await y.data(),
+                  refMatmul(a, b, m, n, k, { transA, transB, bias: withBias ? bias : undefined }),
+                  tol,
+                  `${variant} ${m}x${k}x${n} tA=${transA} tB=${transB} bias=${withBias}`,
+                );
+              });
+            }
+          }
+        }
+      }
+    });
+  });
+
+  Deno.test(`runMatmul ${variant}: batched, with a shared 2-D operand, and gradients`, async () => {
+    await withVariant(variant, async () => {
+      for (const [m, k, n] of [[3, 8, 12], [5, 7, 3], [40, 20, 36]]) {
+        const batch = 3;
+        const w = rng(24).uniform(m * k), cols = rng(25).uniform(batch * k * n);
+        const a3 = rng(26).uniform(batch * m * k);
+        const tol = { atol: 1e-4 };
+        await tidyAsync(async () => {
+          const y = runMatmul(
+            tensor(Float32Array.from(w), [m, k]),
+            tensor(Float32Array.from(cols), [batch, k, n]),
+          );
+          assertClose(await y.data(), refMatmul(w, cols, m, n, k, { batch, batchA: false }), tol, `shared A`);
+          const z = runMatmul(
+            tensor(Float32Array.from(a3), [batch, m, k]),
+            tensor(Float32Array.from(cols), [batch, k, n]),
+          );
+          assertClose(await z.data(), refMatmul(a3, cols, m, n, k, { batch }), tol, `batched ${m}x${k}x${n}`);
+        });
+      }
+      const [m, k, n] = [9, 5, 6];
+      await gradCheck({
+        label: `${variant} matmul`,
+        inputs: [{ data: rng(27).uniform(2 * m * k), shape: [2, m, k] }, {
+          data: rng(28).uniform(2 * k * n),
+          shape: [2, k, n],
+        }],
+        gpuFn: ([x, y]) => matmul(x, y),
+        refFn: ([x, y]) => refMatmul(x, y, m, n, k, { batch: 2 }),
+        forward: TOL,
+        grad: TOL,
+      });
+      await gradCheck({
+        label: `${variant} linear`,
+        inputs: [
+          { data: rng(29).uniform(3 * 7), shape: [3, 7] },
+          { data: rng(30).uniform(5 * 7), shape: [5, 7] },
+          { data: rng(31).uniform(5), shape: [5] },
+        ],
+        gpuFn: ([x, w, b]) => linear(x, w, b),
+        refFn: ([x, w, b]) => refMatmul(x, w, 3, 5, 7, { transB: true, bias: b }),
+        forward: TOL,
+        grad: TOL,
+      });
+    });
+  });
+}

@@ -14,22 +14,30 @@
  * plus a per-channel sum for the bias gradient. The transposed kernel first regroups its weights by
  * output residue class (one small pass over the weights per call) so that each input channel's taps
  * for a class are consecutive vec4s.
+ *
+ * The direct and transposed convolutions also have shared-memory tiled kernels (implicit GEMMs,
+ * {@link CONV_VARIANTS}); with tuning on (engine/autotune.ts) the fastest is chosen per adapter and
+ * shape. The weight gradient has only its register-tiled kernel.
  */
 
 import { grid, grid1d, runtime } from "../gpu.ts";
 import { fmtShape, Tensor } from "../tensor.ts";
 import { record } from "../autograd.ts";
+import { autotuner, type TuneBench } from "../autotune.ts";
 import {
   CONV_BIAS_GRAD,
   CONV_FORWARD,
+  CONV_FORWARD_SHARED,
   CONV_REPACK,
   CONV_SUM_SPLITS,
   CONV_TRANSPOSE,
+  CONV_TRANSPOSE_SHARED,
   CONV_WEIGHT_GRAD,
   type ConvGeometry,
   type ConvTile,
   transposeTaps,
 } from "../../shaders/conv.ts";
+import { SHARED_WG } from "../../shaders/matmul.ts";
 import { zeros } from "./buffers.ts";
 
 /** A per-axis setting: one number for both axes, or [height, width] as in PyTorch. */
@@ -50,12 +58,28 @@ export interface ConvTranspose2dOptions extends Conv2dOptions {
 }
 
 /**
+ * The ways to compute a direct or transposed convolution: `register` (CONV_FORWARD or
+ * CONV_TRANSPOSE with the tile {@link pickTile} picks, the default) and `shared32` / `shared64`
+ * (CONV_FORWARD_SHARED or CONV_TRANSPOSE_SHARED with 32×32 or 64×64 channel × pixel workgroup
+ * tiles). All give equal results (same reduction order and fma).
+ */
+export const CONV_VARIANTS = ["register", "shared32", "shared64"] as const;
+
+/** One of {@link CONV_VARIANTS}. */
+export type ConvVariantName = typeof CONV_VARIANTS[number];
+
+/**
  * Tuning knobs. `forward`, `transpose` and `weightGrad` force a register tile for
  * every call (benchmarks and tests use this); null picks one per call from the
  * shapes (see {@link pickTile}). The tile is part of each kernel's variant (pipelines are cached
  * per variant), so changing them is safe.
  */
 export const convTuning = {
+  /**
+   * Forces one of {@link CONV_VARIANTS} for the direct and transposed convolutions (null: the
+   * register kernels, or the autotuner's choice when it is enabled and no tile is forced).
+   */
+  variant: null as ConvVariantName | null,
   forward: null as ConvTile | null,
   transpose: null as ConvTile | null,
   weightGrad: null as ConvTile | null,
@@ -147,6 +171,37 @@ function checkShapes(
 // ---------------------------------------------------------------------------
 // Kernel launchers (no validation, no graph): shapes are checked by the ops.
 
+/** Sizes of one direct or transposed convolution launch. */
+interface ConvDims {
+  g: ConvGeometry;
+  n: number;
+  cin: number;
+  h: number;
+  w: number;
+  cout: number;
+  oh: number;
+  ow: number;
+  bias: boolean;
+}
+
+/** The autotuner's shape key: every size and flag that can change which kernel is fastest. */
+function convKey(d: ConvDims): string {
+  const { g } = d;
+  return `${d.n}x${d.cin}x${d.h}x${d.w} -> ${d.cout}x${d.oh}x${d.ow} k${g.kh}x${g.kw} s${g.sh}x${g.sw} p${g.ph}x${g.pw}${
+    d.bias ? " bias" : ""
+  }`;
+}
+
+/**
+ * Which of {@link CONV_VARIANTS} runs: the forced one, the register kernel when a tile is forced,
+ * the autotuner's choice when it is on, else the register kernel.
+ */
+function convVariant(op: "conv" | "convTranspose", d: ConvDims): ConvVariantName {
+  if (convTuning.variant) return convTuning.variant;
+  if ((op === "conv" ? convTuning.forward : convTuning.transpose) || !autotuner.enabled) return "register";
+  return autotuner.choose(op, convKey(d), CONV_VARIANTS, () => convBench(op, d));
+}
+
 /** y = direct convolution of x [N,Cin,H,W] with w [Cout,Cin,kH,kW] (+ b), output [N,Cout,OH,OW]. */
 function runConv(
   op: string,
@@ -161,23 +216,49 @@ function runConv(
   const cout = w.shape[0];
   const y = Tensor.empty([n, cout, oh, ow], op);
   if (y.size === 0) return y;
+  const d: ConvDims = { g, n, cin, h, w: wd, cout, oh, ow, bias: !!b };
+  launchConv(convVariant("conv", d), d, x.buffer, w.buffer, b?.buffer, y.buffer);
+  return y;
+}
+
+/** Records one direct convolution of `variant`. */
+function launchConv(
+  variant: ConvVariantName,
+  d: ConvDims,
+  x: GPUBuffer,
+  w: GPUBuffer,
+  b: GPUBuffer | undefined,
+  y: GPUBuffer,
+) {
+  const { g, n, cin, h, cout, oh, ow } = d;
+  if (variant !== "register") {
+    const t = variant === "shared32" ? 2 : 4;
+    const side = SHARED_WG * t;
+    const total = n * oh * ow;
+    const [gx, gz] = grid(Math.ceil(total / side));
+    runtime().dispatch(CONV_FORWARD_SHARED, { ...g, t, bias: d.bias }, {
+      buffers: { x, w, b, y },
+      uniforms: { n, cin, h, w: d.w, cout, oh, ow, total },
+      workgroups: [gx, Math.ceil(cout / side), gz],
+    });
+    return;
+  }
   const tile = convTuning.forward ?? pickTile(cout, ow, n * oh);
   const owBlocks = Math.ceil(ow / tile.tp);
   const total = Math.ceil(cout / tile.tc) * n * oh * owBlocks;
-  const variant = {
+  const v = {
     ...g,
     tc: tile.tc,
     tp: tile.tp,
-    bias: !!b,
-    alignIn: wd % 4 === 0,
+    bias: d.bias,
+    alignIn: d.w % 4 === 0,
     alignOut: ow % 4 === 0,
   };
-  runtime().dispatch(CONV_FORWARD, variant, {
-    buffers: { x: x.buffer, w: w.buffer, b: b?.buffer, y: y.buffer },
-    uniforms: { n, cin, h, w: wd, cout, oh, ow, owBlocks, total },
+  runtime().dispatch(CONV_FORWARD, v, {
+    buffers: { x, w, b, y },
+    uniforms: { n, cin, h, w: d.w, cout, oh, ow, owBlocks, total },
     workgroups: grid1d(total),
   });
-  return y;
 }
 
 /** y = transposed convolution of x [N,Cin,H,W] with w [Cin,Cout,kH,kW] (+ b), output [N,Cout,oh,ow]. */
@@ -194,19 +275,70 @@ function runConvTranspose(
   const cout = w.shape[1];
   const y = Tensor.empty([n, cout, oh, ow], op);
   if (y.size === 0) return y;
+  const d: ConvDims = { g, n, cin, h, w: wd, cout, oh, ow, bias: !!b };
+  const variant = convVariant("convTranspose", d);
+  const wp = runRepackTransposeWeights(w, g);
+  launchConvTranspose(variant, d, x.buffer, wp.buffer, b?.buffer, y.buffer);
+  wp.dispose();
+  return y;
+}
+
+/** Records one transposed convolution of `variant` on repacked weights `wp`. */
+function launchConvTranspose(
+  variant: ConvVariantName,
+  d: ConvDims,
+  x: GPUBuffer,
+  wp: GPUBuffer,
+  b: GPUBuffer | undefined,
+  y: GPUBuffer,
+) {
+  const { g, n, cin, h, cout, oh, ow } = d;
   const qh = Math.ceil(oh / g.sh);
   const qw = Math.ceil(ow / g.sw);
+  if (variant !== "register") {
+    const t = variant === "shared32" ? 2 : 4;
+    const side = SHARED_WG * t;
+    const total = n * qh * qw;
+    const [gx, gz] = grid(Math.ceil(total / side));
+    runtime().dispatch(CONV_TRANSPOSE_SHARED, { ...g, t, bias: d.bias }, {
+      buffers: { x, wp, b, y },
+      uniforms: { n, cin, h, w: d.w, cout, oh, ow, qh, qw, total },
+      workgroups: [gx, Math.ceil(cout / side) * g.sh * g.sw, gz],
+    });
+    return;
+  }
   const tile = convTuning.transpose ?? pickTile(cout, qw, n * qh * g.sh * g.sw);
   const qwBlocks = Math.ceil(qw / tile.tp);
   const total = Math.ceil(cout / tile.tc) * g.sh * g.sw * n * qh * qwBlocks;
-  const wp = runRepackTransposeWeights(w, g);
-  runtime().dispatch(CONV_TRANSPOSE, { ...g, tc: tile.tc, tp: tile.tp, bias: !!b }, {
-    buffers: { x: x.buffer, wp: wp.buffer, b: b?.buffer, y: y.buffer },
-    uniforms: { n, cin, h, w: wd, cout, oh, ow, qh, qwBlocks, total },
+  runtime().dispatch(CONV_TRANSPOSE, { ...g, tc: tile.tc, tp: tile.tp, bias: d.bias }, {
+    buffers: { x, wp, b, y },
+    uniforms: { n, cin, h, w: d.w, cout, oh, ow, qh, qwBlocks, total },
     workgroups: grid1d(total),
   });
-  wp.dispose();
-  return y;
+}
+
+/**
+ * Zero-filled inputs of one shape for the autotuner (zeros: no denormals to slow a CPU adapter);
+ * the transposed convolution's weights are repacked once here, so only the convolution is timed.
+ */
+function convBench(op: "conv" | "convTranspose", d: ConvDims): TuneBench {
+  const { g } = d;
+  const x = zeros([d.n, d.cin, d.h, d.w]);
+  const w = zeros(op === "conv" ? [d.cout, d.cin, g.kh, g.kw] : [d.cin, d.cout, g.kh, g.kw]);
+  const wp = op === "conv" ? w : runRepackTransposeWeights(w, g);
+  const b = d.bias ? zeros([d.cout]) : null;
+  const y = Tensor.empty([d.n, d.cout, d.oh, d.ow], "autotune");
+  return {
+    run(variant) {
+      const name = CONV_VARIANTS.find((v) => v === variant);
+      if (!name) throw new Error(`${op}: no variant ${variant}`);
+      if (op === "conv") launchConv(name, d, x.buffer, w.buffer, b?.buffer, y.buffer);
+      else launchConvTranspose(name, d, x.buffer, wp.buffer, b?.buffer, y.buffer);
+    },
+    dispose() {
+      for (const t of [x, w, wp, b, y]) t?.dispose();
+    },
+  };
 }
 
 /** Transposed-conv weights [cin, cout, kh, kw] regrouped by output residue class (see CONV_REPACK). */

@@ -7,11 +7,27 @@
 import { runtime } from "../gpu.ts";
 import { fmtShape, Tensor } from "../tensor.ts";
 import { record } from "../autograd.ts";
-import { MATMUL, MATMUL_WG } from "../../shaders/matmul.ts";
+import { autotuner, type TuneBench } from "../autotune.ts";
+import { MATMUL, MATMUL_SHARED, MATMUL_WG, SHARED_WG } from "../../shaders/matmul.ts";
 import { runSumChannels } from "./reduce.ts";
+import { zeros } from "./buffers.ts";
 
-/** Tuning knob: tests set minThreads to 1 so that small shapes run the big register tiles too. */
-export const matmulTuning = { minThreads: 256 };
+/**
+ * The ways to compute a matmul: `register` (MATMUL with the tile {@link pickMatmulTile} picks, the
+ * default) and `shared32` / `shared64` (MATMUL_SHARED with 32×32 or 64×64 workgroup tiles). With
+ * tuning on (engine/autotune.ts) the fastest is chosen per adapter and shape.
+ */
+export const MATMUL_VARIANTS = ["register", "shared32", "shared64"] as const;
+
+/** One of {@link MATMUL_VARIANTS}. */
+export type MatmulVariantName = typeof MATMUL_VARIANTS[number];
+
+/**
+ * Tuning knobs: tests set minThreads to 1 so that small shapes run the big register tiles too, and
+ * `variant` forces one of {@link MATMUL_VARIANTS} on every call (null: the default, or the
+ * autotuner's choice when it is enabled).
+ */
+export const matmulTuning = { minThreads: 256, variant: null as MatmulVariantName | null };
 
 /**
  * Register tile of a matmul: the biggest of 32×4, 16×4, 16×2, 8×2 (rows × vec4 columns; bigger
@@ -75,28 +91,119 @@ export function runMatmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tenso
   }
   const out = Tensor.empty(batch ? [batch, m, n] : [m, n], "matmul");
   if (out.size === 0) return out;
-  // vec4 loads need the contiguous dimension of every operand to be a multiple of 4.
-  const vec = n % 4 === 0 && k % 4 === 0 && (!transA || m % 4 === 0);
-  const { rows, cols } = pickMatmulTile(m, n, vec, Math.max(1, batch));
-  const wg = [Math.ceil(n / 4 / cols / MATMUL_WG[0]), Math.ceil(m / rows / MATMUL_WG[1]), Math.max(1, batch)];
+  const d: MatmulDims = {
+    m,
+    n,
+    k,
+    batch: Math.max(1, batch),
+    batchA: !!batchA,
+    batchB: !!batchB,
+    transA,
+    transB,
+  };
+  const variant = matmulTuning.variant ??
+    (autotuner.enabled
+      ? autotuner.choose("matmul", matmulKey(d, !!bias), MATMUL_VARIANTS, () => matmulBench(d, !!bias))
+      : "register");
+  const wg = matmulWorkgroups(variant, d);
   if (wg.some((w) => w > 65535)) {
     out.dispose();
     throw new Error(`matmul: too large for one dispatch (workgroups ${wg.join("×")}): ${desc()}`);
   }
-  const unit = vec ? 4 : 1;
-  runtime().dispatch(MATMUL, { transA, transB, bias: !!bias, vec, rows, cols }, {
-    buffers: { A: a.buffer, B: b.buffer, bias: bias?.buffer, C: out.buffer },
-    uniforms: {
-      m,
-      n,
-      k,
-      strideA: batchA ? (m * k) / unit : 0,
-      strideB: batchB ? (k * n) / unit : 0,
-      strideC: (m * n) / unit,
-    },
-    workgroups: wg as [number, number, number],
-  });
+  launchMatmul(variant, d, wg, a.buffer, b.buffer, bias?.buffer, out.buffer);
   return out;
+}
+
+/** Sizes and layout of one matmul launch. */
+interface MatmulDims {
+  m: number;
+  n: number;
+  k: number;
+  /** Batch entries, at least 1. */
+  batch: number;
+  /** Whether A (B) has a batch dimension; a 2-D operand is shared by every entry. */
+  batchA: boolean;
+  batchB: boolean;
+  transA: boolean;
+  transB: boolean;
+}
+
+/** The autotuner's shape key: every size and flag that can change which kernel is fastest. */
+function matmulKey(d: MatmulDims, bias: boolean): string {
+  const batch = d.batch > 1 || d.batchA || d.batchB
+    ? ` batch ${d.batch}${d.batchA ? "" : " sharedA"}${d.batchB ? "" : " sharedB"}`
+    : "";
+  return `${d.m}x${d.k}x${d.n}${d.transA ? " tA" : ""}${d.transB ? " tB" : ""}${bias ? " bias" : ""}${batch}`;
+}
+
+/** vec4 loads need the contiguous dimension of every operand to be a multiple of 4. */
+function isVec(d: MatmulDims): boolean {
+  return d.n % 4 === 0 && d.k % 4 === 0 && (!d.transA || d.m % 4 === 0);
+}
+
+/** Workgroup counts of `variant` for `d`. */
+function matmulWorkgroups(variant: MatmulVariantName, d: MatmulDims): [number, number, number] {
+  if (variant === "register") {
+    const { rows, cols } = pickMatmulTile(d.m, d.n, isVec(d), d.batch);
+    return [Math.ceil(d.n / 4 / cols / MATMUL_WG[0]), Math.ceil(d.m / rows / MATMUL_WG[1]), d.batch];
+  }
+  const side = SHARED_WG * (variant === "shared32" ? 2 : 4);
+  return [Math.ceil(d.n / side), Math.ceil(d.m / side), d.batch];
+}
+
+/** Records one matmul of `variant` (workgroups from {@link matmulWorkgroups}). */
+function launchMatmul(
+  variant: MatmulVariantName,
+  d: MatmulDims,
+  workgroups: [number, number, number],
+  A: GPUBuffer,
+  B: GPUBuffer,
+  bias: GPUBuffer | undefined,
+  C: GPUBuffer,
+) {
+  const { m, n, k, transA, transB } = d;
+  if (variant === "register") {
+    const vec = isVec(d);
+    const { rows, cols } = pickMatmulTile(m, n, vec, d.batch);
+    const unit = vec ? 4 : 1;
+    runtime().dispatch(MATMUL, { transA, transB, bias: !!bias, vec, rows, cols }, {
+      buffers: { A, B, bias, C },
+      uniforms: {
+        m,
+        n,
+        k,
+        strideA: d.batchA ? (m * k) / unit : 0,
+        strideB: d.batchB ? (k * n) / unit : 0,
+        strideC: (m * n) / unit,
+      },
+      workgroups,
+    });
+    return;
+  }
+  runtime().dispatch(MATMUL_SHARED, { transA, transB, bias: !!bias, t: variant === "shared32" ? 2 : 4 }, {
+    buffers: { A, B, bias, C },
+    uniforms: { m, n, k, strideA: d.batchA ? m * k : 0, strideB: d.batchB ? k * n : 0, strideC: m * n },
+    workgroups,
+  });
+}
+
+/** Zero-filled inputs of one shape for the autotuner (zeros: no denormals to slow a CPU adapter). */
+function matmulBench(d: MatmulDims, withBias: boolean): TuneBench {
+  const a = zeros([(d.batchA ? d.batch : 1) * d.m * d.k]);
+  const b = zeros([(d.batchB ? d.batch : 1) * d.k * d.n]);
+  const bias = withBias ? zeros([d.n]) : null;
+  const c = zeros([d.batch * d.m * d.n]);
+  return {
+    run(variant) {
+      const name = MATMUL_VARIANTS.find((v) => v === variant);
+      const wg = name && matmulWorkgroups(name, d);
+      if (!name || !wg || wg.some((w) => w > 65535)) throw new Error(`matmul: cannot run ${variant} here`);
+      launchMatmul(name, d, wg, a.buffer, b.buffer, bias?.buffer, c.buffer);
+    },
+    dispose() {
+      for (const t of [a, b, bias, c]) t?.dispose();
+    },
+  };
 }
 
 /**
