@@ -1,7 +1,7 @@
 /**
  * `deno task colorize IN… [-o OUT] [--model FILE] [--size N]`: colorizes
  * photos with a trained generator. Inputs are files or folders (searched
- * recursively for .jpg/.jpeg/.png, skipping earlier outputs *.color.png). A bad
+ * recursively for .jpg/.jpeg/.png/.gif/.tif/.tiff/.webp, skipping earlier outputs *.color.png). A bad
  * input is reported on one line and the others are still done; the exit code
  * says whether everything worked.
  */
@@ -30,7 +30,7 @@ export const DEFAULT_MODEL_URL: URL = new URL("../models/default.safetensors", i
 /** The size colorize uses when neither --size nor the checkpoint names one (256×256, as in the pix2pix paper and the colorization tutorial). */
 export const DEFAULT_SIZE = 256;
 
-const IMAGE_EXT = /\.(jpe?g|png)$/i;
+const IMAGE_EXT = /\.(jpe?g|png|gif|tiff?|webp)$/i;
 const OUTPUT_NAME = /\.color\.(png|jpe?g)$/i;
 
 const HELP = `Usage: deno task colorize IN... [-o OUT] [--model FILE] [--size N]
@@ -40,7 +40,8 @@ lightness of each input is used; the output keeps it exactly, at full
 resolution, and adds predicted colour.
 
 Arguments:
-  IN...              image files (.png, .jpg, .jpeg) or folders, searched recursively;
+  IN...              image files (.png, .jpg, .jpeg, .gif, .tif, .tiff, .webp; a GIF's first
+                     frame, a TIFF's first image) or folders, searched recursively;
                      files named *.color.png / *.color.jpg (earlier outputs) are skipped
 
 Options:
@@ -163,7 +164,7 @@ async function plan(
       try {
         const files = await walk(inp);
         if (files.length === 0) {
-          failures.push({ input: inp, error: new Error("folder has no .png/.jpg/.jpeg images") });
+          failures.push({ input: inp, error: new Error("folder has no JPEG, PNG, GIF, TIFF or WebP files") });
         }
         for (const r of files) found.push({ input: join(inp, r), rel: dirname(r) === "." ? "" : dirname(r) });
       } catch (e) {

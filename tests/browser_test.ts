@@ -302,7 +302,7 @@ browserTest(
     assert.equal(p.downloadName, "photo.color.png");
     const png = downloads.fallback;
     assert.ok(png, `no PNG was downloaded\n${context}`);
-    const out = decodeImage(png, "fallback.png");
+    const out = await decodeImage(png, "fallback.png");
     assert.deepEqual([out.width, out.height], [W, H], "output size is the input's");
     // The page recombines the photo's own L with the predicted ab, then 8-bit sRGB: rounding moves
     // L by ≤ 0.4 (measured max 0.2), and the random model's colours stay inside the gamut (clipping
@@ -340,7 +340,7 @@ browserTest(
     );
     const png = downloads.checkpoint;
     assert.ok(png, `no PNG was downloaded\n${context}`);
-    const page = decodeImage(png, "checkpoint.png");
+    const page = await decodeImage(png, "checkpoint.png");
 
     const G = E.buildGenerator(E.decodeCheckpoint(await Deno.readFile(TINY_MODEL), "tiny.safetensors"));
     let deno: RgbaImage;

@@ -671,7 +671,7 @@ Deno.test("colorize CLI: bad inputs each get one line, the batch goes on, exit c
     );
   }
   assert.match(io.errors[0], /no such file or directory$/);
-  assert.match(io.errors[1], /not a JPEG or PNG image/);
+  assert.match(io.errors[1], /not a JPEG, PNG, GIF, TIFF or WebP image/);
   assert.match(io.errors[2], /truncat/i);
   assert.match(io.errors[3], /0×0|0x0|empty|zero|size/i);
   // The good file after them was still done.

@@ -334,9 +334,9 @@ Deno.test("filters: drawings, grayscale and small photos are rejected, photos ke
   assertEquals(rejectReason(empty, 192, "cutout"), "almost no coloured pixels");
 });
 
-Deno.test("duplicates: a resized, re-encoded copy is close; another photo is far", () => {
+Deno.test("duplicates: a resized, re-encoded copy is close; another photo is far", async () => {
   const a = photo(400, 300, 5);
-  const copy = decodeImage(encodeImage(resizeRgba(a, 200, 150), "jpeg", 70));
+  const copy = await decodeImage(encodeImage(resizeRgba(a, 200, 150), "jpeg", 70));
   const other = photo(400, 300, 6);
   const dCopy = thumbDistance(thumbnail(a), thumbnail(copy));
   const dOther = thumbDistance(thumbnail(a), thumbnail(other));

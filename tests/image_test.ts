@@ -1,6 +1,8 @@
 /**
  * Image files for the CLI: PNG/JPEG round trips, one-line errors for bad files,
- * EXIF orientation, resizing and the grayscale test. Code: cli/image.ts.
+ * EXIF orientation, the PNG and JPEG variants photos come in (16-bit, palette,
+ * interlaced, progressive, CMYK), huge declared sizes, resizing and the grayscale
+ * test. Code: cli/image.ts; GIF, TIFF and WebP are in formats_test.ts.
  * Images are generated here and bad files written to a temporary directory.
  */
 import { AssertionError, deepStrictEqual as assertEquals } from "node:assert/strict";
@@ -17,6 +19,7 @@ import {
   type RgbaImage,
   writeImage,
 } from "../cli/image.ts";
+import { deflateSync } from "node:zlib";
 import { rng } from "./helpers.ts";
 
 /** A smooth test picture (gradients and a disc) with optional varying alpha. */
@@ -140,12 +143,17 @@ Deno.test("readImage: errors name the file and the problem in one line", async (
     await expectError(readImage(dir), `${dir}: is a directory, not an image`);
     await expectError(
       readImage(await write("notes.jpg", new TextEncoder().encode("hello, world\n"))),
-      `${dir}/notes.jpg: not a JPEG or PNG image`,
+      `${dir}/notes.jpg: not a JPEG, PNG, GIF, TIFF or WebP image`,
     );
     await expectError(readImage(await write("empty.png", new Uint8Array(0))), `${dir}/empty.png: empty file`);
     await expectError(
+      readImage(await write("scan.png", new TextEncoder().encode("BM\x36\x00\x0c\x00\x00\x00"))),
+      `${dir}/scan.png: not a JPEG, PNG, GIF, TIFF or WebP image (looks like BMP)`,
+    );
+    // A GIF is read now; its bare header is a truncated file.
+    await expectError(
       readImage(await write("anim.png", new TextEncoder().encode("GIF89a\x01\x00\x01\x00"))),
-      `${dir}/anim.png: not a JPEG or PNG image (looks like GIF)`,
+      `${dir}/anim.png: truncated or corrupt GIF (file ends at byte 10 inside the header)`,
     );
     // Truncated anywhere after the signature: never decoded into a half-grey picture.
     for (const cut of [3, 20, jpg.length >> 1, jpg.length - 2]) {
@@ -222,7 +230,7 @@ Deno.test("crc32: the standard check value", () => {
   assertEquals(crc32(new TextEncoder().encode("123456789")), 0xcbf43926);
 });
 
-Deno.test("EXIF orientation: a JPEG tagged 'rotate 90° clockwise' reads back upright", () => {
+Deno.test("EXIF orientation: a JPEG tagged 'rotate 90° clockwise' reads back upright", async () => {
   // 16×8: left half red, right half blue. Orientation 6 means viewers rotate it clockwise,
   // giving 8×16 with red on top and blue below.
   const img = solid(16, 8, [255, 0, 0, 255]);
@@ -233,7 +241,7 @@ Deno.test("EXIF orientation: a JPEG tagged 'rotate 90° clockwise' reads back up
   const payload = [...new TextEncoder().encode("Exif\0\0"), ...tiff];
   const app1 = [0xff, 0xe1, (payload.length + 2) >> 8, (payload.length + 2) & 0xff, ...payload];
   const tagged = new Uint8Array([...jpg.subarray(0, 2), ...app1, ...jpg.subarray(2)]);
-  const out = decodeImage(tagged, "tagged.jpg");
+  const out = await decodeImage(tagged, "tagged.jpg");
   assertEquals([out.width, out.height], [8, 16]);
   const px = (x: number, y: number) => [...out.rgba.subarray(4 * (y * 8 + x), 4 * (y * 8 + x) + 3)];
   // JPEG blurs colours slightly; the centres of the halves are within a few levels.
@@ -311,13 +319,318 @@ Deno.test("resizeRgba: area average on a non-integer ratio, bilinear when enlarg
   }
 });
 
-Deno.test("isGrayscale: gray pictures, also after JPEG, and colour ones", () => {
+Deno.test("isGrayscale: gray pictures, also after JPEG, and colour ones", async () => {
   const gray = picture(40, 30);
   for (let i = 0; i < gray.rgba.length; i += 4) gray.rgba.fill(gray.rgba[i + 1], i, i + 3);
   assertEquals(isGrayscale(gray), true);
-  assertEquals(isGrayscale(decodeImage(encodeImage(gray, "jpeg"), "gray.jpg")), true);
+  assertEquals(isGrayscale(await decodeImage(encodeImage(gray, "jpeg"), "gray.jpg")), true);
   assertEquals(isGrayscale(picture(40, 30)), false);
   const tinted = solid(3, 3, [100, 103, 100, 255]);
   assertEquals(isGrayscale(tinted), false);
   assertEquals(isGrayscale(tinted, 3), true);
+});
+
+// ---------------------------------------------------------------------------
+// Files of the kinds cameras, scanners and image editors write, made here byte by byte.
+
+/** A PNG with raw (unfiltered) scanlines: `data` holds each row's bytes, or the Adam7 passes' rows. */
+function pngFile(
+  width: number,
+  height: number,
+  depth: number,
+  colorType: number,
+  rows: number[][],
+  opts: { interlaced?: boolean; chunks?: [string, number[]][] } = {},
+): Uint8Array {
+  const chunk = (type: string, data: Uint8Array) => {
+    const out = new Uint8Array(12 + data.length);
+    const view = new DataView(out.buffer);
+    view.setUint32(0, data.length);
+    out.set(new TextEncoder().encode(type), 4);
+    out.set(data, 8);
+    view.setUint32(8 + data.length, crc32(out.subarray(4, 8 + data.length)));
+    return [...out];
+  };
+  const ihdr = new Uint8Array(13);
+  new DataView(ihdr.buffer).setUint32(0, width);
+  new DataView(ihdr.buffer).setUint32(4, height);
+  ihdr.set([depth, colorType, 0, 0, opts.interlaced ? 1 : 0], 8);
+  const raw = new Uint8Array(rows.flatMap((r) => [0, ...r])); // filter type 0 on every row
+  return new Uint8Array([
+    0x89,
+    0x50,
+    0x4e,
+    0x47,
+    0x0d,
+    0x0a,
+    0x1a,
+    0x0a,
+    ...chunk("IHDR", ihdr),
+    ...(opts.chunks ?? []).flatMap(([type, data]) => chunk(type, Uint8Array.from(data))),
+    ...chunk("IDAT", deflateSync(raw)),
+    ...chunk("IEND", new Uint8Array(0)),
+  ]);
+}
+
+/** The rows of an 8-bit image in Adam7 order (pass by pass), `px(x, y)` giving a pixel's bytes. */
+function adam7(width: number, height: number, px: (x: number, y: number) => number[]): number[][] {
+  const passes = [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [
+    0,
+    1,
+    1,
+    2,
+  ]];
+  const rows: number[][] = [];
+  for (const [x0, y0, dx, dy] of passes) {
+    if (x0 >= width) continue; // an empty pass has no rows at all
+    for (let y = y0; y < height; y += dy) {
+      const row: number[] = [];
+      for (let x = x0; x < width; x += dx) row.push(...px(x, y));
+      rows.push(row);
+    }
+  }
+  return rows;
+}
+
+Deno.test("PNG: 16-bit, palette, tRNS, 1-, 2- and 4-bit, gray+alpha and interlaced PNGs decode", async () => {
+  const rgba = async (png: Uint8Array) => [...(await decodeImage(png, "test.png")).rgba];
+  // 16-bit samples become 8-bit within one level of v·255/65535 (rounding or keeping the high byte).
+  const near16 = (got: number[], want16: number[]) => {
+    const bad = got.findIndex((v, i) => Math.abs(v - (want16[i] * 255) / 65535) > 1);
+    if (bad >= 0) {
+      throw new AssertionError({ message: `sample ${bad}: ${got[bad]} for ${want16[bad]}/65535` });
+    }
+  };
+  const be16 = (vs: number[]) => vs.flatMap((v) => [v >> 8, v & 0xff]);
+  const rgb16 = [0x1234, 0xff00, 0x0080, 0xffff, 0, 0x8000, 0x7fff, 0x8000, 0x0100];
+  near16(await rgba(pngFile(3, 1, 16, 2, [be16(rgb16)])), [
+    ...rgb16.slice(0, 3),
+    65535,
+    ...rgb16.slice(3, 6),
+    65535,
+    ...rgb16.slice(6),
+    65535,
+  ]);
+  const graya16 = [0x1234, 0xff00, 0x8080, 0x4000];
+  near16(await rgba(pngFile(2, 1, 16, 4, [be16(graya16)])), [
+    0x1234,
+    0x1234,
+    0x1234,
+    0xff00,
+    0x8080,
+    0x8080,
+    0x8080,
+    0x4000,
+  ]);
+  // Palette of four colours; tRNS gives the first two alpha 0 and 128, the rest stay opaque.
+  const plte: [string, number[]] = ["PLTE", [255, 0, 0, 0, 255, 0, 0, 0, 255, 10, 20, 30]];
+  const colours = [255, 0, 0, 255, 0, 255, 0, 255, 0, 0, 255, 255, 10, 20, 30, 255];
+  assertEquals(await rgba(pngFile(4, 1, 8, 3, [[0, 1, 2, 3]], { chunks: [plte] })), colours);
+  assertEquals(await rgba(pngFile(4, 1, 2, 3, [[0b00011011]], { chunks: [plte] })), colours);
+  const translucent = colours.slice();
+  translucent[3] = 0;
+  translucent[7] = 128;
+  assertEquals(
+    await rgba(pngFile(4, 1, 8, 3, [[0, 1, 2, 3]], { chunks: [plte, ["tRNS", [0, 128]]] })),
+    translucent,
+  );
+  // 1-bit gray: 1 is white, 0 black; 4-bit: v·17.
+  const gray = (vs: number[]) => vs.flatMap((v) => [v, v, v, 255]);
+  assertEquals(await rgba(pngFile(8, 1, 1, 0, [[0b10110001]])), gray([255, 0, 255, 255, 0, 0, 0, 255]));
+  assertEquals(await rgba(pngFile(3, 1, 4, 0, [[0x0f, 0x80]])), gray([0, 255, 136]));
+  // 8-bit gray with tRNS 100: that gray is transparent, the others opaque.
+  const keyed = await rgba(pngFile(3, 1, 8, 0, [[0, 100, 255]], { chunks: [["tRNS", [0, 100]]] }));
+  assertEquals([keyed[3], keyed[7], keyed[11]], [255, 0, 255]);
+  assertEquals([keyed[0], keyed[8]], [0, 255]);
+  assertEquals(await rgba(pngFile(2, 1, 8, 4, [[10, 20, 30, 40]])), [10, 10, 10, 20, 30, 30, 30, 40]);
+  // Interlaced 13×11 RGB (13 and 11 leave some passes with partial rows).
+  const px = (x: number, y: number) => [(x * 19 + y * 7) & 255, (x * 3 + y * 31) & 255, (x * y * 5) & 255];
+  const img = await decodeImage(pngFile(13, 11, 8, 2, adam7(13, 11, px), { interlaced: true }), "adam7.png");
+  for (let y = 0; y < 11; y++) {
+    for (let x = 0; x < 13; x++) {
+      assertEquals(
+        [...img.rgba.subarray(4 * (y * 13 + x), 4 * (y * 13 + x) + 4)],
+        [...px(x, y), 255],
+        `${x},${y}`,
+      );
+    }
+  }
+});
+
+/**
+ * A JPEG of flat 8×8 blocks (only DC coefficients, quantizer 1, so decoding is exact up to colour
+ * conversion): `blocks[by][bx]` holds each block's component levels (1, 3 = YCbCr, or 4 = CMYK as
+ * Adobe stores it, inverted). Progressive: a DC scan of all components, then an AC scan of each
+ * (all end-of-band), the smallest progressive JPEG.
+ */
+function flatJpeg(blocks: number[][][], progressive: boolean): Uint8Array {
+  const nc = blocks[0][0].length, bh = blocks.length, bw = blocks[0].length;
+  const seg = (marker: number, payload: number[]) => [
+    0xff,
+    marker,
+    (payload.length + 2) >> 8,
+    (payload.length + 2) & 0xff,
+    ...payload,
+  ];
+  // Canonical Huffman codes: counts[i] codes of length i + 1 for the symbols in order.
+  const huffman = (counts: number[], symbols: number[]) => {
+    const codes = new Map<number, [number, number]>();
+    let code = 0, k = 0;
+    counts.forEach((n, i) => {
+      for (let j = 0; j < n; j++) codes.set(symbols[k++], [code++, i + 1]);
+      code <<= 1;
+    });
+    return codes;
+  };
+  const dcCounts = [0, 1, 5, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0], dcSymbols = [...Array(12).keys()];
+  const acCounts = [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], acSymbols = [0]; // only end-of-band
+  const dcCodes = huffman(dcCounts, dcSymbols), eob = huffman(acCounts, acSymbols).get(0)!;
+  let bytes: number[] = [], acc = 0, nbits = 0;
+  const put = (code: number, len: number) => {
+    for (let i = len - 1; i >= 0; i--) {
+      acc = (acc << 1) | ((code >> i) & 1);
+      if (++nbits === 8) {
+        bytes.push(acc);
+        if (acc === 0xff) bytes.push(0); // byte stuffing
+        acc = nbits = 0;
+      }
+    }
+  };
+  const flush = () => {
+    while (nbits) put(1, 1);
+    const out = bytes;
+    bytes = [];
+    return out;
+  };
+  const putDc = (diff: number) => {
+    const cat = diff === 0 ? 0 : 32 - Math.clz32(Math.abs(diff));
+    put(...dcCodes.get(cat)!);
+    if (cat) put(diff >= 0 ? diff : diff + (1 << cat) - 1, cat);
+  };
+  // DC coefficient of a flat block at level v: 8·(v − 128).
+  const dcScan = (withAc: boolean) => {
+    const pred = new Array(nc).fill(0);
+    for (const row of blocks) {
+      for (const levels of row) {
+        levels.forEach((v, c) => {
+          putDc(8 * (v - 128) - pred[c]);
+          pred[c] = 8 * (v - 128);
+          if (withAc) put(...eob);
+        });
+      }
+    }
+    return flush();
+  };
+  const sos = (comps: number[], ss: number, se: number) =>
+    seg(0xda, [comps.length, ...comps.flatMap((c) => [c + 1, 0x00]), ss, se, 0]);
+  return new Uint8Array([
+    0xff,
+    0xd8,
+    // Adobe APP14, transform 0: four components are CMYK (inverted, as Photoshop writes them).
+    ...(nc === 4 ? seg(0xee, [...new TextEncoder().encode("Adobe"), 0, 100, 0, 0, 0, 0, 0]) : []),
+    ...seg(0xdb, [0, ...new Array(64).fill(1)]),
+    ...seg(progressive ? 0xc2 : 0xc0, [
+      8,
+      (8 * bh) >> 8,
+      (8 * bh) & 0xff,
+      (8 * bw) >> 8,
+      (8 * bw) & 0xff,
+      nc,
+      ...[...Array(nc).keys()].flatMap((c) => [c + 1, 0x11, 0]),
+    ]),
+    ...seg(0xc4, [0x00, ...dcCounts, ...dcSymbols, 0x10, ...acCounts, ...acSymbols]),
+    ...(progressive
+      ? [
+        ...sos([...Array(nc).keys()], 0, 0),
+        ...dcScan(false),
+        ...[...Array(nc).keys()].flatMap((c) => [
+          ...sos([c], 1, 63),
+          ...(() => {
+            for (let i = 0; i < bw * bh; i++) put(...eob);
+            return flush();
+          })(),
+        ]),
+      ]
+      : [...sos([...Array(nc).keys()], 0, 63), ...dcScan(true)]),
+    0xff,
+    0xd9,
+  ]);
+}
+
+/** The colour at the centre of 8×8 block (bx, by). */
+function blockColour(img: RgbaImage, bx: number, by: number): number[] {
+  const i = 4 * ((8 * by + 4) * img.width + 8 * bx + 4);
+  return [...img.rgba.subarray(i, i + 3)];
+}
+
+function assertNear(got: number[], want: number[], tol: number, what: string) {
+  if (got.some((v, i) => Math.abs(v - want[i]) > tol)) {
+    throw new AssertionError({
+      message: `${what}: got ${got}, want ${want.map((v) => v.toFixed(1))} ±${tol}`,
+    });
+  }
+}
+
+Deno.test("JPEG: progressive, grayscale and Adobe CMYK JPEGs decode to the right colours", async () => {
+  // YCbCr → RGB as JFIF defines it, clamped to 0..255.
+  const rgb = ([y, cb, cr]: number[]) =>
+    [
+      y + 1.402 * (cr - 128),
+      y - 0.344136 * (cb - 128) - 0.714136 * (cr - 128),
+      y + 1.772 * (cb - 128),
+    ].map((v) => Math.min(Math.max(v, 0), 255));
+  const ycc = [[[128, 128, 128], [200, 90, 170]], [[60, 160, 100], [235, 128, 128]]];
+  for (const progressive of [false, true]) {
+    const img = await decodeImage(flatJpeg(ycc, progressive), "flat.jpg");
+    assertEquals([img.width, img.height], [16, 16]);
+    for (let by = 0; by < 2; by++) {
+      for (let bx = 0; bx < 2; bx++) {
+        assertNear(
+          blockColour(img, bx, by),
+          rgb(ycc[by][bx]),
+          2,
+          `${progressive ? "progressive" : "baseline"} ${bx},${by}`,
+        );
+      }
+    }
+  }
+  const gray = await decodeImage(flatJpeg([[[30], [220]]], true), "gray.jpg");
+  assertNear(
+    [...blockColour(gray, 0, 0), ...blockColour(gray, 1, 0)],
+    [30, 30, 30, 220, 220, 220],
+    1,
+    "gray",
+  );
+  // Adobe CMYK stores 255 − ink; RGB = (255 − C)(255 − K)/255 per channel, i.e. stored C × stored K / 255.
+  const cmyk = [[[255, 0, 255, 255], [200, 100, 50, 128]]];
+  const img = await decodeImage(flatJpeg(cmyk, false), "cmyk.jpg");
+  cmyk[0].forEach((s, bx) =>
+    assertNear(
+      blockColour(img, bx, 0),
+      [s[0] * s[3] / 255, s[1] * s[3] / 255, s[2] * s[3] / 255],
+      2,
+      `CMYK ${bx}`,
+    )
+  );
+});
+
+Deno.test("JPEG and PNG: a huge declared size is refused in one line before decoding", async () => {
+  // JPEG: 65535×65535 in the frame header (about 4.3 gigapixels, 17 GB of RGBA).
+  const jpg = encodeImage(picture(16, 16), "jpeg").slice();
+  let sof = -1;
+  for (let i = 2; i < jpg.length - 1 && sof < 0; i++) if (jpg[i] === 0xff && jpg[i + 1] === 0xc0) sof = i;
+  jpg.fill(0xff, sof + 5, sof + 9);
+  await expectError(
+    decodeImage(jpg, "huge.jpg"),
+    "huge.jpg: image too large (65535×65535, 4295 megapixels; at most 250 are read)",
+  );
+  // PNG: 100000×100000 with a valid CRC.
+  const png = encodeImage(picture(4, 3), "png").slice();
+  new DataView(png.buffer).setUint32(16, 100000);
+  new DataView(png.buffer).setUint32(20, 100000);
+  new DataView(png.buffer).setUint32(29, crc32(png.subarray(12, 29)));
+  await expectError(
+    decodeImage(png, "huge.png"),
+    "huge.png: image too large (100000×100000, 10000 megapixels",
+  );
 });
