@@ -221,22 +221,7 @@ if (import.meta.main) {
   const { bundle } = await import("../cli/bundle.ts");
   const { gpu } = await import("./helpers.ts");
   const ROOT = fileURLToPath(new URL("..", import.meta.url));
-  /** Where the CI (and `apt-get install -y chromium`) puts the browser. */
-  const CHROMIUM = "/usr/bin/chromium";
-  /** As in tests/browser_test.ts: WebGPU on SwiftShader (no GPU needed), nothing that reaches the network. */
-  const CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--enable-unsafe-webgpu",
-    "--enable-features=Vulkan,WebGPUService",
-    "--use-vulkan=swiftshader",
-    "--use-webgpu-adapter=swiftshader",
-    "--enable-unsafe-swiftshader",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-  ];
+  const { CHROMIUM, CHROMIUM_ARGS } = await import("./browser/chromium.ts");
 
   Deno.test("autotune on lavapipe (Deno): decided, cached, every candidate gives the untuned results", async () => {
     await gpu();
@@ -265,7 +250,7 @@ if (import.meta.main) {
         const config: DriverConfig = {
           base: `http://127.0.0.1:${server.addr.port}`,
           chromium: CHROMIUM,
-          args: CHROMIUM_ARGS,
+          args: [...CHROMIUM_ARGS],
           timeout: 120_000,
         };
         const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {

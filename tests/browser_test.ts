@@ -23,32 +23,16 @@ import { serveStatic } from "../cli/serve.ts";
 import { bundle } from "../cli/bundle.ts";
 import { decodeImage, type RgbaImage, writeImage } from "../cli/image.ts";
 import type { DriverConfig, DriverReport, PageReport } from "./browser/driver.ts";
+import { CHROMIUM, CHROMIUM_ARGS } from "./browser/chromium.ts";
 
 await gpu();
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-/** Where the CI (and `apt-get install -y chromium`) puts the browser. */
-const CHROMIUM = "/usr/bin/chromium";
 const OUT = join(ROOT, "out", "browser");
 const SCREENSHOT = join(OUT, "web-page.png");
 /** A tiny checkpoint for the page's model loading, under the served root (out/ is ignored by git). */
 const TINY_MODEL = join(OUT, "tiny.safetensors");
 const TINY_SIZE = 64;
-
-/** Chromium flags: WebGPU on SwiftShader (no GPU needed), and nothing that reaches the network. */
-const CHROMIUM_ARGS = [
-  "--headless=new",
-  "--no-sandbox",
-  "--enable-unsafe-webgpu",
-  "--enable-features=Vulkan,WebGPUService",
-  "--use-vulkan=swiftshader",
-  "--use-webgpu-adapter=swiftshader",
-  "--enable-unsafe-swiftshader",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-];
 
 /** W×H of the test photo: not square, odd and even, larger than the model on one side. */
 const W = 213, H = 142;
@@ -96,7 +80,7 @@ function browserRun(): Promise<Run> {
       const config: DriverConfig = {
         base: `http://127.0.0.1:${server.addr.port}`,
         chromium: CHROMIUM,
-        args: CHROMIUM_ARGS,
+        args: [...CHROMIUM_ARGS],
         photo: join(dir, "photo.png"),
         pages: [
           // The page as a user opens it; with a shipped model, ?model=random keeps this run the
