@@ -19,7 +19,7 @@ import {
 } from "../models/checkpoint.ts";
 import { colorizeRgba } from "../models/colorize.ts";
 import type { Unet, UnetConfig } from "../models/unet.ts";
-import { encodeImage, formatOf, readImage } from "./image.ts";
+import { encodeImage, formatOf, isImageName, readImage } from "./image.ts";
 import { ProgressBar } from "./progress.ts";
 import { atomicWrite, enterCallerDirectory, fileIdentity, listFiles, notAFolder } from "./fsutil.ts";
 import { errorLine, readCommandLine } from "./args.ts";
@@ -30,7 +30,6 @@ export const DEFAULT_MODEL_URL: URL = new URL("../models/default.safetensors", i
 /** The size colorize uses when neither --size nor the checkpoint names one (256×256, as in the pix2pix paper and the colorization tutorial). */
 export const DEFAULT_SIZE = 256;
 
-const IMAGE_EXT = /\.(jpe?g|png|gif|tiff?|webp)$/i;
 const OUTPUT_NAME = /\.color\.(png|jpe?g)$/i;
 
 const HELP = `Usage: deno task colorize IN... [-o OUT] [--model FILE] [--size N]
@@ -114,7 +113,7 @@ async function isDirectory(path: string): Promise<boolean> {
  */
 function walk(dir: string): Promise<string[]> {
   return listFiles(dir, {
-    match: (name) => IMAGE_EXT.test(name) && !OUTPUT_NAME.test(name),
+    match: (name) => isImageName(name) && !OUTPUT_NAME.test(name),
     followLinks: true,
     order: "tree",
   });

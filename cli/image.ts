@@ -89,6 +89,23 @@ export async function readImage(path: string): Promise<RgbaImage> {
   return decodeImage(bytes, path);
 }
 
+/** File extensions of the photos the commands read (lower case); one list for colorize, train and eval. */
+export const IMAGE_EXTENSIONS: readonly string[] = [
+  ".jpg",
+  ".jpeg",
+  ".png",
+  ".gif",
+  ".tif",
+  ".tiff",
+  ".webp",
+];
+
+/** Whether a file name has one of {@link IMAGE_EXTENSIONS} (case-insensitive). */
+export function isImageName(name: string): boolean {
+  const lower = name.toLowerCase();
+  return IMAGE_EXTENSIONS.some((x) => lower.endsWith(x));
+}
+
 /**
  * Decodes JPEG, PNG, GIF, TIFF or WebP bytes (see {@link readImage}); `name` (the file) starts every
  * error message. Any failure, a decoder's own included, is an {@link ImageError} of one line.
