@@ -18,6 +18,8 @@ import {
   unetTensorShapes,
 } from "../models/checkpoint.ts";
 import { colorizeRgba } from "../models/colorize.ts";
+import { autotuner } from "../engine/autotune.ts";
+import { loadTuneCache, saveTuneCache } from "./tune_cache.ts";
 import type { Unet, UnetConfig } from "../models/unet.ts";
 import { encodeImage, formatOf, isImageName, readImage } from "./image.ts";
 import { ProgressBar } from "./progress.ts";
@@ -55,6 +57,8 @@ Options:
   -s, --size N       model resolution (a multiple of 2^nDown, small enough for the GPU's
                      buffer limits); default: the size the checkpoint was trained at, else ${DEFAULT_SIZE}
   -q, --quiet        no progress bar
+      --tune         time the GPU kernel variants once per adapter and layer shape and keep
+                     the fastest (the choices are cached in ~/.cache/colorize/autotune.json)
   -h, --help         this text
 
 Exit codes: 0 all done, 1 some inputs failed (each reported as "colorize: FILE: problem"),
@@ -342,6 +346,7 @@ export async function main(
     model: { type: "string", short: "m" },
     size: { type: "string", short: "s" },
     quiet: { type: "boolean", short: "q" },
+    tune: { type: "boolean" },
   }, { positionals: true, help: HELP, io });
   if (typeof parsed === "number") return parsed;
   const { values, positionals } = parsed;
@@ -378,6 +383,11 @@ export async function main(
   } catch (e) {
     io.error(`colorize: ${errorLine(e)}`);
     return 2;
+  }
+  if (values.tune) {
+    autotuner.enabled = true;
+    const cache = await loadTuneCache();
+    if (cache.warning) io.error(`colorize: ${cache.warning}`);
   }
   const tooLarge = sizeProblem(ck.generatorConfig, size, adapterLimits(rt), source);
   if (tooLarge) {
@@ -451,6 +461,11 @@ export async function main(
       const img = await readImage(job.input);
       if (!(img.width > 0 && img.height > 0)) throw new Error(`empty image (${img.width}×${img.height})`);
       const out = await colorizeRgba(G, img, size);
+      if (autotuner.pending) {
+        // New layer shapes were met: time their kernel variants now, between photos.
+        await autotuner.tune();
+        await saveTuneCache();
+      }
       // The planned names all end in .png, .jpg or .jpeg.
       const bytes = encodeImage(out, formatOf(job.output) ?? "png");
       const folder = dirname(job.output);

@@ -31,6 +31,7 @@ import { type CliIo, largestSize, largestTensorBytes, main, sizeProblem } from "
 import { sizeClass } from "../engine/pool.ts";
 import { atomicWrite } from "../cli/fsutil.ts";
 import { fallbackNote } from "../web/model_note.ts";
+import { autotuner } from "../engine/autotune.ts";
 
 await gpu();
 
@@ -721,6 +722,43 @@ Deno.test("colorize CLI: unusable models and options stop with exit code 2 and o
   const names: string[] = [];
   for await (const e of Deno.readDir(d)) names.push(e.name);
   assert.deepEqual(names.sort(), ["cut.safetensors", "p.png"]);
+});
+
+Deno.test("colorize CLI: --tune decides each layer's kernel once, keeps the choices in the cache folder, same bytes", async () => {
+  const d = await fresh("tune");
+  const input = join(d, "photo.png");
+  await writeImage(input, gradient(W, H));
+  const io = capture();
+  assert.equal(
+    await main([input, "-o", join(d, "plain.png"), "--model", modelPath], io),
+    0,
+    io.errors.join("\n"),
+  );
+  const cacheHome = join(d, "cache");
+  const before = Deno.env.get("XDG_CACHE_HOME");
+  Deno.env.set("XDG_CACHE_HOME", cacheHome);
+  try {
+    assert.equal(await main([input, "-o", join(d, "tuned.png"), "--model", modelPath, "--tune"], io), 0);
+    assert.deepEqual(io.errors, []);
+    assert.equal(autotuner.pending, 0);
+    const cache = JSON.parse(await Deno.readTextFile(join(cacheHome, "colorize", "autotune.json")));
+    const tables = Object.values(cache.adapters as Record<string, Record<string, Record<string, unknown>>>);
+    const shapes = Object.keys(Object.values(tables[0])[0]);
+    assert.ok(shapes.some((k) => k.startsWith("conv ")), `cached shapes: ${shapes.join("; ")}`);
+    // The conv variants sum in the same order, so tuning never changes a colorized byte.
+    assert.deepEqual(
+      (await readImage(join(d, "tuned.png"))).rgba,
+      (await readImage(join(d, "plain.png"))).rgba,
+    );
+    // A second run finds every shape decided: nothing is timed again.
+    const timed = autotuner.timedLaunches;
+    assert.equal(await main([input, "-o", join(d, "again.png"), "--model", modelPath, "--tune"], io), 0);
+    assert.equal(autotuner.timedLaunches, timed);
+  } finally {
+    autotuner.enabled = false;
+    if (before === undefined) Deno.env.delete("XDG_CACHE_HOME");
+    else Deno.env.set("XDG_CACHE_HOME", before);
+  }
 });
 
 Deno.test("colorize CLI: clean up", async () => {
