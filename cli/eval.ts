@@ -3,7 +3,9 @@
  * quality on held-out photos. Each photo is reduced to its lightness and
  * colorized; the output is compared with the original by PSNR (RGB, 8-bit) and
  * by Hasler–Süsstrunk colorfulness. The gray image itself (ab = 0) is always
- * the first row, the baseline a model must beat.
+ * the first row, the baseline a model must beat. Grayscale photos are skipped
+ * and counted, by the test and tolerance training uses: they have no colour to
+ * score, and the gray row would reproduce them exactly (infinite PSNR).
  */
 
 import { basename, join } from "node:path";
@@ -12,22 +14,27 @@ import { buildGenerator, checkpointImageSize, decodeCheckpoint } from "../models
 import { colorizeRgba, labToRgba, type RgbaImage, rgbaToL } from "../models/colorize.ts";
 import type { Unet } from "../models/unet.ts";
 import { listImages } from "./dataset.ts";
-import { readImage } from "./image.ts";
+import { isGrayscale, readImage } from "./image.ts";
+import { GRAY_TOLERANCE } from "./corpus/filter.ts";
 import { ProgressBar } from "./progress.ts";
-import { consoleIo, readCommandLine } from "./args.ts";
+import { consoleIo, errorLine, readCommandLine } from "./args.ts";
 
 const HELP = `Usage: deno task eval --data DIR [--model FILE]... [--size N] [--limit N] [--json FILE]
 
 Scores colorization on the photos of DIR (searched recursively): PSNR of the RGB
 output against the original, and colorfulness (Hasler & Süsstrunk 2003) of the
 output as a share of the originals'. The first row is the gray image (no colour).
+Grayscale photos are skipped and counted, as training skips them.
 
   --data DIR     held-out colour photos (e.g. data/debian/val)
   --model FILE   a checkpoint; repeat to compare models (e.g. L1-only and GAN)
   --size N       model resolution (default: the size each checkpoint was trained at)
   --limit N      use the first N photos only
   --json FILE    also write the table as JSON
-  -h, --help     this text`;
+  -h, --help     this text
+
+Exit codes: 0 done, 1 some photos could not be read (each reported on one line),
+2 nothing could be scored (usage, unusable model, no colour photo, no WebGPU).`;
 
 /** PSNR in dB between two RGBA images of the same size, over the RGB channels (peak 255). */
 export function psnr(a: RgbaImage, b: RgbaImage): number {
@@ -75,7 +82,10 @@ async function grayOf(img: RgbaImage): Promise<RgbaImage> {
   return { width: img.width, height: img.height, rgba };
 }
 
-/** Scores every generator (and the gray baseline) on the images; returns one row each plus the originals'. */
+/**
+ * Scores every generator (and the gray baseline) on the images; returns one row each plus the originals'.
+ * The images should be in colour: the gray row of a grayscale photo has infinite PSNR.
+ */
 export async function evaluate(
   images: RgbaImage[],
   models: { name: string; G: Unet; size: number }[],
@@ -166,15 +176,32 @@ export async function main(args: string[]): Promise<number> {
     if (limit) files = files.slice(0, limit);
     if (files.length === 0) throw new Error(`${opts.data}: no .jpg/.jpeg/.png photos`);
     const images: RgbaImage[] = [];
+    let unreadable = 0, grayscale = 0;
     for (const f of files) {
+      let img;
       try {
-        images.push(await readImage(f));
+        img = await readImage(f);
       } catch (e) {
-        console.error(`eval: ${(e as Error).message}`);
+        console.error(`eval: ${errorLine(e)}`);
+        unreadable++;
+        continue;
       }
+      // The rule of training (cli/dataset.ts) and the corpus filter, so the sets agree.
+      if (isGrayscale(img, GRAY_TOLERANCE)) grayscale++;
+      else images.push(img);
+    }
+    if (grayscale > 0) {
+      console.error(
+        `eval: skipped ${grayscale} grayscale photo${grayscale === 1 ? "" : "s"} (no colour to score)`,
+      );
     }
     if (images.length === 0) {
-      throw new Error(`${opts.data}: none of the ${files.length} photos could be read`);
+      throw new Error(
+        grayscale === 0
+          ? `${opts.data}: none of the ${files.length} photos could be read`
+          : `${opts.data}: none of the ${files.length} photos is a colour photo ` +
+            `(${grayscale} grayscale, ${unreadable} unreadable)`,
+      );
     }
     const bar = new ProgressBar({ total: images.length, label: "eval", unit: "img" });
     const result = await evaluate(images, models, () => bar.tick());
@@ -183,12 +210,12 @@ export async function main(args: string[]): Promise<number> {
     if (opts.json) {
       await Deno.writeTextFile(
         opts.json,
-        JSON.stringify({ count: images.length, ...result }, null, 2) + "\n",
+        JSON.stringify({ count: images.length, grayscale, unreadable, ...result }, null, 2) + "\n",
       );
     }
-    return images.length === files.length ? 0 : 1;
+    return unreadable === 0 ? 0 : 1;
   } catch (e) {
-    console.error(`eval: ${(e as Error).message}`);
+    console.error(`eval: ${errorLine(e)}`);
     return 2;
   }
 }

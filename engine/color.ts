@@ -360,13 +360,17 @@ export interface AbToImageArgs {
 
 /**
  * The generator's prediction `pred` [1,2,side,side] resampled to a band of the photo (see
- * AB_TO_IMAGE): with `image` (the band's L [1,1,rows,W] and packed pixels), packed RGBA of
- * (L, ab) with the pixels' alpha; without, the a and b planes [1,2,rows,W] in Lab units.
+ * AB_TO_IMAGE): with `image` (the band's L [1,1,rows,W] and packed pixels), a flat tensor of
+ * rows·W + 1 u32: the packed RGBA of (L, ab) with the pixels' alpha, then the number of those
+ * pixels whose a or b is NaN or ±∞ ({@link readRgba8} reads both at once); without, the a and b
+ * planes [1,2,rows,W] in Lab units.
  */
 export function runAbToImage(pred: Tensor, args: AbToImageArgs, image?: { L: Tensor; rgba: Tensor }): Tensor {
   const { taps, x, y, width, y0, rows } = args;
   const side = pred.shape[3];
-  const out = Tensor.empty(image ? [1, 1, rows, width] : [1, 2, rows, width], "abToImage");
+  const out = Tensor.empty(image ? [rows * width + 1] : [1, 2, rows, width], "abToImage");
+  // The count starts at zero (recorded in order with the dispatches, so no submit of its own).
+  if (image) runtime().upload(out.buffer, new Float32Array(1), 4 * rows * width);
   if (rows * width === 0) return out;
   const output = image ? "rgba8" : "ab";
   runtime().dispatch(AB_TO_IMAGE, { output }, {

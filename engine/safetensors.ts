@@ -90,7 +90,7 @@ export interface SafetensorsFile {
 }
 
 /** Headers larger than this are refused, as by the reference implementation (guards against garbage). */
-const MAX_HEADER = 100_000_000;
+export const MAX_HEADER = 100_000_000;
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 

@@ -19,6 +19,7 @@ import { fmtShape, type Tensor } from "../engine/tensor.ts";
 import {
   decodeSafetensors,
   encodeSafetensors,
+  MAX_HEADER,
   type SafetensorsEntry,
   type SafetensorsInput,
   toFloat32,
@@ -275,6 +276,29 @@ export function inferUnetConfig(shapes: Map<string, readonly number[]>, source =
   };
 }
 
+/**
+ * A tensor's values as float32, refusing NaN and ±∞: a model holding them would colour every photo
+ * with garbage (or resume training from it) rather than fail. One pass
+ * over the converted values; F16 NaN (e.g. 0xFFFF) and F64 values beyond float32 arrive here as
+ * NaN and ±∞. `what` names the tensor, e.g. "generator tensor model.model.0.weight".
+ */
+function finiteFloat32(e: SafetensorsEntry, source: string, what: string): Float32Array {
+  let v: Float32Array;
+  try {
+    v = toFloat32(e);
+  } catch (err) {
+    throw new Error(`${source}: ${what}: ${(err as Error).message}`);
+  }
+  // x − x is 0 for every finite x and NaN for NaN and ±∞.
+  for (let i = 0; i < v.length; i++) {
+    if (v[i] - v[i] !== 0) throw new Error(`${source}: ${what} holds NaN or infinite values`);
+  }
+  return v;
+}
+
+/** The most downsamplings a loaded generator may have (input sides are multiples of 2^nDown). */
+const MAX_N_DOWN = 16;
+
 /** Checks a generator's tensors against the layout of `config`; returns them as float32. */
 function generatorTensors(
   entries: Map<string, SafetensorsEntry>,
@@ -283,6 +307,14 @@ function generatorTensors(
 ): Map<string, Float32Array> {
   if (!Number.isInteger(config.nDown) || config.nDown < 5) {
     throw new Error(`${source}: generator has ${config.nDown} downsamplings; the U-Net needs at least 5`);
+  }
+  // Its input sides are multiples of 2^nDown: beyond 2^16 no photo fits, and walking a config's claimed
+  // levels (one nested name each) must not be a way to exhaust the stack or memory.
+  if (config.nDown > MAX_N_DOWN) {
+    throw new Error(
+      `${source}: generator has ${config.nDown} downsamplings; the U-Net takes 5 to ${MAX_N_DOWN} ` +
+        `(its input sides are multiples of 2^nDown)`,
+    );
   }
   const expected = unetTensorShapes(config);
   const out = new Map<string, Float32Array>();
@@ -304,13 +336,7 @@ function generatorTensors(
         }`,
       );
     }
-    let v: Float32Array;
-    try {
-      v = toFloat32(e);
-    } catch (err) {
-      throw new Error(`${source}: generator tensor ${name}: ${(err as Error).message}`);
-    }
-    out.set(name, v);
+    out.set(name, finiteFloat32(e, source, `generator tensor ${name}`));
   }
   const extra = [...entries.keys()].filter((k) => !expected.has(k));
   if (extra.length) {
@@ -389,7 +415,7 @@ function decodeOptimizer(
       if (e.shape.length !== shape.length || e.shape.some((d, i) => d !== shape[i])) {
         throw new Error(`${source}: ${key} has shape ${fmtShape(e.shape)}, its parameter ${fmtShape(shape)}`);
       }
-      map.set(name, toFloat32(e));
+      map.set(name, finiteFloat32(e, source, `optimizer tensor ${key}`));
     }
   }
   return { step, expAvg, expAvgSq };
@@ -410,12 +436,17 @@ const TORCH_PREFIXES = ["", "module.", "net_G.", "net_G.module."];
  */
 export function decodeCheckpoint(bytes: Uint8Array, source: string): Checkpoint {
   if (bytes.length === 0) throw new Error(`${source}: empty file, not a pix2pix-colorize checkpoint`);
+  const notSafetensors = () =>
+    new Error(`${source}: not a safetensors file, so not a pix2pix-colorize checkpoint`);
+  // The header length as far as the file has it (missing high bytes as 0, the least it could be): past the
+  // format's limit, the bytes are something else (JSON, text) rather than a cut safetensors file.
+  const lengthBytes = new Uint8Array(8);
+  lengthBytes.set(bytes.subarray(0, 8));
+  const headerLen = new DataView(lengthBytes.buffer).getBigUint64(0, true);
+  if (headerLen > BigInt(MAX_HEADER)) throw notSafetensors();
   if (bytes.length < 9) throw new Error(`${source}: truncated (${bytes.length} bytes)`);
   // Every safetensors header is a JSON object; anything else (an image, a .pth zip) is the wrong kind of file.
-  if (bytes[8] !== 0x7b) {
-    throw new Error(`${source}: not a safetensors file, so not a pix2pix-colorize checkpoint`);
-  }
-  const headerLen = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
+  if (bytes[8] !== 0x7b) throw notSafetensors();
   if (headerLen > BigInt(bytes.length - 8)) {
     throw new Error(
       `${source}: truncated (the header alone needs ${headerLen + 8n} bytes, the file has ${bytes.length})`,
@@ -476,7 +507,9 @@ export function decodeCheckpoint(bytes: Uint8Array, source: string): Checkpoint 
       const dc = parseJson(source, "discriminator_config", metadata.discriminator_config);
       if (!dc) throw new Error(`${source}: discriminator tensors without discriminator_config metadata`);
       ck.discriminatorConfig = dc as unknown as PatchGanConfig;
-      ck.discriminator = new Map([...dEntries].map(([k, e]) => [k, toFloat32(e)]));
+      ck.discriminator = new Map(
+        [...dEntries].map(([k, e]) => [k, finiteFloat32(e, source, `discriminator tensor ${k}`)]),
+      );
     }
     // Parameter names are the state-dict names minus the buffers (BatchNorm statistics).
     const paramShapes = (m: Map<string, SafetensorsEntry>) =>
@@ -511,6 +544,18 @@ export function decodeCheckpoint(bytes: Uint8Array, source: string): Checkpoint 
   // Otherwise a plain PyTorch generator state dict (libraries may tag it format "pt"), possibly under a
   // wrapper's prefix.
   const prefix = TORCH_PREFIXES.find((p) => Object.hasOwn(tensors, `${p}model.model.0.weight`));
+  if (
+    prefix === undefined && format === undefined && Object.hasOwn(tensors, "generator.model.model.0.weight")
+  ) {
+    // Our layout with the header's metadata lost (e.g. rewritten by a tool that drops __metadata__).
+    const lacks = Object.keys(metadata).length === 0
+      ? "the header has no __metadata__"
+      : `__metadata__ has no "format"`;
+    throw new Error(
+      `${source}: generator.* tensors without the metadata that names their format and configuration ` +
+        `(${lacks}; deno task train writes format "${CHECKPOINT_FORMAT}" and generator_config)`,
+    );
+  }
   if (prefix === undefined) {
     throw new Error(
       `${source}: not a pix2pix-colorize checkpoint (no generator tensors${

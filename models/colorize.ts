@@ -203,9 +203,18 @@ interface Band {
   rows: number;
 }
 
-/** Bands of rows whose tensors of `bytesPerPixel` per pixel each fit one storage binding. */
-function rowBands(width: number, height: number, bytesPerPixel: number, options: ColorizeOptions): Band[] {
-  const fit = Math.floor(runtime().maxBindingBytes / (bytesPerPixel * width));
+/**
+ * Bands of rows whose tensors of `bytesPerPixel` per pixel, plus `extraBytes` each, fit one storage
+ * binding.
+ */
+function rowBands(
+  width: number,
+  height: number,
+  bytesPerPixel: number,
+  options: ColorizeOptions,
+  extraBytes = 0,
+): Band[] {
+  const fit = Math.floor((runtime().maxBindingBytes - extraBytes) / (bytesPerPixel * width));
   const step = Math.max(1, Math.floor(Math.min(options.bandRows ?? fit, fit)));
   const bands: Band[] = [];
   for (let y0 = 0; y0 < height; y0 += step) bands.push({ y0, rows: Math.min(step, height - y0) });
@@ -259,6 +268,7 @@ function inEval<T>(G: Unet, fn: () => T): T {
  * photo from its L channel (0..100, row-major), following the procedure in the
  * module comment. Returns planar [a plane, b plane], each width·height values.
  * G runs in eval mode (running statistics, no dropout); its mode is restored.
+ * Throws when the prediction holds NaN or ±∞ (weights that overflow on this photo).
  */
 export async function colorizeLab(
   G: Unet,
@@ -299,6 +309,10 @@ export async function colorizeLab(
     }
   } finally {
     for (const t of outs) t.dispose();
+  }
+  // x − x is 0 for every finite x and NaN for NaN and ±∞.
+  for (let i = 0; i < result.length; i++) {
+    if (result[i] - result[i] !== 0) throw new Error("model output holds NaN or infinite values");
   }
   return result;
 }
@@ -361,7 +375,8 @@ export async function labToRgba(
 /**
  * Colorizes an RGBA image (colour or gray: only its lightness is used) with
  * generator `G` at model resolution `size`; returns an image of the same size
- * whose L channel is the input's and whose alpha is the input's.
+ * whose L channel is the input's and whose alpha is the input's. Throws "model
+ * output holds NaN or infinite values" rather than return colours made of them.
  */
 export async function colorizeRgba(
   G: Unet,
@@ -377,8 +392,9 @@ export async function colorizeRgba(
   checkGenerator(G);
   checkSize(G, size);
   const g = colorizeGeometry(width, height, size);
-  // Every band tensor (packed pixels, L, packed output) has 4 bytes a pixel.
-  const bands = rowBands(width, height, 4, options);
+  // Every band tensor (packed pixels, L, packed output) has 4 bytes a pixel; the output has 4 more
+  // for its count of non-finite pixels.
+  const bands = rowBands(width, height, 4, options, 4);
   const outs = inEval(G, () =>
     tidy(() => {
       const { taps, tables } = uploadWeights(g);
@@ -394,7 +410,15 @@ export async function colorizeRgba(
     }));
   const rgba = new Uint8Array(4 * width * height);
   try {
-    for (const [k, b] of bands.entries()) rgba.set(await readRgba8(outs[k]), 4 * b.y0 * width);
+    for (const [k, b] of bands.entries()) {
+      // The band's pixels, then the pass's count of pixels whose predicted a or b is NaN or ±∞.
+      const bytes = await readRgba8(outs[k]);
+      const n = 4 * b.rows * width;
+      if (new DataView(bytes.buffer, bytes.byteOffset + n, 4).getUint32(0, true) !== 0) {
+        throw new Error("model output holds NaN or infinite values");
+      }
+      rgba.set(bytes.subarray(0, n), 4 * b.y0 * width);
+    }
   } finally {
     for (const t of outs) t.dispose();
   }

@@ -269,7 +269,10 @@ ${flatMain("i", "p.outRows * p.width")}
 
 /** What an {@link AB_TO_IMAGE} pass writes. */
 export interface AbToImageVariant {
-  /** "ab": the a and b planes in Lab units; "rgba8": packed sRGB of (L, a, b) with the photo's alpha. */
+  /**
+   * "ab": the a and b planes in Lab units; "rgba8": packed sRGB of (L, a, b) with the photo's alpha,
+   * followed by the number of pixels whose a or b is NaN or ±∞.
+   */
   output: "ab" | "rgba8";
 }
 
@@ -279,7 +282,11 @@ export interface AbToImageVariant {
  * `ab = MODEL_AB_SCALE · Σ_jy w_jy Σ_jx w_jx · pred[c, idx_jy, idx_jx]` over the y and x
  * taps, `pred` being [1, 2, side, side]. Output "ab" writes planar `out` [2, rows, width];
  * "rgba8" writes `out[i] = pack(labToRgb(l[i], ab), alpha of rgba[i])` from the band's
- * lightness `l` and packed pixels `rgba` (so the photo's own L survives at full resolution).
+ * lightness `l` and packed pixels `rgba` (so the photo's own L survives at full resolution),
+ * and adds 1 to `out[rows·width]` (which the caller zeroes) for each pixel whose a or b is NaN
+ * or ±∞: clamping would turn those into ordinary-looking colours, and a count read back with
+ * the pixels lets the caller refuse the picture without another readback. `out` is atomic u32
+ * for that count, so the pixels are stored with atomicStore.
  * Bindings (`l`, `rgba` for "rgba8"), `pred`, `taps` (u32), `out`; uniforms {width, rows, y0,
  * side, xStarts, xIndex, xWeight, yStarts, yIndex, yWeight}.
  */
@@ -287,7 +294,7 @@ export const AB_TO_IMAGE = defineKernel({
   name: "abToImage",
   bindings: (v: AbToImageVariant) =>
     v.output === "rgba8"
-      ? [read("l"), read("rgba", "u32"), read("pred"), read("taps", "u32"), write("out", "u32")]
+      ? [read("l"), read("rgba", "u32"), read("pred"), read("taps", "u32"), write("out", "atomic<u32>")]
       : [read("pred"), read("taps", "u32"), write("out")],
   uniforms: {
     width: "u32",
@@ -321,7 +328,10 @@ ${flatMain("i", "p.rows * p.width")}
   let ab = acc * MODEL_AB_SCALE;
   ${
     v.output === "rgba8"
-      ? "out[i] = packRgb(labToRgb(vec3<f32>(l[i], ab)), rgba[i] >> 24u);"
+      ? /* wgsl */ `atomicStore(&out[i], packRgb(labToRgb(vec3<f32>(l[i], ab)), rgba[i] >> 24u));
+  // All exponent bits set: NaN or ±∞ (tested on the bits, as compilers may assume floats are finite).
+  let special = (bitcast<vec2<u32>>(ab) & vec2<u32>(0x7f800000u)) == vec2<u32>(0x7f800000u);
+  if (any(special)) { atomicAdd(&out[p.rows * p.width], 1u); }`
       : "out[i] = ab.x; out[p.rows * p.width + i] = ab.y;"
   }
 }`,

@@ -42,7 +42,10 @@ export const ACTIVATIONS = {
   relu: "max(x0, 0.0)",
   leakyRelu: "select(a * x0, x0, x0 > 0.0)",
   // tanh(x) = 1 - 2/(exp(2x)+1) overflows gracefully to ±1 for large |x|, unlike some built-in tanh lowerings.
-  tanh: "1.0 - 2.0 / (exp(2.0 * clamp(x0, -40.0, 40.0)) + 1.0)",
+  // NaN stays NaN (as in Math.tanh and PyTorch): clamp would make it ±1, a broken generator's output passing
+  // for colour. The NaN test reads the bits, since WGSL compilers may assume x == x for floats.
+  tanh:
+    "select(1.0 - 2.0 / (exp(2.0 * clamp(x0, -40.0, 40.0)) + 1.0), x0, (bitcast<u32>(x0) & 0x7fffffffu) > 0x7f800000u)",
   sigmoid: "1.0 / (1.0 + exp(-clamp(x0, -80.0, 80.0)))",
 } as const;
 

@@ -609,6 +609,110 @@ Deno.test("errors: truncated, wrong kind, bad version, missing or misshapen tens
   G.dispose();
 });
 
+Deno.test("errors: a short JSON or text file is not a safetensors file; generator tensors without metadata say so", async () => {
+  const src = "model.safetensors";
+  const enc = new TextEncoder();
+  // 8 bytes of JSON: too short for a header length, but no safetensors file starts with these bytes.
+  throwsLine(
+    () => decodeCheckpoint(enc.encode(`{"a": 1}`), src),
+    /^model\.safetensors: not a safetensors file/,
+  );
+  // Text whose 9th byte happens to be "{": its first 8 bytes as a header length are absurd.
+  throwsLine(
+    () => decodeCheckpoint(enc.encode(`version={"a": 1}\n`), src),
+    /^model\.safetensors: not a safetensors file/,
+  );
+  // A real file cut short is still "truncated", down to a few bytes of its header length.
+  const G = new Unet(SMALL);
+  const good = await encodeCheckpoint({ G });
+  G.dispose();
+  for (const cut of [8, 3, 1]) {
+    throwsLine(() => decodeCheckpoint(good.subarray(0, cut), src), /^model\.safetensors: truncated/);
+  }
+  // Our tensor names with the header's __metadata__ lost.
+  const bare = encodeSafetensors(decodeSafetensors(good).tensors);
+  throwsLine(
+    () => decodeCheckpoint(bare, src),
+    /^model\.safetensors: generator\.\* tensors without the metadata that names their format and configuration \(the header has no __metadata__;/,
+  );
+});
+
+Deno.test("errors: a generator_config with absurdly many levels is refused at once, not walked", async () => {
+  const G = new Unet(SMALL);
+  const good = await encodeCheckpoint({ G });
+  G.dispose();
+  const file = decodeSafetensors(good);
+  // 100,000 levels overflowed the stack while the expected names were built (a RangeError leaked).
+  for (const nDown of [17, 100_000]) {
+    const bytes = encodeSafetensors(file.tensors, {
+      ...file.metadata,
+      generator_config: JSON.stringify({ ...SMALL, nDown }),
+    });
+    throwsLine(
+      () => decodeCheckpoint(bytes, "ck"),
+      new RegExp(`^ck: generator has ${nDown} downsamplings; the U-Net takes 5 to 16 `),
+    );
+  }
+});
+
+Deno.test("errors: NaN or ±∞ in any float tensor (generator, average, D, Adam; F32, F16, F64) is refused by name", async () => {
+  manualSeed(23);
+  const p = new Pix2Pix(SMALL, { ndf: 4 });
+  p.enableEma(0.9);
+  const f32 = await encodeCheckpoint({ G: p.G, ema: p.ema!, D: p.D, optG: p.optG, optD: p.optD });
+  const f16 = await encodeCheckpoint({ G: p.G }, { fp16: true });
+  p.dispose();
+  // A copy of `bytes` with element `at` of tensor `name` replaced by the little-endian bytes `raw`.
+  const poison = (bytes: Uint8Array, name: string, at: number, raw: number[]) => {
+    const copy = bytes.slice();
+    decodeSafetensors(copy).tensors[name].data.set(raw, at * raw.length);
+    return copy;
+  };
+  const NAN32 = [0, 0, 0xc0, 0x7f], INF32 = [0, 0, 0x80, 0x7f], NEG_INF32 = [0, 0, 0x80, 0xff];
+  // The generator's first bias stored as F64 holding 1e300, beyond float32.
+  const file = decodeSafetensors(f32);
+  const f64 = encodeSafetensors({
+    ...file.tensors,
+    "generator.model.model.3.bias": { dtype: "F64", shape: [2], data: Float64Array.of(0.5, 1e300) },
+  }, file.metadata);
+  const cases: [Uint8Array, string][] = [
+    [poison(f32, "generator.model.model.3.bias", 1, NAN32), "ck: generator tensor model.model.3.bias"],
+    [
+      poison(f32, "generator.model.model.1.model.2.running_var", 0, INF32),
+      "ck: generator tensor model.model.1.model.2.running_var",
+    ],
+    [
+      poison(f32, "generator_ema.model.model.0.weight", 5, NEG_INF32),
+      "ck (generator_ema): generator tensor model.model.0.weight",
+    ],
+    [
+      poison(f32, "discriminator.model.1.1.running_var", 0, NAN32),
+      "ck: discriminator tensor model.1.1.running_var",
+    ],
+    [
+      poison(f32, "optimizer_G.exp_avg_sq.model.model.3.bias", 0, INF32),
+      "ck: optimizer tensor optimizer_G.exp_avg_sq.model.model.3.bias",
+    ],
+    [
+      poison(f16, "generator.model.model.0.weight", 2, [0xff, 0xff]),
+      "ck: generator tensor model.model.0.weight",
+    ],
+    [poison(f16, "generator.model.model.3.bias", 0, [0x00, 0x7c]), "ck: generator tensor model.model.3.bias"],
+    [f64, "ck: generator tensor model.model.3.bias"],
+  ];
+  for (const [bytes, what] of cases) {
+    throwsLine(
+      () => decodeCheckpoint(bytes, "ck"),
+      new RegExp(`^${what.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} holds NaN or infinite values$`),
+    );
+  }
+  // Huge but finite values load: the check is for NaN and ±∞, not for size.
+  const big = poison(f32, "generator.model.model.3.bias", 1, [
+    ...new Uint8Array(Float32Array.of(3e38).buffer),
+  ]);
+  assert.equal(decodeCheckpoint(big, "ck").generator.get("model.model.3.bias")![1], Math.fround(3e38));
+});
+
 // ---------------------------------------------------------------------------
 // deno task import, with the float64 re-implementation standing in for PyTorch's reference output.
 

@@ -97,3 +97,64 @@ Deno.test("deno task eval: a folder without readable photos is an error, not a t
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** Runs eval's main with console.error and console.log captured. */
+async function runEval(args: string[]): Promise<{ code: number; errors: string[] }> {
+  const errors: string[] = [];
+  const origError = console.error, origLog = console.log;
+  console.error = (m: string) => errors.push(m);
+  console.log = () => {};
+  try {
+    return { code: await main(args), errors };
+  } finally {
+    console.error = origError;
+    console.log = origLog;
+  }
+}
+
+Deno.test("deno task eval: grayscale photos are skipped and counted as training does, so the gray row stays finite", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await writeImage(`${dir}/colour.png`, image(8, 8, (x, y) => [30 * x, 30 * y, 120]));
+    await writeImage(`${dir}/gray.png`, image(8, 8, (x, y) => [20 * x + y, 20 * x + y, 20 * x + y]));
+    // Channels 6 levels apart: gray by training's tolerance (GRAY_TOLERANCE = 8), not by isGrayscale's default 2.
+    await writeImage(`${dir}/near_gray.png`, image(8, 8, (x) => [100 + x, 106 + x, 103 + x]));
+    const { code, errors } = await runEval(["--data", dir, "--json", `${dir}/table.json`]);
+    assert.equal(code, 0, errors.join("\n"));
+    assert.deepEqual(errors, ["eval: skipped 2 grayscale photos (no colour to score)"]);
+    const table = JSON.parse(await Deno.readTextFile(`${dir}/table.json`));
+    assert.equal(table.count, 1);
+    assert.equal(table.grayscale, 2);
+    assert.ok(Number.isFinite(table.rows[0].psnr), `gray row psnr ${table.rows[0].psnr}`);
+
+    // Only grayscale photos: nothing to score, exit code 2 and one line saying why.
+    await Deno.remove(`${dir}/colour.png`);
+    const r = await runEval(["--data", dir]);
+    assert.equal(r.code, 2);
+    assert.equal(
+      r.errors.at(-1),
+      `eval: ${dir}: none of the 2 photos is a colour photo (2 grayscale, 0 unreadable)`,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("deno task eval: an unreadable photo whose name holds a line break is still reported on one line", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await writeImage(`${dir}/ok.png`, image(8, 8, (x, y) => [30 * x, 30 * y, 120]));
+    await Deno.writeTextFile(`${dir}/two\nlines.png`, "not a png");
+    const { code, errors } = await runEval(["--data", dir, "--model", `${dir}/no\nmodel.safetensors`]);
+    assert.equal(code, 2);
+    assert.equal(errors.length, 1, errors.join("|"));
+    assert.match(errors[0], /^eval: .*no model\.safetensors/);
+    const r = await runEval(["--data", dir]);
+    assert.equal(r.code, 1);
+    assert.equal(r.errors.length, 1, r.errors.join("|"));
+    assert.ok(r.errors[0].startsWith(`eval: ${dir}/two lines.png: not a `), r.errors[0]);
+    assert.ok(!r.errors[0].includes("\n"), r.errors[0]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
