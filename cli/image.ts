@@ -433,6 +433,8 @@ function checkJpeg(b: Uint8Array, name: string): { width: number; height: number
   let pos = 2;
   let frame: { width: number; height: number } | null = null;
   let orientation = 1;
+  let huffman = false;
+  let scanBytes = 0;
   while (true) {
     if (pos >= b.length) corrupt(`file ends at byte ${b.length} before the end-of-image marker`);
     if (b[pos] !== 0xff) corrupt(`expected a marker at byte ${pos}`);
@@ -456,6 +458,8 @@ function checkJpeg(b: Uint8Array, name: string): { width: number; height: number
     if (isSof) {
       if (len < 8) corrupt(`frame header of ${len} bytes`);
       frame = { height: view.getUint16(pos + 3), width: view.getUint16(pos + 5) };
+      huffman = marker < 0xc9; // SOF0–SOF7 are Huffman-coded, SOF9 and up arithmetic-coded
+
       checkSize(name, frame.width, frame.height);
     }
     if (marker === 0xe1) orientation = exifOrientation(b.subarray(pos + 2, pos + len)) ?? orientation;
@@ -463,13 +467,22 @@ function checkJpeg(b: Uint8Array, name: string): { width: number; height: number
     if (marker === 0xda) {
       if (!frame) corrupt("image data before the frame header");
       // Entropy-coded data runs to the next marker that is not a stuffed 0xFF00 or a restart marker.
+      const start = pos;
       while (pos + 1 < b.length && !(b[pos] === 0xff && b[pos + 1] !== 0 && (b[pos + 1] & 0xf8) !== 0xd0)) {
         pos++;
       }
+      scanBytes += pos - start;
       if (pos + 1 >= b.length) corrupt(`image data ends at byte ${b.length} without an end-of-image marker`);
     }
   }
   if (!frame) corrupt("no frame header");
+  // A decompression bomb: a tiny file declaring a huge frame makes the decoder fill gigabytes of
+  // gray for seconds. Huffman coding spends at least one bit on every 8×8 block (its DC code), in
+  // every scan, progressive ones included, so real image data is never smaller than this.
+  const blocks = Math.ceil(frame!.width / 8) * Math.ceil(frame!.height / 8);
+  if (huffman && 8 * scanBytes < blocks) {
+    corrupt(`${scanBytes} bytes of image data cannot code a ${frame!.width}×${frame!.height} frame`);
+  }
   return { ...frame!, orientation };
 }
 
@@ -597,7 +610,11 @@ function checkWebp(b: Uint8Array, name: string): { width: number; height: number
   for (let pos = 12; pos + 8 <= end;) {
     const type = ascii(b, pos, 4), len = view.getUint32(pos + 4, true), data = pos + 8;
     if (data + len > end) {
-      corrupt(`chunk "${type}" at byte ${pos} needs ${len + 8} bytes, the RIFF data ends at byte ${end}`);
+      corrupt(
+        `chunk ${JSON.stringify(type)} at byte ${pos} needs ${
+          len + 8
+        } bytes, the RIFF data ends at byte ${end}`,
+      );
     }
     if (type === "ANIM") throw new ImageError(`${name}: animated WebP is not supported`);
     if (type === "VP8X" && len >= 10) size ??= [1 + u24(data + 4), 1 + u24(data + 7)];

@@ -614,6 +614,21 @@ Deno.test("JPEG: progressive, grayscale and Adobe CMYK JPEGs decode to the right
   );
 });
 
+Deno.test("JPEG: a tiny file declaring a huge frame (a decompression bomb) is refused before decoding", async () => {
+  // 15000×15000 is under the 250-megapixel cap, but ~600 bytes cannot code its 3.5 million blocks:
+  // decoded, it would take half a minute and gigabytes to produce a flat gray picture.
+  const jpg = encodeImage(picture(16, 16), "jpeg").slice();
+  let sof = -1;
+  for (let i = 2; i < jpg.length - 1 && sof < 0; i++) if (jpg[i] === 0xff && jpg[i + 1] === 0xc0) sof = i;
+  new DataView(jpg.buffer).setUint16(sof + 5, 15000);
+  new DataView(jpg.buffer).setUint16(sof + 7, 15000);
+  await expectError(decodeImage(jpg, "bomb.jpg"), "bomb.jpg: truncated or corrupt JPEG (");
+  const e = await errorOf(decodeImage(jpg, "bomb.jpg"));
+  if (!/\(\d+ bytes of image data cannot code a 15000×15000 frame\)$/.test((e as Error).message)) {
+    throw new AssertionError({ message: `unexpected message: ${(e as Error).message}` });
+  }
+});
+
 Deno.test("JPEG and PNG: a huge declared size is refused in one line before decoding", async () => {
   // JPEG: 65535×65535 in the frame header (about 4.3 gigapixels, 17 GB of RGBA).
   const jpg = encodeImage(picture(16, 16), "jpeg").slice();
