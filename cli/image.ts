@@ -31,6 +31,7 @@ import decodeWebpBytes, { init as resetWebpDecoder } from "@jsquash/webp/decode.
 import imagescriptPackage from "imagescript/package.json" with { type: "json" };
 import { axisWeights, type RgbaImage } from "../engine/image.ts";
 import { errorLine } from "./args.ts";
+import { atomicWrite } from "./fsutil.ts";
 
 export type { RgbaImage } from "../engine/image.ts";
 
@@ -1127,7 +1128,8 @@ export async function writeImage(
   checkImage(img, path);
   const bytes = encodeImage(img, format, options.quality ?? JPEG_QUALITY);
   try {
-    await Deno.writeFile(path, bytes);
+    // A temporary file renamed over the target: an interrupted write never leaves half a picture.
+    await atomicWrite(path, bytes);
   } catch (e) {
     const why = e instanceof Deno.errors.NotFound
       ? "directory does not exist"

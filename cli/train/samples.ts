@@ -5,13 +5,6 @@ import { writeImage } from "../image.ts";
 import type { MetricsRecord } from "./metrics.ts";
 import type { RunFiles } from "./files.ts";
 
-/** Writes an image atomically (a temp name with the same extension, then rename). */
-async function writeImageAtomic(path: string, img: RgbaImage) {
-  const tmp = path.replace(/(\.[^./]+)$/, ".tmp$1");
-  await writeImage(tmp, img);
-  await Deno.rename(tmp, path);
-}
-
 /** The training and validation losses of `records` against the step, log scale. */
 function curve(records: MetricsRecord[]): RgbaImage {
   const steps = records.map((r) => r.step);
@@ -30,7 +23,7 @@ function curve(records: MetricsRecord[]): RgbaImage {
 
 /** Draws loss.png from the whole metrics history. */
 export async function writeLossCurve(files: RunFiles, history: MetricsRecord[]): Promise<void> {
-  await writeImageAtomic(files.lossCurve, curve(history));
+  await writeImage(files.lossCurve, curve(history));
 }
 
 /** Draws the sample grid of the checkpoint at `step`: its own file, then a copy as samples.png. */
@@ -38,6 +31,6 @@ export async function writeSamples(files: RunFiles, step: number, rows: SampleRo
   const grid = renderSampleGrid(rows);
   // Made with the first grid, not at the start: a start that fails leaves no empty folder.
   await Deno.mkdir(files.samplesDir, { recursive: true });
-  await writeImageAtomic(files.samplesAt(step), grid);
-  await writeImageAtomic(files.latestSamples, grid);
+  await writeImage(files.samplesAt(step), grid);
+  await writeImage(files.latestSamples, grid);
 }
