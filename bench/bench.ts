@@ -1,14 +1,20 @@
 /**
- * Benchmarks, ours side by side with TensorFlow.js WebGPU on the same adapter:
- * `deno task bench [--full] [--no-tfjs] [--runs=N] [--warmup=N] [--model-runs=N] [--only=text]
- *   [--size=N --ngf=N --ndf=N --n-down=N --batch=N] [--memory-steps=N] [--no-models] [--no-kernels]
- *   [--no-tfjs-memory] [--out=name.json]`.
+ * Benchmarks, ours side by side with TensorFlow.js WebGPU on the same adapter and with PyTorch on the
+ * same CPU: `deno task bench [--full] [--no-tfjs] [--no-torch] [--profile] [--threads=N] [--runs=N]
+ *   [--warmup=N] [--model-runs=N] [--only=text] [--size=N --ngf=N --ndf=N --n-down=N --batch=N]
+ *   [--memory-steps=N] [--no-models] [--no-kernels] [--no-tfjs-memory] [--out=name.json]`.
  *
  * Prints the adapters, then kernel rows (median ms, GFLOPS, share of the matmul ceiling, TF.js ms
  * and GFLOPS, and our speed over theirs), then model rows: a full pix2pix training step and a
- * generator inference (ms, images/s, peak GPU bytes). The default runs the kernel shapes at half
- * the 256×256 U-Net's sizes and the small model (--size etc. change it) in a few minutes on the
+ * generator inference (ms, GFLOPS, images/s, peak GPU bytes). The default runs the kernel shapes at
+ * half the 256×256 U-Net's sizes and the small model (--size etc. change it) in a few minutes on the
  * lavapipe software adapter; --full adds the 256×256 layer shapes and the 256×256 ngf 64 model.
+ * When Debian's python3-torch is installed, the matmul 1024³ row and the model rows also run in
+ * PyTorch (bench/pytorch_ref.py, CPU, --threads threads, OpenBLAS); otherwise its column says why not.
+ * --profile adds where a training step's time goes: GPU time per kernel (timestamp queries), the
+ * dispatch and submit counts, what a submit + wait costs, and PyTorch's per-op profile.
+ * --threads=N gives both sides N CPU threads (default 2); the "cpu" ratio compares process CPU time,
+ * which other jobs on a shared machine stretch less than wall time (with 1 thread, hardly at all).
  * --memory-steps=N trains the small model N steps and checks that GPU memory stays flat.
  * Results also go to bench/results/latest.json.
  */
@@ -22,7 +28,16 @@ import { manualSeed } from "../engine/random.ts";
 import { matmul } from "../engine/ops/matmul.ts";
 import { conv2d, convTranspose2d } from "../engine/ops/conv.ts";
 import { batchNorm } from "../engine/ops/norm.ts";
-import { type Case, type Engine, formatTable, measure, ourEngine, type Result } from "./harness.ts";
+import {
+  type Case,
+  type CostRow,
+  type Engine,
+  formatTable,
+  measure,
+  ourEngine,
+  type Result,
+  submitCost,
+} from "./harness.ts";
 import {
   describe,
   FULL_MODEL,
@@ -30,11 +45,14 @@ import {
   memoryOverSteps,
   type MemorySample,
   type ModelConfig,
+  profileStep,
   SMALL_MODEL,
   type StepMemory,
   stepMemory,
+  type StepProfile,
   trainStepCase,
 } from "./pix2pix.ts";
+import { ompWaitPolicy, torchProfile, type TorchReport, torchRow, torchUnavailable } from "./pytorch.ts";
 
 const args = new Map(Deno.args.map((a) => {
   const [k, v = "true"] = a.replace(/^--/, "").split("=");
@@ -48,6 +66,17 @@ const modelTiming = {
   runs: Number(args.get("model-runs") ?? 3),
 };
 const withTfjs = !args.has("no-tfjs");
+const withTorch = !args.has("no-torch");
+/**
+ * CPU threads of both sides: lavapipe's LP_NUM_THREADS (read when the device is made, so set before
+ * initGpu; an LP_NUM_THREADS already in the environment wins unless --threads is given) and
+ * PyTorch's torch.set_num_threads. 2 = this machine's cores.
+ */
+const threads = Number(args.get("threads") ?? 2);
+if (args.has("threads") || Deno.env.get("LP_NUM_THREADS") === undefined) {
+  Deno.env.set("LP_NUM_THREADS", String(threads));
+}
+const profile = args.has("profile");
 const noModels = args.has("no-models");
 const noKernels = args.has("no-kernels");
 const memorySteps = Number(args.get("memory-steps") ?? 0);
@@ -230,7 +259,8 @@ const small: ModelConfig = {
 const models = noModels ? [] : full ? [small, FULL_MODEL] : [small];
 const modelCases = filter(models.flatMap((m) => [trainStepCase(m), inferenceCase(m)]));
 
-await initGpu();
+// Timestamp queries only for --profile, so ordinary runs use the same device as the engine always does.
+await initGpu({ timestampQuery: profile });
 const adapter = runtime().adapterName;
 console.log(`adapter (ours): ${adapter}`);
 let tf: typeof import("./tfjs.ts") | null = null;
@@ -241,6 +271,14 @@ if (withTfjs) {
   tfEngine = t.engine;
   console.log(`adapter (TF.js ${tf.tfVersion} webgpu): ${t.adapter}`);
 }
+/** Why the PyTorch column is empty, or null when PyTorch runs. */
+const torchWhy = withTorch ? await torchUnavailable() : "not run (--no-torch)";
+console.log(
+  torchWhy === null
+    ? `PyTorch (CPU, ${threads} threads, OpenBLAS, OMP_WAIT_POLICY=${ompWaitPolicy()}): ` +
+      `bench/pytorch_ref.py; lavapipe threads: ${Deno.env.get("LP_NUM_THREADS")}`
+    : `PyTorch column empty: ${torchWhy}`,
+);
 console.log(
   `sizes: ${full ? "full (256×256 U-Net layers)" : "quick (pass --full for 256×256 U-Net layers)"}; ` +
     `median of ${timing.runs} runs after ${timing.warmup} warm-ups (models: ${modelTiming.runs} after ` +
@@ -267,8 +305,13 @@ const show = (r: Result) => (r.error ? `error: ${r.error}` : `${r.ms.toFixed(1)}
 interface Row {
   ours: Result;
   tfjs?: Result;
+  torch?: Result;
   images?: number;
 }
+/** Rows that have a PyTorch counterpart. */
+const hasTorchRow = (r: Result) =>
+  (r.op === "matmul" && r.shape === "1024×1024 · 1024×1024") || r.op === "pix2pix train step" ||
+  r.op === "generator inference";
 manualSeed(1);
 const ours = ourEngine();
 async function runRows(cases: Case[], t: typeof timing): Promise<Row[]> {
@@ -278,8 +321,11 @@ async function runRows(cases: Case[], t: typeof timing): Promise<Row[]> {
     const r = await measure(c, t, ours);
     const tc = theirs.get(`${c.op} ${c.shape}`);
     const tr = tc && tfEngine ? await measure(tc, t, tfEngine) : undefined;
-    await log(`  ${c.op} ${c.shape}: ${show(r)}${tr ? ` | tfjs ${show(tr)}` : ""}`);
-    rows.push({ ours: r, tfjs: tr, images: c.images });
+    const pr = torchWhy === null ? await torchRow(c.op, c.shape, models, t, threads) : undefined;
+    await log(
+      `  ${c.op} ${c.shape}: ${show(r)}${tr ? ` | tfjs ${show(tr)}` : ""}${pr ? ` | torch ${show(pr)}` : ""}`,
+    );
+    rows.push({ ours: r, tfjs: tr, torch: pr, images: c.images });
   }
   return rows;
 }
@@ -312,6 +358,38 @@ const fmtX = (row: Row) => {
   const x = speedup(row);
   return x === null ? "-" : `${x.toFixed(2)}×`;
 };
+/** Our speed over PyTorch's: its time over ours (below 1× we are slower). */
+const torchSpeedup = (
+  row: Row,
+) => (!row.torch || row.torch.error || row.ours.error ? null : row.torch.ms / row.ours.ms);
+/** The same from process CPU time, which other jobs on a shared machine stretch less (see --threads). */
+const torchCpuSpeedup = (row: Row) =>
+  !row.torch?.cpuMs || !row.ours.cpuMs || row.torch.error || row.ours.error
+    ? null
+    : row.torch.cpuMs / row.ours.cpuMs;
+const torchCols: Col[] = [
+  {
+    header: "torch ms",
+    cell: (r) => (r.torch ? fmtMs(r.torch) : torchWhy !== null && hasTorchRow(r.ours) ? torchWhy : "-"),
+    right: true,
+  },
+  {
+    header: "ours/torch",
+    cell: (r) => {
+      const x = torchSpeedup(r);
+      return x === null ? "-" : `${x.toFixed(2)}×`;
+    },
+    right: true,
+  },
+  {
+    header: "cpu ours/torch",
+    cell: (r) => {
+      const x = torchCpuSpeedup(r);
+      return x === null ? "-" : `${x.toFixed(2)}×`;
+    },
+    right: true,
+  },
+];
 
 type Col = { header: string; cell: (r: Row) => string; right?: boolean };
 const table = (rows: Row[], cols: Col[]) =>
@@ -349,6 +427,7 @@ if (kernelRows.length) {
     { header: "tfjs ms", cell: (r) => fmtMs(r.tfjs), right: true },
     { header: "tfjs GFLOPS", cell: (r) => fmtG(r.tfjs), right: true },
     { header: "ours/tfjs", cell: fmtX, right: true },
+    ...torchCols,
   ]));
   console.log("");
 }
@@ -372,6 +451,7 @@ if (modelRows.length) {
     { header: "model", cell: (r) => r.ours.op },
     { header: "config", cell: (r) => r.ours.shape },
     { header: "ms", cell: (r) => fmtMs(r.ours), right: true },
+    { header: "GFLOPS", cell: (r) => fmtG(r.ours), right: true },
     { header: "img/s", cell: (r) => ips(r.ours.ms, r.images), right: true },
     {
       header: "peak MiB",
@@ -388,6 +468,7 @@ if (modelRows.length) {
       right: true,
     },
     { header: "ours/tfjs", cell: fmtX, right: true },
+    ...torchCols,
   ]));
   console.log("");
 }
@@ -415,20 +496,116 @@ if (memorySteps > 0) {
   }
 }
 
+/** A plain two-or-more-column table: a header line, a rule, then the rows; `right` columns align right. */
+function plainTable(header: string[], rows: string[][], right: boolean[]): string {
+  const widths = header.map((h, j) => Math.max(h.length, ...rows.map((r) => r[j].length)));
+  const line = (r: string[]) =>
+    r.map((x, j) => (right[j] ? x.padStart(widths[j]) : x.padEnd(widths[j]))).join("  ").trimEnd();
+  return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
+}
+
+let costs: CostRow[] | null = null;
+let stepProfile: StepProfile | null = null;
+let torchProfiled: TorchReport | null = null;
+let torchProfileError: string | null = null;
+if (profile) {
+  costs = await submitCost();
+  console.log("What a submit + wait costs (median of 15, idle queue):");
+  console.log(plainTable(["what", "ms"], costs.map((c) => [c.what, c.ms.toFixed(2)]), [false, true]));
+
+  await log(`  profiling a training step (${describe(small)})…`);
+  const p = stepProfile = await profileStep(small);
+  const gpuMs = p.kernels.reduce((a, k) => a + k.ms, 0);
+  const ms = (x: number) => `${x.toFixed(0)} ms`;
+  const submits = `${p.submits} submit${p.submits === 1 ? "" : "s"}`;
+  console.log(
+    `\nOne training step, ${p.config} (${(p.flops / 1e9).toFixed(1)} GFLOP of convolutions):\n` +
+      `  ${p.dispatches} dispatches in ${submits}; wall ${ms(p.wallMs)} = recording (trainStep call) ` +
+      `${ms(p.recordMs)} + until the loss is read ${ms(p.readMs)}; process CPU ${ms(p.cpuMs)}\n` +
+      `  profiled step (each dispatch alone in a timestamped pass): wall ${ms(p.profiledWallMs)}, ` +
+      `GPU time of the dispatches ${ms(gpuMs)}`,
+  );
+  const timeRows = (ks: typeof p.kernels, label: (n: string) => string) =>
+    ks.map((k) => [
+      label(k.name),
+      String(k.dispatches),
+      k.ms.toFixed(1),
+      `${((100 * k.ms) / gpuMs).toFixed(1)}%`,
+      ((1000 * k.ms) / k.dispatches).toFixed(0),
+    ]);
+  const right = [false, true, true, true, true];
+  console.log(
+    plainTable(
+      ["kernel", "dispatches", "GPU ms", "share", "µs/dispatch"],
+      [
+        ...timeRows(p.kernels, (n) => n),
+        ["total", String(p.kernels.reduce((a, k) => a + k.dispatches, 0)), gpuMs.toFixed(1), "100%", "-"],
+      ],
+      right,
+    ),
+  );
+  const short = (key: string) => (key.length > 90 ? key.slice(0, 89) + "…" : key);
+  console.log("\nThe 15 costliest variants (pipeline keys):");
+  console.log(
+    plainTable(
+      ["variant", "dispatches", "GPU ms", "share", "µs/dispatch"],
+      timeRows(p.variants.slice(0, 15), short),
+      right,
+    ),
+  );
+
+  if (torchWhy === null) {
+    await log(`  profiling the same step in PyTorch…`);
+    try {
+      torchProfiled = await torchProfile(small, threads);
+      const ops = torchProfiled.profile ?? [];
+      const total = ops.reduce((a, o) => a + o.selfMs, 0);
+      const stepMs = torchProfiled.stepMs ?? NaN;
+      console.log(
+        `\nPyTorch ${torchProfiled.torch}, the same step: ${ms(stepMs)} unprofiled; ` +
+          `torch.profiler self time per op (the 30 largest, ${ms(total)}):`,
+      );
+      const share = (x: number) => `${((100 * x) / total).toFixed(1)}%`;
+      console.log(
+        plainTable(
+          ["op", "calls", "self ms", "share"],
+          ops.map((o) => [o.name, String(o.calls), o.selfMs.toFixed(1), share(o.selfMs)]),
+          [false, true, true, true],
+        ),
+      );
+    } catch (e) {
+      torchProfileError = (e as Error).message;
+      console.log(`\nPyTorch profile failed: ${torchProfileError}`);
+    }
+  } else {
+    console.log(`\nNo PyTorch profile: ${torchWhy}`);
+  }
+}
+
 const all = [...kernelRows, ...modelRows];
-const failed = all.flatMap((r) => [r.ours, r.tfjs]).filter((r): r is Result => !!r?.error);
+const failed = all.flatMap((r) => [r.ours, r.tfjs, r.torch]).filter((r): r is Result => !!r?.error);
 for (const r of failed) console.log(`\nerror in ${r.op} ${r.shape}: ${r.error}`);
 
 const outDir = new URL("./results/", import.meta.url);
 await Deno.mkdir(outDir, { recursive: true });
 const round = (v: number | null) => (v === null || Number.isNaN(v) ? null : Math.round(v * 1000) / 1000);
 const json = (r?: Result) =>
-  r && { ms: round(r.ms), gflops: round(r.gflops), samplesMs: r.samplesMs.map(round), error: r.error };
+  r && {
+    ms: round(r.ms),
+    gflops: round(r.gflops),
+    cpuMs: round(r.cpuMs ?? null),
+    samplesMs: r.samplesMs.map(round),
+    error: r.error,
+  };
 const report = {
   date: new Date().toISOString(),
   adapter,
   deno: Deno.version.deno,
   tfjs: tf ? tf.tfVersion : null,
+  torch: torchWhy === null
+    ? { blas: "OpenBLAS (pthread, 1 thread)", ompWaitPolicy: ompWaitPolicy() }
+    : { why: torchWhy },
+  threads: { lavapipe: Deno.env.get("LP_NUM_THREADS"), torch: threads },
   sizes: full ? "full" : "quick",
   timing,
   modelTiming,
@@ -438,11 +615,13 @@ const report = {
     shape: r.ours.shape,
     ours: json(r.ours),
     tfjs: json(r.tfjs),
+    torch: json(r.torch),
     percentOfMatmul: r.ours.op.startsWith("conv") && ceiling && r.ours.gflops !== null
       ? round((100 * r.ours.gflops) / ceiling)
       : null,
     percentOfMatmulNet: round(netShare(r.ours)),
     speedup: round(speedup(r)),
+    speedupTorch: round(torchSpeedup(r)),
   })),
   models: modelRows.map((r) => ({
     op: r.ours.op,
@@ -450,10 +629,16 @@ const report = {
     images: r.images,
     ours: json(r.ours),
     tfjs: json(r.tfjs),
+    torch: json(r.torch),
     speedup: round(speedup(r)),
+    speedupTorch: round(torchSpeedup(r)),
+    speedupTorchCpu: round(torchCpuSpeedup(r)),
   })),
   memory,
   memoryOverSteps: flat,
+  profile: profile
+    ? { submitCost: costs, step: stepProfile, torch: torchProfiled, torchError: torchProfileError }
+    : null,
 };
 const outName = args.get("out") ?? "latest.json";
 await Deno.writeTextFile(new URL(outName, outDir), JSON.stringify(report, null, 2) + "\n");

@@ -4,8 +4,10 @@
  * whose columns are a list, so a comparison column is one more entry.
  */
 
+import process from "node:process";
 import { runtime } from "../engine/gpu.ts";
 import { type Tensor, tidyAsync } from "../engine/tensor.ts";
+import { fill } from "../engine/ops/buffers.ts";
 
 /**
  * What the harness needs from a tensor library, so the same case list can be timed on our
@@ -61,6 +63,12 @@ export interface Result {
   gflops: number | null;
   /** Every timed sample, for spotting noise. */
   samplesMs: number[];
+  /**
+   * Median CPU milliseconds of the whole process per run (every thread: ours includes lavapipe's
+   * worker threads). Other jobs on a shared machine stretch wall time far more than this, unless
+   * a library's threads spin while waiting for each other (OpenMP does; lavapipe does not).
+   */
+  cpuMs?: number;
   /** A WebGPU error raised by the case's kernels; its timings are then meaningless. */
   error?: string;
 }
@@ -71,7 +79,8 @@ export interface Timing {
   runs: number;
 }
 
-function median(xs: number[]): number {
+/** The middle value (the mean of the two middle values for an even count). */
+export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
@@ -85,16 +94,21 @@ function median(xs: number[]): number {
 export async function measure(c: Case, timing: Timing, engine: Engine = ourEngine()): Promise<Result> {
   engine.device.pushErrorScope("validation");
   const { run, dispose } = c.setup();
-  const samplesMs: number[] = [];
+  const samplesMs: number[] = [], cpuSamples: number[] = [];
   let error: string | undefined;
   try {
     for (let i = 0; i < timing.warmup + timing.runs; i++) {
       // Start from an idle queue so one run's tail is not billed to the next.
       await engine.sync();
+      const c0 = process.cpuUsage();
       const t0 = performance.now();
       await engine.scope(run);
       await engine.sync();
-      if (i >= timing.warmup) samplesMs.push(performance.now() - t0);
+      if (i >= timing.warmup) {
+        samplesMs.push(performance.now() - t0);
+        const c = process.cpuUsage(c0);
+        cpuSamples.push((c.user + c.system) / 1000);
+      }
     }
   } catch (e) {
     error = (e as Error).message;
@@ -106,7 +120,81 @@ export async function measure(c: Case, timing: Timing, engine: Engine = ourEngin
   }
   const ms = error ? NaN : median(samplesMs);
   const gflops = error || c.flops === undefined ? null : c.flops / (ms * 1e6);
-  return { op: c.op, shape: c.shape, ms, gflops, samplesMs, ...(error ? { error } : {}) };
+  const cpuMs = error ? undefined : median(cpuSamples);
+  return { op: c.op, shape: c.shape, ms, gflops, samplesMs, cpuMs, ...(error ? { error } : {}) };
+}
+
+/** One line of {@link submitCost}: what was timed, and its median over the repetitions. */
+export interface CostRow {
+  what: string;
+  ms: number;
+}
+
+async function timeIt(reps: number, fn: () => unknown): Promise<number> {
+  const xs: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    await fn();
+    xs.push(performance.now() - t0);
+  }
+  return median(xs);
+}
+
+/**
+ * What the fixed cost of a submit + wait is made of, on our device: the synchronous calls
+ * (recording, `queue.submit`) and the waits (`onSubmittedWorkDone`, `mapAsync`) on an idle queue,
+ * each the median of `reps`. A timer's latency is the yardstick for the waits: Deno's WebGPU
+ * resolves both kinds of wait from a loop that polls the device and then sleeps 10 ms.
+ */
+export async function submitCost(reps = 15): Promise<CostRow[]> {
+  const rt = runtime();
+  const { device } = rt;
+  const q = device.queue;
+  await rt.sync();
+  const rows: CostRow[] = [];
+  const add = async (what: string, fn: () => unknown) => {
+    await rt.sync();
+    rows.push({ what, ms: await timeIt(reps, fn) });
+  };
+  const staging = device.createBuffer({ size: 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  const src = device.createBuffer({ size: 4, usage: GPUBufferUsage.COPY_SRC });
+  try {
+    await add("setTimeout(0) (event-loop timer, for scale)", () => new Promise((r) => setTimeout(r, 0)));
+    await add("queue.submit([]) (no command buffer)", () => q.submit([]));
+    await add(
+      "createCommandEncoder + finish + submit (empty)",
+      () => q.submit([device.createCommandEncoder().finish()]),
+    );
+    await add("record 1 tiny dispatch + flush (our submit)", () => {
+      fill([1], 0).dispose();
+      rt.flush();
+    });
+    await add("onSubmittedWorkDone, idle queue", () => q.onSubmittedWorkDone());
+    await add("1 tiny dispatch, submit, onSubmittedWorkDone (the bench's floor)", async () => {
+      fill([1], 0).dispose();
+      await rt.sync();
+    });
+    await add(
+      "two onSubmittedWorkDone awaited together",
+      () => Promise.all([q.onSubmittedWorkDone(), q.onSubmittedWorkDone()]),
+    );
+    await add("copy 4 bytes, submit, mapAsync + unmap (a readback)", async () => {
+      const e = device.createCommandEncoder();
+      e.copyBufferToBuffer(src, 0, staging, 0, 4);
+      q.submit([e.finish()]);
+      await staging.mapAsync(GPUMapMode.READ);
+      staging.unmap();
+    });
+    await add("1 tiny dispatch + tensor.item() (a loss read)", async () => {
+      const t = fill([1], 0);
+      await t.item();
+      t.dispose();
+    });
+  } finally {
+    staging.destroy();
+    src.destroy();
+  }
+  return rows;
 }
 
 /** A table column: a header and how to show one result in it. */

@@ -37,6 +37,89 @@ export interface LaunchArgs<U extends string> {
   workgroups: readonly [number, number?, number?];
 }
 
+/**
+ * GPU time of one kernel's dispatches while profiling; see {@link Runtime.startProfile}. (Spelled out
+ * in stopProfile's signature, so mod.ts need not export it.)
+ */
+export interface KernelTime {
+  /** The kernel's name (`defineKernel`'s `name`), or its pipeline key when grouped by variant. */
+  name: string;
+  /** Dispatches recorded while profiling. */
+  dispatches: number;
+  /** Sum of their GPU durations in milliseconds (a timestamp before and after each dispatch). */
+  ms: number;
+}
+
+/** Timestamp pairs per query set; WebGPU allows at most 4096 queries in one set. */
+const PROFILE_PAIRS = 2048;
+
+/**
+ * The opt-in profiler's state: a query set written around each dispatch, and the names of the
+ * dispatches since the last submit, whose timestamps are read back after it.
+ */
+class Profiler {
+  readonly querySet: GPUQuerySet;
+  readonly resolve: GPUBuffer;
+  /** Kernel name and pipeline key of each dispatch recorded since the last submit. */
+  names: [string, string][] = [];
+  readonly reads: Promise<void>[] = [];
+  /** Nanoseconds and dispatches per kernel name, and per pipeline key. */
+  readonly byName = new Map<string, { dispatches: number; ns: number }>();
+  readonly byKey = new Map<string, { dispatches: number; ns: number }>();
+
+  /** Whether the query set is used up, so the next dispatch must go in a new submit. */
+  get full(): boolean {
+    return this.names.length >= PROFILE_PAIRS;
+  }
+
+  constructor(readonly device: GPUDevice) {
+    this.querySet = device.createQuerySet({ type: "timestamp", count: 2 * PROFILE_PAIRS });
+    this.resolve = device.createBuffer({
+      size: 16 * PROFILE_PAIRS,
+      usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+    });
+  }
+
+  /** Records the resolve of this submit's timestamps into a buffer to read after the submit. */
+  resolveInto(encoder: GPUCommandEncoder): (() => void) | null {
+    const n = this.names.length;
+    if (n === 0) return null;
+    const names = this.names;
+    this.names = [];
+    const bytes = 16 * n;
+    const staging = this.device.createBuffer({
+      size: bytes,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+    encoder.resolveQuerySet(this.querySet, 0, 2 * n, this.resolve, 0);
+    encoder.copyBufferToBuffer(this.resolve, 0, staging, 0, bytes);
+    return () => {
+      this.reads.push(
+        staging.mapAsync(GPUMapMode.READ).then(() => {
+          const t = new BigUint64Array(staging.getMappedRange());
+          for (let i = 0; i < n; i++) {
+            // Timestamps are nanoseconds; a pair the implementation could not order reads as 0.
+            const ns = t[2 * i + 1] > t[2 * i] ? Number(t[2 * i + 1] - t[2 * i]) : 0;
+            for (const [map, k] of [[this.byName, names[i][0]], [this.byKey, names[i][1]]] as const) {
+              const e = map.get(k) ?? { dispatches: 0, ns: 0 };
+              e.dispatches++;
+              e.ns += ns;
+              map.set(k, e);
+            }
+          }
+          staging.unmap();
+          staging.destroy();
+        }),
+      );
+    };
+  }
+
+  destroy() {
+    this.querySet.destroy();
+    this.resolve.destroy();
+  }
+}
+
 /** Workgroups for `threads` flat invocations as a 2-D grid within maxComputeWorkgroupsPerDimension. */
 export function grid1d(threads: number): [number, number] {
   return grid(Math.ceil(threads / WG));
@@ -72,6 +155,8 @@ export class Runtime {
   submits = 0;
   /** Number of dispatches recorded so far. */
   dispatches = 0;
+  /** Set while {@link startProfile} is timing dispatches; null otherwise (one test per dispatch). */
+  #profiler: Profiler | null = null;
 
   /** Wraps a device; normally made once by {@link initGpu} rather than directly. */
   constructor(device: GPUDevice, adapterName: string) {
@@ -125,7 +210,7 @@ export class Runtime {
     variant: V,
     args: LaunchArgs<U>,
   ): void {
-    if (this.#slots >= SLOTS_PER_SUBMIT) this.flush();
+    if (this.#slots >= SLOTS_PER_SUBMIT || (this.#profiler && this.#profiler.full)) this.flush();
     const program = kernel.program(variant);
     const pipeline = this.pipeline(program.key, program.wgsl);
     const entries: GPUBindGroupEntry[] = program.bindings.map((name, binding) => {
@@ -151,12 +236,82 @@ export class Runtime {
       layout: pipeline.getBindGroupLayout(0),
       entries,
     });
+    const [x, y = 1, z = 1] = args.workgroups;
+    if (this.#profiler) {
+      this.#profiledDispatch(this.#profiler, kernel.name, program.key, pipeline, bindGroup, x, y, z);
+      return;
+    }
     if (!this.#pass) this.#pass = this.#encoderNow().beginComputePass();
     this.#pass.setPipeline(pipeline);
     this.#pass.setBindGroup(0, bindGroup);
-    const [x, y = 1, z = 1] = args.workgroups;
     this.#pass.dispatchWorkgroups(x, y, z);
     this.dispatches++;
+  }
+
+  /** A dispatch alone in a compute pass whose start and end write timestamps. */
+  #profiledDispatch(
+    prof: Profiler,
+    name: string,
+    key: string,
+    pipeline: GPUComputePipeline,
+    bindGroup: GPUBindGroup,
+    x: number,
+    y: number,
+    z: number,
+  ) {
+    const i = prof.names.length;
+    prof.names.push([name, key]);
+    this.#endPass();
+    const pass = this.#encoderNow().beginComputePass({
+      timestampWrites: {
+        querySet: prof.querySet,
+        beginningOfPassWriteIndex: 2 * i,
+        endOfPassWriteIndex: 2 * i + 1,
+      },
+    });
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(x, y, z);
+    pass.end();
+    this.dispatches++;
+  }
+
+  /**
+   * Starts timing every dispatch on the GPU, for finding where a step's time goes (the benchmark's
+   * `--profile`). Each dispatch then runs in a compute pass of its own with a timestamp at its start
+   * and end, which costs a little time per dispatch; nothing else changes. Needs a device with the
+   * "timestamp-query" feature: `initGpu({ timestampQuery: true })`. Off by default.
+   */
+  startProfile(): void {
+    if (this.#profiler) throw new Error("startProfile: already profiling");
+    if (!this.device.features.has("timestamp-query")) {
+      throw new Error(
+        'startProfile: the device lacks the "timestamp-query" feature (request it with ' +
+          "initGpu({ timestampQuery: true }); the adapter must offer it)",
+      );
+    }
+    this.flush();
+    this.#profiler = new Profiler(this.device);
+  }
+
+  /**
+   * Stops timing, waits for the GPU, and returns the GPU time per kernel name and per pipeline key
+   * (a kernel's variant), largest first.
+   */
+  async stopProfile(): Promise<{
+    kernels: { name: string; dispatches: number; ms: number }[];
+    variants: { name: string; dispatches: number; ms: number }[];
+  }> {
+    const prof = this.#profiler;
+    if (!prof) throw new Error("stopProfile: not profiling");
+    this.flush();
+    this.#profiler = null;
+    await Promise.all(prof.reads);
+    prof.destroy();
+    const list = (map: Map<string, { dispatches: number; ns: number }>) =>
+      [...map].map(([name, e]) => ({ name, dispatches: e.dispatches, ms: e.ns / 1e6 }))
+        .sort((a, b) => b.ms - a.ms);
+    return { kernels: list(prof.byName), variants: list(prof.byKey) };
   }
 
   /** Records a buffer-to-buffer copy in order with the dispatches around it. */
@@ -191,6 +346,7 @@ export class Runtime {
   flush(): void {
     this.#endPass();
     if (this.#encoder) {
+      const readTimes = this.#profiler?.resolveInto(this.#encoder);
       if (this.#slots > 0) {
         this.device.queue.writeBuffer(
           this.#uniformGpu,
@@ -204,6 +360,7 @@ export class Runtime {
       this.submits++;
       this.#encoder = null;
       this.#slots = 0;
+      readTimes?.();
     }
     for (const b of this.#afterSubmit) b.destroy();
     this.#afterSubmit = [];
@@ -239,7 +396,13 @@ let pending: Promise<Runtime> | null = null;
  * Returns the shared runtime, requesting an adapter and device on first use.
  * Throws {@link NoGpuError} with installation advice when WebGPU is unavailable.
  */
-export function initGpu(options: { powerPreference?: GPUPowerPreference } = {}): Promise<Runtime> {
+export function initGpu(
+  options: {
+    powerPreference?: GPUPowerPreference;
+    /** Request "timestamp-query" when the adapter offers it, for {@link Runtime.startProfile}. */
+    timestampQuery?: boolean;
+  } = {},
+): Promise<Runtime> {
   if (current) return Promise.resolve(current);
   if (!pending) {
     pending = (async () => {
@@ -250,7 +413,9 @@ export function initGpu(options: { powerPreference?: GPUPowerPreference } = {}):
       });
       if (!adapter) throw new NoGpuError("navigator.gpu.requestAdapter() returned null");
       const limits = adapter.limits;
+      const timestamps = options.timestampQuery && adapter.features.has("timestamp-query");
       const device = await adapter.requestDevice({
+        ...(timestamps ? { requiredFeatures: ["timestamp-query" as GPUFeatureName] } : {}),
         requiredLimits: {
           maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
           maxBufferSize: limits.maxBufferSize,
