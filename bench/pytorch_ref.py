@@ -22,6 +22,7 @@ with BCE + 100 * L1, Adam(2e-4, (0.5, 0.999)) for both, batch norm in training m
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -30,91 +31,9 @@ import torch
 from torch import nn
 
 
-class UnetBlock(nn.Module):
-    """One U-Net level: down, the inner levels, up, then the skip concat (docs/export_pytorch.py)."""
-
-    def __init__(self, nf, ni, submodule=None, input_c=None, dropout=False, innermost=False, outermost=False):
-        super().__init__()
-        self.outermost = outermost
-        if input_c is None:
-            input_c = nf
-        downconv = nn.Conv2d(input_c, ni, kernel_size=4, stride=2, padding=1, bias=False)
-        downrelu = nn.LeakyReLU(0.2, True)
-        downnorm = nn.BatchNorm2d(ni)
-        uprelu = nn.ReLU(True)
-        upnorm = nn.BatchNorm2d(nf)
-        if outermost:
-            upconv = nn.ConvTranspose2d(ni * 2, nf, kernel_size=4, stride=2, padding=1)
-            model = [downconv, submodule, uprelu, upconv, nn.Tanh()]
-        elif innermost:
-            upconv = nn.ConvTranspose2d(ni, nf, kernel_size=4, stride=2, padding=1, bias=False)
-            model = [downrelu, downconv, uprelu, upconv, upnorm]
-        else:
-            upconv = nn.ConvTranspose2d(ni * 2, nf, kernel_size=4, stride=2, padding=1, bias=False)
-            model = [downrelu, downconv, downnorm, submodule, uprelu, upconv, upnorm]
-            if dropout:
-                model += [nn.Dropout(0.5)]
-        self.model = nn.Sequential(*model)
-
-    def forward(self, x):
-        if self.outermost:
-            return self.model(x)
-        return torch.cat([x, self.model(x)], 1)
-
-
-class Unet(nn.Module):
-    """The generator: L in, ab out; n_down stride-2 levels, filters doubling from ngf up to 8 * ngf."""
-
-    def __init__(self, input_c=1, output_c=2, n_down=8, num_filters=64):
-        super().__init__()
-        block = UnetBlock(num_filters * 8, num_filters * 8, innermost=True)
-        for _ in range(n_down - 5):
-            block = UnetBlock(num_filters * 8, num_filters * 8, submodule=block, dropout=True)
-        out_filters = num_filters * 8
-        for _ in range(3):
-            block = UnetBlock(out_filters // 2, out_filters, submodule=block)
-            out_filters //= 2
-        self.model = UnetBlock(output_c, out_filters, input_c=input_c, submodule=block, outermost=True)
-
-    def forward(self, x):
-        return self.model(x)
-
-
-class PatchDiscriminator(nn.Module):
-    """The 70x70 PatchGAN: C(ndf) - C(2ndf) - C(4ndf) - C(8ndf, stride 1) - C1, batch norm inside."""
-
-    def __init__(self, input_c=3, num_filters=64, n_down=3):
-        super().__init__()
-        layers = [self.block(input_c, num_filters, norm=False)]
-        for i in range(n_down):
-            stride = 1 if i == n_down - 1 else 2
-            layers.append(self.block(num_filters * 2**i, num_filters * 2 ** (i + 1), s=stride))
-        layers.append(self.block(num_filters * 2**n_down, 1, s=1, norm=False, act=False))
-        self.model = nn.Sequential(*layers)
-
-    @staticmethod
-    def block(ni, nf, k=4, s=2, p=1, norm=True, act=True):
-        layers = [nn.Conv2d(ni, nf, k, s, p, bias=not norm)]
-        if norm:
-            layers.append(nn.BatchNorm2d(nf))
-        if act:
-            layers.append(nn.LeakyReLU(0.2, True))
-        return nn.Sequential(*layers)
-
-    def forward(self, x):
-        return self.model(x)
-
-
-def init_weights(net, gain=0.02):
-    """models/init.ts: N(0, gain) for conv weights, N(1, gain) for norm weights, zero biases."""
-    for name, p in net.named_parameters():
-        with torch.no_grad():
-            if name.endswith(".bias"):
-                p.zero_()
-            elif p.dim() == 1:
-                p.normal_(1.0, gain)
-            else:
-                p.normal_(0.0, gain)
+# The reference models live in docs/pix2pix_torch.py (also used by docs/export_pytorch.py).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs"))
+from pix2pix_torch import PatchDiscriminator, Unet, init_weights  # noqa: E402
 
 
 class Pix2Pix:
