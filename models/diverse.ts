@@ -20,8 +20,10 @@ import { fmtShape, Tensor } from "../engine/tensor.ts";
 import { uniform_ } from "../engine/init.ts";
 import { globalRng, Rng } from "../engine/random.ts";
 
-/** Configuration of a {@link DiverseGenerator}; stored in checkpoints as JSON. */
+/** Configuration of a {@link DiverseGenerator}; stored in checkpoints as JSON (the `kind` tells it from the others). */
 export interface DiverseConfig {
+  /** Marks the configuration of this generator in a checkpoint's `generator_config`. */
+  kind: "diverse";
   /** Input channels (1: the luminance, L or Y). */
   inputChannels: number;
   /** Output channels (2: the chroma, ab or UV), through tanh into [−1, 1]. */
@@ -52,6 +54,7 @@ export interface DiverseConfig {
  * fully convolutional. 486,950 parameters.
  */
 export const DIVERSE_DEFAULTS: DiverseConfig = {
+  kind: "diverse",
   inputChannels: 1,
   outputChannels: 2,
   layers: 6,
@@ -79,7 +82,14 @@ function hiddenWidths(c: DiverseConfig): number[] {
   });
 }
 
-function checkConfig(c: DiverseConfig): void {
+/**
+ * Throws a one-line error naming the field unless `c` is a complete, valid {@link DiverseConfig}
+ * (also for configurations read from checkpoints).
+ */
+export function checkDiverseConfig(c: DiverseConfig): void {
+  if (c.kind !== "diverse") {
+    throw new Error(`DiverseGenerator: kind must be "diverse" (got ${JSON.stringify(c.kind)})`);
+  }
   const positive = (name: keyof DiverseConfig, min: number) => {
     const v = c[name];
     if (typeof v !== "number" || !Number.isInteger(v) || v < min) {
@@ -115,7 +125,7 @@ export class DiverseGenerator extends Module {
   constructor(config: Partial<DiverseConfig> = {}) {
     super();
     const c = { ...DIVERSE_DEFAULTS, ...config };
-    checkConfig(c);
+    checkDiverseConfig(c);
     this.config = c;
     const side = c.inputChannels + c.noiseChannels;
     const widths = hiddenWidths(c);
@@ -134,6 +144,11 @@ export class DiverseGenerator extends Module {
     });
     const out = new Conv2d(side + prev, c.outputChannels, KERNEL, { padding: (KERNEL - 1) / 2 });
     this.convs.push(this.registerModule(`conv${c.layers}`, out));
+  }
+
+  /** The side length multiple the input must have: 1, any H×W works (nothing is down-sampled). */
+  get sizeMultiple(): number {
+    return 1;
   }
 
   /**
@@ -186,6 +201,33 @@ export class DiverseGenerator extends Module {
     }
     return tanh(this.convs[this.norms.length].forward(h));
   }
+}
+
+/**
+ * Names and shapes of a {@link DiverseGenerator}'s state dict for `c`, in state-dict order, computed
+ * without building it (no GPU needed to validate a checkpoint). The constructor is the definition;
+ * tests compare the two.
+ */
+export function diverseTensorShapes(c: DiverseConfig): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  const side = c.inputChannels + c.noiseChannels;
+  let prev = 0;
+  hiddenWidths(c).forEach((w, i) => {
+    const k = i === 0 ? FIRST_KERNEL : KERNEL;
+    out.set(`conv${i + 1}.weight`, [w, side + prev, k, k]);
+    const p = `norm${i + 1}`;
+    out.set(`${p}.weight`, [w]);
+    out.set(`${p}.bias`, [w]);
+    if (c.norm === "batch") {
+      out.set(`${p}.running_mean`, [w]);
+      out.set(`${p}.running_var`, [w]);
+      out.set(`${p}.num_batches_tracked`, []);
+    }
+    prev = w;
+  });
+  out.set(`conv${c.layers}.weight`, [c.outputChannels, side + prev, KERNEL, KERNEL]);
+  out.set(`conv${c.layers}.bias`, [c.outputChannels]);
+  return out;
 }
 
 /**

@@ -56,6 +56,9 @@ export const RESNET_LAYERS: Record<ResnetUnetConfig["encoder"], readonly number[
   resnet34: [3, 4, 6, 3],
 };
 
+/** Channels of the encoder's features the decoder joins: the stem, then layer1 … layer4 (both encoders). */
+export const RESNET_FEATURE_CHANNELS: readonly number[] = [64, 64, 128, 256, 512];
+
 type Norm = ResnetUnetConfig["norm"];
 
 function normLayer(norm: Norm, channels: number): BatchNorm2d | InstanceNorm2d {
@@ -117,7 +120,7 @@ export class ResnetEncoder extends Module {
   /** The four stages (64, 128, 256, 512 channels; stages 2–4 start with stride 2). */
   readonly layers: Sequential[];
   /** Channels of the outputs of {@link ResnetEncoder.features}, in order. */
-  readonly featureChannels: readonly number[] = [64, 64, 128, 256, 512];
+  readonly featureChannels: readonly number[] = RESNET_FEATURE_CHANNELS;
   /** `encoder` picks the block counts; the stem reads `inputChannels`. */
   constructor(encoder: ResnetUnetConfig["encoder"], inputChannels: number, norm: ResnetUnetConfig["norm"]) {
     super();
@@ -336,7 +339,8 @@ export function checkResnetUnetConfig(c: ResnetUnetConfig): void {
       }, ${want}`,
     );
   if (c.kind !== "resnet-unet") throw problem("kind", `not "resnet-unet"`);
-  if (!(c.encoder in RESNET_LAYERS)) {
+  // Own keys only: "toString" is `in` every object.
+  if (typeof c.encoder !== "string" || !Object.hasOwn(RESNET_LAYERS, c.encoder)) {
     throw problem("encoder", `not one of ${Object.keys(RESNET_LAYERS).join(", ")}`);
   }
   for (const k of ["inputChannels", "outputChannels"] as const) {
@@ -345,4 +349,73 @@ export function checkResnetUnetConfig(c: ResnetUnetConfig): void {
   if (c.norm !== "batch" && c.norm !== "instance") throw problem("norm", `not "batch" or "instance"`);
   if (typeof c.attention !== "boolean") throw problem("attention", "not true or false");
   if (c.attention) throw problem("attention", "but self-attention is not implemented yet");
+}
+
+/**
+ * Names and shapes of a {@link ResnetUnet}'s state dict for `c`, in state-dict order, computed without
+ * building it (no GPU needed to validate a checkpoint). It walks the same structure as the constructors
+ * above; tests compare the two.
+ */
+export function resnetUnetTensorShapes(c: ResnetUnetConfig): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  const norm = (p: string, ch: number) => {
+    out.set(`${p}.weight`, [ch]);
+    out.set(`${p}.bias`, [ch]);
+    if (c.norm === "batch") {
+      out.set(`${p}.running_mean`, [ch]);
+      out.set(`${p}.running_var`, [ch]);
+      out.set(`${p}.num_batches_tracked`, []);
+    }
+  };
+  // fastai's conv_layer: "0" the 3×3 convolution, "2" its norm.
+  const convLayer = (p: string, ni: number, nf: number) => {
+    out.set(`${p}.0.weight`, [nf, ni, 3, 3]);
+    norm(`${p}.2`, nf);
+  };
+  const shuffle = (p: string, ni: number, nf: number) => {
+    out.set(`${p}.conv.weight`, [nf * 4, ni, 1, 1]);
+    out.set(`${p}.conv.bias`, [nf * 4]);
+  };
+  out.set("encoder.conv1.weight", [64, c.inputChannels, 7, 7]);
+  norm("encoder.bn1", 64);
+  let inplanes = 64;
+  RESNET_LAYERS[c.encoder].forEach((n, i) => {
+    const planes = 64 * 2 ** i;
+    for (let b = 0; b < n; b++) {
+      const p = `encoder.layer${i + 1}.${b}`;
+      const stride = b === 0 && i > 0 ? 2 : 1;
+      out.set(`${p}.conv1.weight`, [planes, inplanes, 3, 3]);
+      norm(`${p}.bn1`, planes);
+      out.set(`${p}.conv2.weight`, [planes, planes, 3, 3]);
+      norm(`${p}.bn2`, planes);
+      if (stride !== 1 || inplanes !== planes) {
+        out.set(`${p}.downsample.0.weight`, [planes, inplanes, 1, 1]);
+        norm(`${p}.downsample.1`, planes);
+      }
+      inplanes = planes;
+    }
+  });
+  const ch = RESNET_FEATURE_CHANNELS;
+  const bottom = ch[ch.length - 1];
+  norm("bn", bottom);
+  convLayer("middle.0", bottom, bottom * 2);
+  convLayer("middle.1", bottom * 2, bottom);
+  let up = bottom;
+  for (let i = ch.length - 2, j = 0; i >= 0; i--, j++) {
+    const p = `decoder.${j}`;
+    shuffle(`${p}.shuf`, up, up / 2);
+    norm(`${p}.bn`, ch[i]);
+    const ni = up / 2 + ch[i];
+    const nf = i !== 0 ? ni : ni / 2;
+    convLayer(`${p}.conv1`, ni, nf);
+    convLayer(`${p}.conv2`, nf, nf);
+    up = nf;
+  }
+  shuffle("shuf", up, up);
+  const ni = up + c.inputChannels;
+  convLayer("res.layers.0", ni, ni);
+  convLayer("res.layers.1", ni, ni);
+  out.set("head.weight", [c.outputChannels, ni, 1, 1]);
+  out.set("head.bias", [c.outputChannels]);
+  return out;
 }

@@ -5,7 +5,14 @@
  */
 import assert from "node:assert/strict";
 import { gpu } from "./helpers.ts";
-import { DIVERSE_DEFAULTS, type DiverseConfig, DiverseGenerator, noiseChannels } from "../models/diverse.ts";
+import {
+  checkDiverseConfig,
+  DIVERSE_DEFAULTS,
+  type DiverseConfig,
+  DiverseGenerator,
+  diverseTensorShapes,
+  noiseChannels,
+} from "../models/diverse.ts";
 import { Unet } from "../models/unet.ts";
 import { manualSeed } from "../engine/random.ts";
 import { backward, noGrad } from "../engine/autograd.ts";
@@ -267,4 +274,33 @@ Deno.test("diverse: a state dict (weights and batch-norm statistics) round-trips
     assert.throws(() => wider.loadStateDict(saved), /loadStateDict: "conv1.weight" has/);
     for (const m of [a, b, wider]) m.dispose();
   }
+});
+
+Deno.test("diverse: diverseTensorShapes gives a built model's state-dict names, shapes and order without building it", () => {
+  const configs: Partial<DiverseConfig>[] = [
+    {},
+    { layers: 2, filters: 3, noiseChannels: 0, norm: "instance" },
+    { layers: 4, filters: 5, noiseChannels: 3, inputChannels: 2, outputChannels: 3 },
+  ];
+  for (const config of configs) {
+    const g = new DiverseGenerator(config);
+    assert.equal(g.sizeMultiple, 1);
+    const built = [...g.stateDict()].map(([k, t]) => [k, [...t.shape]]);
+    assert.deepEqual([...diverseTensorShapes(g.config)], built, JSON.stringify(config));
+    g.dispose();
+  }
+});
+
+Deno.test('diverse: the config carries kind "diverse" (a checkpoint tells the generators apart by it)', () => {
+  assert.equal(DIVERSE_DEFAULTS.kind, "diverse");
+  assert.throws(
+    () => checkDiverseConfig({ ...DIVERSE_DEFAULTS, kind: "unet" as "diverse" }),
+    /DiverseGenerator: kind must be "diverse" \(got "unet"\)/,
+  );
+  // A saved config misses a field: the field is named.
+  const { layers: _, ...partial } = DIVERSE_DEFAULTS;
+  assert.throws(
+    () => checkDiverseConfig(partial as DiverseConfig),
+    /layers must be an integer ≥ 2 \(got undefined\)/,
+  );
 });
