@@ -1,18 +1,22 @@
 /**
- * Training data: a folder of photos turned into fixed-size RGB images, cached
- * in one binary file, split into train/val, and served as shuffled,
- * flip-augmented batches of model inputs (L, ab) on the GPU.
+ * Training data: a folder of photos, each downscaled once to a fixed shorter
+ * side and cached in one binary file, split into train/val, and served as
+ * shuffled batches of square crops resized to the training size, mirrored at
+ * random, as model inputs (L, ab) on the GPU. Training photos get a fresh
+ * random crop every epoch (`--crops random`) or the centre square every epoch
+ * (`--crops fixed`); validation photos always get the centre square, so
+ * validation numbers compare across epochs and runs.
  *
- * Everything random here is derived from (seed, epoch) alone, never from a
- * generator that runs along with training, so `--resume` at any step of any
- * epoch replays exactly the batches an uninterrupted run would have seen.
+ * Everything random here is derived from (seed, epoch, photo) alone, never
+ * from a generator that runs along with training, so `--resume` at any step of
+ * any epoch replays exactly the batches an uninterrupted run would have seen.
  */
 
 import { join } from "node:path";
 import { Rng, shuffle } from "../engine/random.ts";
 import { type Tensor, tensor } from "../engine/tensor.ts";
 import { rgbToModel } from "../engine/color.ts";
-import { isGrayscale, readImage, resizeRgba } from "./image.ts";
+import { isGrayscale, readImage, resizeRgba, type RgbaImage } from "./image.ts";
 import { listFiles } from "./fsutil.ts";
 // The corpus builder drops grayscale photos by the same rule, so it is defined once, there.
 import { GRAY_TOLERANCE } from "./corpus/filter.ts";
@@ -20,8 +24,12 @@ import { GRAY_TOLERANCE } from "./corpus/filter.ts";
 /** File extensions read as images (case-insensitive). */
 export const IMAGE_EXTENSIONS = [".jpg", ".jpeg", ".png"];
 
-/** Bumped when the cache layout or the preprocessing changes, so old caches are rebuilt. */
-const CACHE_VERSION = 1;
+/**
+ * Bumped when the cache layout or the preprocessing changes, so old caches are rebuilt.
+ * 2: whole photos downscaled to {@link cacheSide} (interleaved RGB, sizes in the metadata), where 1
+ * held the final centre crops.
+ */
+const CACHE_VERSION = 2;
 const MAGIC = "PX2PXDS\0";
 const HEADER_BYTES = 32;
 
@@ -40,9 +48,87 @@ export function mixSeed(...xs: number[]): number {
   return h >>> 0;
 }
 
-// Distinct streams for the split and the epoch order, so changing one never shifts the other.
+// Distinct streams for the split, the epoch order and the crops, so changing one never shifts another.
 const SPLIT_STREAM = 0x5917;
 const EPOCH_STREAM = 0xe90c;
+const CROP_STREAM = 0xc7a9;
+
+/**
+ * The smallest random crop's side, as a share of the photo's shorter side (the largest is the
+ * whole shorter side). pix2pix's "random jitter" resizes to 286 and crops 256 at random, i.e.
+ * crops of 89.5% of the side at a random place and a single scale; torchvision's
+ * RandomResizedCrop draws the area share uniformly from 8–100% with aspect jitter. In between:
+ * area shares uniform in 36–100% (sides 60–100%), square, no aspect jitter. Objects then appear
+ * at most 1/0.6 ≈ 1.7× larger than in the whole photo, and a crop keeps enough of the scene for
+ * the context colours depend on (sky or sea, leaf or lawn); aspect jitter would squash shapes
+ * that colorize never sees squashed, since it keeps the photo's proportions.
+ */
+export const MIN_CROP = 0.6;
+
+/**
+ * The shorter side photos are cached at for training size `size`: size/{@link MIN_CROP} (1.67×),
+ * so that even the smallest crop (60% of that side) still has `size` source pixels a side and is
+ * only ever shrunk, never enlarged. A larger multiple (2×) would only add bytes; a smaller one
+ * (1.5×) would blur the smallest crops. At --size 256 a 3:2 photo takes about 427×640×3 =
+ * 0.8 MB (1,700 photos: 1.4 GB, read back through the OS page cache), where a 12-megapixel
+ * original would take 36 MB. Photos smaller than this are cached as they are, never enlarged.
+ */
+export function cacheSide(size: number): number {
+  return Math.ceil(size / MIN_CROP);
+}
+
+/** A square crop of a cached photo, in its pixels: the top-left corner and the side. */
+export interface Crop {
+  x: number;
+  y: number;
+  side: number;
+}
+
+/** How training photos are cropped each epoch (`--crops`). */
+export type CropMode = "fixed" | "random";
+
+/** The values of `--crops`. */
+export const CROP_MODES: readonly CropMode[] = ["fixed", "random"];
+
+/** The largest centred square of a width×height photo (the longer side cropped equally on both ends). */
+export function centreCrop(width: number, height: number): Crop {
+  const side = Math.min(width, height);
+  return { x: Math.floor((width - side) / 2), y: Math.floor((height - side) / 2), side };
+}
+
+/**
+ * A random square crop of a width×height photo, a pure function of (seed, epoch, photo): its
+ * area a uniform share of 36–100% of the largest square's (sides {@link MIN_CROP}–100% of the
+ * shorter side), at a uniformly random place inside the photo.
+ */
+export function randomCrop(width: number, height: number, seed: number, epoch: number, photo: number): Crop {
+  const rng = new Rng(mixSeed(seed, CROP_STREAM, epoch, photo));
+  const short = Math.min(width, height), minArea = MIN_CROP * MIN_CROP;
+  const area = minArea + (1 - minArea) * rng.next();
+  const side = Math.min(short, Math.max(1, Math.round(short * Math.sqrt(area))));
+  return {
+    x: Math.floor(rng.next() * (width - side + 1)),
+    y: Math.floor(rng.next() * (height - side + 1)),
+    side,
+  };
+}
+
+/**
+ * The crops of `photos` (indices, with their cached sizes `dims` in the same order) in epoch
+ * `epoch`: random ones, or with `mode` "fixed" the centre square of each every epoch.
+ */
+export function trainingCrops(
+  dims: readonly { width: number; height: number }[],
+  photos: readonly number[],
+  mode: CropMode,
+  seed: number,
+  epoch: number,
+): Crop[] {
+  return photos.map((p, n) => {
+    const { width, height } = dims[n];
+    return mode === "fixed" ? centreCrop(width, height) : randomCrop(width, height, seed, epoch, p);
+  });
+}
 
 /**
  * Image files under `dir`, recursively, as paths relative to `dir`, sorted by
@@ -59,56 +145,98 @@ export function listImages(dir: string): Promise<string[]> {
   });
 }
 
+/** A photo as cached: interleaved RGB bytes, width×height×3 (alpha is dropped). */
+export interface CachedPhoto {
+  width: number;
+  height: number;
+  rgb: Uint8Array;
+}
+
 /**
- * One photo as the network's training image: the largest centred square
- * (cropping the longer side), resized to size×size, RGB planar [3, size, size]
- * bytes, or null when the photo is grayscale. The colorization tutorial
- * "Colorizing black & white images with U-Net and conditional GAN" stretches
- * the whole photo to 256×256 instead; cropping keeps proportions, so objects
- * are not squashed into shapes the network never sees at colorize time (where
- * the aspect ratio is preserved). Alpha is ignored.
+ * A decoded photo as the cache keeps it for training size `size`: the whole photo, downscaled
+ * so that its shorter side is {@link cacheSide}(size) (smaller photos as they are), or null when
+ * it is grayscale. Alpha is ignored (the resize weights colours by it).
  */
-export function prepareImage(
-  img: { width: number; height: number; rgba: Uint8Array },
-  size: number,
-): Uint8Array | null {
-  const m = Math.min(img.width, img.height);
-  let sq = img;
-  if (img.width !== img.height) {
-    const x0 = Math.floor((img.width - m) / 2), y0 = Math.floor((img.height - m) / 2);
-    const rgba = new Uint8Array(m * m * 4);
-    for (let y = 0; y < m; y++) {
-      const src = 4 * ((y0 + y) * img.width + x0);
-      rgba.set(img.rgba.subarray(src, src + 4 * m), 4 * y * m);
-    }
-    sq = { width: m, height: m, rgba };
-  }
-  const r = m === size ? sq : resizeRgba(sq, size, size);
+export function cachePhoto(img: RgbaImage, size: number): CachedPhoto | null {
+  const short = Math.min(img.width, img.height), target = cacheSide(size);
+  const r = short > target
+    ? resizeRgba(
+      img,
+      Math.max(target, Math.round((img.width * target) / short)),
+      Math.max(target, Math.round((img.height * target) / short)),
+    )
+    : img;
   if (isGrayscale(r, GRAY_TOLERANCE)) return null;
+  const n = r.width * r.height, rgb = new Uint8Array(3 * n);
+  for (let i = 0; i < n; i++) {
+    rgb[3 * i] = r.rgba[4 * i];
+    rgb[3 * i + 1] = r.rgba[4 * i + 1];
+    rgb[3 * i + 2] = r.rgba[4 * i + 2];
+  }
+  return { width: r.width, height: r.height, rgb };
+}
+
+/**
+ * The square `crop` of a cached photo, resized to size×size with the resampling every resize
+ * of the project uses (resizeRgba: area averaging when shrinking, bilinear when enlarging), as
+ * planar RGB bytes [3, size, size].
+ */
+export function cropPlanes(photo: CachedPhoto, crop: Crop, size: number): Uint8Array {
+  const { x, y, side } = crop;
+  if (!(side >= 1 && x >= 0 && y >= 0 && x + side <= photo.width && y + side <= photo.height)) {
+    throw new Error(`cropPlanes: crop ${JSON.stringify(crop)} outside ${photo.width}×${photo.height}`);
+  }
+  const sq = new Uint8Array(side * side * 4);
+  for (let r = 0; r < side; r++) {
+    let src = 3 * ((y + r) * photo.width + x), dst = 4 * r * side;
+    for (let c = 0; c < side; c++, src += 3, dst += 4) {
+      sq[dst] = photo.rgb[src];
+      sq[dst + 1] = photo.rgb[src + 1];
+      sq[dst + 2] = photo.rgb[src + 2];
+      sq[dst + 3] = 255;
+    }
+  }
+  const r = side === size ? sq : resizeRgba({ width: side, height: side, rgba: sq }, size, size).rgba;
   const hw = size * size;
   const planes = new Uint8Array(3 * hw);
   for (let i = 0; i < hw; i++) {
-    planes[i] = r.rgba[4 * i];
-    planes[hw + i] = r.rgba[4 * i + 1];
-    planes[2 * hw + i] = r.rgba[4 * i + 2];
+    planes[i] = r[4 * i];
+    planes[hw + i] = r[4 * i + 1];
+    planes[2 * hw + i] = r[4 * i + 2];
   }
   return planes;
+}
+
+/**
+ * One photo as a validation image (and a training image with `--crops fixed`): the largest
+ * centred square of the cached photo (cropping the longer side), resized to size×size, RGB
+ * planar [3, size, size] bytes, or null when the photo is grayscale. The colorization tutorial
+ * "Colorizing black & white images with U-Net and conditional GAN" stretches the whole photo to
+ * 256×256 instead; cropping keeps proportions, so objects are not squashed into shapes the
+ * network never sees at colorize time (where the aspect ratio is preserved).
+ */
+export function prepareImage(img: RgbaImage, size: number): Uint8Array | null {
+  const photo = cachePhoto(img, size);
+  return photo && cropPlanes(photo, centreCrop(photo.width, photo.height), size);
 }
 
 /** Metadata stored after the pixels in a cache file. */
 interface CacheMeta {
   version: number;
   key: string;
+  /** The training size; photos are cached at a shorter side of {@link cacheSide}(size). */
   size: number;
   /** Relative paths of the cached images, in cache order. */
   images: string[];
+  /** [width, height] of each cached image, in cache order (its bytes follow the previous ones'). */
+  dims: [number, number][];
   grayscale: string[];
   unreadable: { path: string; error: string }[];
 }
 
 /**
- * The prepared images of a data folder, backed by the cache file (read per
- * image on demand, so a dataset larger than memory works; the OS page cache
+ * The cached photos of a data folder, backed by the cache file (read per
+ * crop on demand, so a dataset larger than memory works; the OS page cache
  * keeps hot images in RAM).
  */
 export class Dataset {
@@ -124,6 +252,9 @@ export class Dataset {
   #file: Deno.FsFile;
   #temp: string | null;
   #lock: Promise<unknown> = Promise.resolve();
+  #dims: readonly [number, number][];
+  /** Byte offset of each image in the file. */
+  #offsets: number[];
 
   constructor(
     init: {
@@ -145,6 +276,8 @@ export class Dataset {
     this.fromCache = init.fromCache;
     this.#file = init.file;
     this.#temp = init.temp;
+    this.#dims = init.meta.dims;
+    this.#offsets = imageOffsets(init.meta.dims);
   }
 
   /** Number of usable images. */
@@ -162,16 +295,30 @@ export class Dataset {
     return `data: ${this.count} images (${this.size}×${this.size}${src})${skip}`;
   }
 
-  /** Image i as planar RGB bytes [3, size, size]. */
-  readPlanes(i: number): Promise<Uint8Array> {
-    if (!(i >= 0 && i < this.count)) {
-      throw new Error(`Dataset: image ${i} out of range (0..${this.count - 1})`);
+  /** The size of cached image i (its shorter side is {@link cacheSide} of the training size, or less). */
+  dims(i: number): { width: number; height: number } {
+    this.#check(i);
+    const [width, height] = this.#dims[i];
+    return { width, height };
+  }
+
+  /**
+   * The square `crop` of image i resized to the training size, as planar RGB bytes
+   * [3, size, size]; by default the centre square (the validation image).
+   */
+  async readPlanes(i: number, crop?: Crop): Promise<Uint8Array> {
+    this.#check(i);
+    const [width, height] = this.#dims[i];
+    const c = crop ?? centreCrop(width, height);
+    if (!(c.y >= 0 && c.side >= 1 && c.y + c.side <= height)) {
+      throw new Error(`Dataset: crop ${JSON.stringify(c)} outside image ${i} (${width}×${height})`);
     }
-    const bytes = 3 * this.size * this.size;
+    // Only the rows the crop covers are read.
+    const bytes = 3 * width * c.side, start = this.#offsets[i] + 3 * width * c.y;
     // Seek + read is not atomic: serialise readers (a prefetch may overlap the current batch).
     const run = this.#lock.then(async () => {
       const buf = new Uint8Array(bytes);
-      await this.#file.seek(HEADER_BYTES + i * bytes, Deno.SeekMode.Start);
+      await this.#file.seek(start, Deno.SeekMode.Start);
       let off = 0;
       while (off < bytes) {
         const n = await this.#file.read(buf.subarray(off));
@@ -181,7 +328,14 @@ export class Dataset {
       return buf;
     });
     this.#lock = run.catch(() => {});
-    return run;
+    const rows = await run;
+    return cropPlanes({ width, height: c.side, rgb: rows }, { ...c, y: 0 }, this.size);
+  }
+
+  #check(i: number) {
+    if (!(Number.isInteger(i) && i >= 0 && i < this.count)) {
+      throw new Error(`Dataset: image ${i} out of range (0..${this.count - 1})`);
+    }
   }
 
   /** Closes the file (and removes a private temp copy). */
@@ -201,13 +355,32 @@ export class Dataset {
   }
 }
 
+/** Where each image's bytes start, from the sizes of the images before it. */
+function imageOffsets(dims: readonly [number, number][]): number[] {
+  const offsets: number[] = [];
+  let o = HEADER_BYTES;
+  for (const [w, h] of dims) {
+    offsets.push(o);
+    o += 3 * w * h;
+  }
+  offsets.push(o);
+  return offsets;
+}
+
 async function fileKey(dataDir: string, files: string[], size: number): Promise<string> {
   const parts: unknown[] = [];
   for (const f of files) {
     const st = await Deno.stat(join(dataDir, f));
     parts.push([f, st.mtime?.getTime() ?? 0, st.size]);
   }
-  const text = JSON.stringify({ v: CACHE_VERSION, size, gray: GRAY_TOLERANCE, files: parts });
+  // Everything the cached bytes depend on: the layout, the sizes, the grayscale rule, the files.
+  const text = JSON.stringify({
+    v: CACHE_VERSION,
+    size,
+    side: cacheSide(size),
+    gray: GRAY_TOLERANCE,
+    files: parts,
+  });
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
@@ -258,16 +431,15 @@ async function openCache(
     const dv = new DataView(h.buffer);
     const [version, sz, count, metaLen] = [8, 12, 16, 20].map((o) => dv.getUint32(o, true));
     const metaOff = Number(dv.getBigUint64(24, true));
-    if (version !== CACHE_VERSION || sz !== size || metaOff !== HEADER_BYTES + count * 3 * size * size) {
-      throw 0;
-    }
+    if (version !== CACHE_VERSION || sz !== size) throw 0;
     const st = await file.stat();
     if (st.size !== metaOff + metaLen) throw 0;
     await file.seek(metaOff, Deno.SeekMode.Start);
     const metaBytes = await readExactly(file, metaLen);
     if (!metaBytes) throw 0;
     const meta = JSON.parse(new TextDecoder().decode(metaBytes)) as CacheMeta;
-    if (meta.key !== key || meta.images.length !== count) throw 0;
+    if (meta.key !== key || meta.images.length !== count || meta.dims?.length !== count) throw 0;
+    if (imageOffsets(meta.dims)[count] !== metaOff) throw 0;
     return { file, meta };
   } catch {
     file.close();
@@ -290,9 +462,9 @@ export interface PrepareOptions {
 }
 
 /**
- * Lists, decodes, filters and resizes the photos of a folder, or reuses the
+ * Lists, decodes, filters and downscales the photos of a folder, or reuses the
  * cache built by an earlier run for the same files (same paths, sizes and
- * modification times) and size. Unreadable files and grayscale photos are
+ * modification times) and training size. Unreadable files and grayscale photos are
  * skipped and counted. The cache is written to a temp name and renamed, so an
  * interrupted build never leaves a half cache that a later run would trust.
  * If the cache folder is not writable a private temp file is used instead.
@@ -363,16 +535,24 @@ async function buildCache(
     target = null;
     tmp = await Deno.makeTempFile({ prefix: "pix2pix-data-", suffix: ".bin" });
   }
-  const meta: CacheMeta = { version: CACHE_VERSION, key, size, images: [], grayscale: [], unreadable: [] };
+  const meta: CacheMeta = {
+    version: CACHE_VERSION,
+    key,
+    size,
+    images: [],
+    dims: [],
+    grayscale: [],
+    unreadable: [],
+  };
   const f = await Deno.open(tmp, { read: true, write: true, truncate: true, create: true });
   try {
     await writeAll(f, new Uint8Array(HEADER_BYTES));
     for (let i = 0; i < files.length; i++) {
       const rel = files[i];
-      let planes: Uint8Array | null;
+      let photo: CachedPhoto | null;
       const full = join(dataDir, rel);
       try {
-        planes = prepareImage(await readImage(full), size);
+        photo = cachePhoto(await readImage(full), size);
       } catch (e) {
         // readImage errors start with the file's path; keep only the reason (the summary names the file).
         const msg = (e as Error).message.split("\n")[0];
@@ -383,14 +563,15 @@ async function buildCache(
         opts.onProgress?.(i + 1, files.length);
         continue;
       }
-      if (planes) {
-        await writeAll(f, planes);
+      if (photo) {
+        await writeAll(f, photo.rgb);
         meta.images.push(rel);
+        meta.dims.push([photo.width, photo.height]);
       } else meta.grayscale.push(rel);
       opts.onProgress?.(i + 1, files.length);
     }
     const metaBytes = new TextEncoder().encode(JSON.stringify(meta));
-    const metaOff = HEADER_BYTES + meta.images.length * 3 * size * size;
+    const metaOff = imageOffsets(meta.dims)[meta.images.length];
     await writeAll(f, metaBytes);
     await f.seek(0, Deno.SeekMode.Start);
     await writeAll(f, header(size, meta.images.length, metaOff, metaBytes.length));
@@ -483,15 +664,21 @@ export function epochPlan(
   return { batches };
 }
 
-/** Images as float planes [N, 3, S, S] in [0, 1], mirrored where `flips[i]` (CPU side, can run ahead). */
+/**
+ * Images as float planes [N, 3, S, S] in [0, 1]: the square `crops[n]` of image `indices[n]`
+ * (by default its centre square, the validation image) resized to the training size, mirrored
+ * where `flips[n]`. CPU work that can run ahead of the GPU (the trainer loads the next batch
+ * while the GPU runs a step).
+ */
 export async function loadPlanes(
   ds: Dataset,
   indices: readonly number[],
   flips?: readonly boolean[],
+  crops?: readonly Crop[],
 ): Promise<Float32Array> {
   const s = ds.size, hw = s * s;
   const out = new Float32Array(indices.length * 3 * hw);
-  const imgs = await Promise.all(indices.map((i) => ds.readPlanes(i)));
+  const imgs = await Promise.all(indices.map((i, n) => ds.readPlanes(i, crops?.[n])));
   imgs.forEach((p, n) => {
     const base = n * 3 * hw;
     if (flips?.[n]) {

@@ -10,8 +10,8 @@
  *   samples/step-NNNNNNN.png  the same for every checkpoint, to watch progress
  *
  * A run can stop at any moment and continue with --resume: checkpoints are
- * replaced by rename (a kill -9 leaves the previous one intact), the data order
- * is a function of (seed, epoch), and dropout masks of (seed, step), so the
+ * replaced by rename (a kill -9 leaves the previous one intact), the data order,
+ * crops and flips are functions of (seed, epoch), and dropout masks of (seed, step), so the
  * resumed run sees the same batches an uninterrupted run would have.
  *
  * Exit status: 0 done, 1 training failed (non-finite loss), 2 usage or setup

@@ -4,15 +4,28 @@
  * Covers outputs (checkpoint, samples, curve, metrics, skip summary), --resume
  * continuing the same run, SIGINT and SIGKILL leaving a loadable checkpoint,
  * L1 pretraining actually fitting, a diverging run stopping without saving
- * non-finite weights, and usage errors.
+ * non-finite weights, usage errors, and the training crops (fresh random ones
+ * each epoch, fixed ones with --crops fixed, centre crops for validation).
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { readImage, writeImage } from "../cli/image.ts";
+import { readImage, resizeRgba, writeImage } from "../cli/image.ts";
 import { decodeCheckpoint } from "../models/checkpoint.ts";
 import { lrFactor } from "../cli/train/schedule.ts";
 import type { MetricsRecord } from "../cli/train/metrics.ts";
-import { epochPlan, mixSeed, prepareImage, splitTrainVal } from "../cli/dataset.ts";
+import {
+  cacheSide,
+  centreCrop,
+  type Crop,
+  epochPlan,
+  loadPlanes,
+  MIN_CROP,
+  mixSeed,
+  prepareDataset,
+  prepareImage,
+  splitTrainVal,
+  trainingCrops,
+} from "../cli/dataset.ts";
 import { renderLossCurve, renderSampleGrid } from "../cli/plot.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -191,7 +204,8 @@ Deno.test("--resume continues the same run: same steps, same data order, same lo
   // Checkpoints every 4 steps and at epoch ends (3 steps per epoch): 3, 4, 6, 8.
   assert.deepEqual(mb.map((x) => x.step), [3, 4, 6, 8]);
   assert.deepEqual(mb.map((x) => x.step), ma.map((x) => x.step));
-  // Same batches, flips and dropout masks, and restored optimizer state: the resumed run computes what
+  // Same batches, crops (random by default), flips and dropout masks, and restored optimizer state: the
+  // resumed run, which resumes in the middle of epoch 2, computes what
   // the straight one did. The GPU is deterministic for a fixed program, but allow float noise from
   // a different submit grouping (1e-4 relative is far below any data-order or state difference,
   // which changes these losses in the second or third digit).
@@ -241,13 +255,16 @@ Deno.test("SIGINT saves a checkpoint and exits 130; SIGKILL mid-run leaves a loa
 Deno.test("L1-only pretraining on 4 photos lowers the training L1 at least 5×", async () => {
   const out = join(tmp, "run-pretrain");
   // 4 photos, no validation split, batch 4 → one step per epoch; 100 L1 epochs, metrics every 10 steps.
-  // lr 2e-3 (10× the GAN default) to fit in 100 steps.
+  // lr 2e-3 (10× the GAN default) to fit in 100 steps. Fixed crops: fitting the same 4 images is what
+  // is measured (with fresh random crops each step the drop is 4.7×, the loss being on new images).
   const r = await train(
     "--data",
     DATA4,
     "--out",
     out,
     ...TINY,
+    "--crops",
+    "fixed",
     "--val-split",
     "0",
     "--pretrain-epochs",
@@ -330,6 +347,34 @@ Deno.test("usage errors exit 2 with one line", async () => {
   // --max-steps counts every step of the run, also on --resume, and is said once.
   assert.match(h.stdout, /--max-steps N +stop after N steps in total, the steps before a resume included/);
   assert.doesNotMatch(h.stdout, /per invocation/);
+});
+
+Deno.test("--crops fixed|random: saved with the run, kept on --resume, and it changes what is trained on", async () => {
+  const base = ["--data", DATA, ...TINY, "--epochs", "2", "--sample-every", "1", "--max-steps", "1"];
+  const fixed = join(tmp, "run-crops-fixed"), random = join(tmp, "run-crops-random");
+  const r1 = await train(...base, "--out", fixed, "--crops", "fixed");
+  assert.equal(r1.code, 0, explain(r1));
+  const r2 = await train(...base, "--out", random);
+  assert.equal(r2.code, 0, explain(r2));
+  const crops = async (out: string) => {
+    const path = join(out, "checkpoint.safetensors");
+    return decodeCheckpoint(await Deno.readFile(path), path).train.crops;
+  };
+  assert.equal(await crops(fixed), "fixed");
+  assert.equal(await crops(random), "random", "the default");
+  // Same seed, same photos and flips, other pixels: the first step's losses differ.
+  const [mf, mr] = [(await metrics(fixed))[0], (await metrics(random))[0]];
+  assert.notEqual(mf.lossL1, mr.lossL1);
+  // The crops decide the data a run sees, so a resume keeps the checkpoint's.
+  const r3 = await train("--out", fixed, "--resume", "--crops", "random", "--max-steps", "2");
+  assert.equal(r3.code, 0, explain(r3));
+  assert.match(r3.stderr, /--resume: keeping the checkpoint's crops=fixed \(ignoring random\)/);
+  assert.equal(await crops(fixed), "fixed");
+  const bad = await train("--data", DATA, "--crops", "centre");
+  assert.equal(bad.code, 2, explain(bad));
+  assert.match(bad.stderr, /--crops: "centre" is not one of fixed, random/);
+  const h = await train("--help");
+  assert.match(h.stdout, /--crops fixed\|random/);
 });
 
 /** `s` as a regular expression matching it literally. */
@@ -521,6 +566,135 @@ Deno.test("prepareImage takes the centre square, resizes, and rejects grayscale"
   assert.equal(prepareImage({ width: w, height: h, rgba }, 2)!.length, 3 * 4);
   const gray = new Uint8Array(16 * 4).fill(128);
   assert.equal(prepareImage({ width: 4, height: 4, rgba: gray }, 4), null);
+});
+
+/** A colourful w×h photo with structure everywhere (so any two different crops differ). */
+function photo(w: number, h: number, k: number) {
+  const rgba = new Uint8Array(w * h * 4);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const v = (x * 7 + y * 13 + k * 31 + ((x * y) % 17) * 5) & 255;
+      rgba.set([v, (x * 3 + k * 50) & 255, (y * 5 + 255 - v) & 255, 255], 4 * (y * w + x));
+    }
+  }
+  return { width: w, height: h, rgba };
+}
+
+Deno.test("training crops: fresh each epoch, the same for the same (seed, epoch, photo), 60–100% of the short side", () => {
+  const w = 300, h = 200, photos = Array.from({ length: 40 }, (_, i) => i);
+  const dims = () => ({ width: w, height: h });
+  const crops = (mode: "random" | "fixed", seed: number, epoch: number) =>
+    trainingCrops(photos.map(dims), photos, mode, seed, epoch);
+  const e3 = crops("random", 7, 3);
+  assert.deepEqual(crops("random", 7, 3), e3, "same (seed, epoch): same crops");
+  const e4 = crops("random", 7, 4), other = crops("random", 8, 3);
+  const same = (a: Crop[], b: Crop[]) =>
+    a.filter((c, i) => JSON.stringify(c) === JSON.stringify(b[i])).length;
+  assert.ok(same(e3, e4) <= 1, `${same(e3, e4)} of 40 crops repeat in the next epoch`);
+  assert.ok(same(e3, other) <= 1, `${same(e3, other)} of 40 crops repeat with another seed`);
+  const sides = new Set<number>(), xs = new Set<number>(), ys = new Set<number>();
+  for (const c of [...e3, ...e4, ...other]) {
+    assert.ok(c.side >= Math.ceil(MIN_CROP * h) - 1 && c.side <= h, `side ${c.side}`);
+    assert.ok(c.x >= 0 && c.x + c.side <= w && c.y >= 0 && c.y + c.side <= h, JSON.stringify(c));
+    sides.add(c.side), xs.add(c.x), ys.add(c.y);
+  }
+  assert.ok(sides.size > 20 && xs.size > 20 && ys.size > 10, "scale and place vary");
+  // --crops fixed: the centre square every epoch, as validation uses.
+  const centre = centreCrop(w, h);
+  assert.deepEqual(centre, { x: 50, y: 0, side: 200 });
+  for (const e of [0, 1, 5]) {
+    assert.ok(crops("fixed", 7, e).every((c) => JSON.stringify(c) === JSON.stringify(centre)));
+  }
+});
+
+Deno.test("the loader: random crops per epoch from the cached photo, fixed validation crops, cache per size", async () => {
+  const dir = join(tmp, "data-crops"), cache = join(tmp, "cache-crops");
+  await Deno.mkdir(dir);
+  const originals = [photo(200, 120, 0), photo(90, 150, 1), photo(64, 64, 2)];
+  for (const [k, img] of originals.entries()) await writeImage(join(dir, `p${k}.png`), img);
+  const S = 32, idx = [0, 1, 2];
+  const ds = await prepareDataset({ dataDir: dir, size: S, cacheDir: cache, log: () => {} });
+  try {
+    assert.equal(ds.fromCache, false);
+    // Photos are cached downscaled to a shorter side of size/0.6, never enlarged.
+    assert.equal(cacheSide(S), 54);
+    assert.deepEqual(idx.map((i) => ds.dims(i)), [
+      { width: 90, height: 54 },
+      { width: 54, height: 90 },
+      { width: 54, height: 54 },
+    ]);
+    const batch = (mode: "random" | "fixed", epoch: number, flips?: boolean[]) =>
+      loadPlanes(ds, idx, flips, trainingCrops(idx.map((i) => ds.dims(i)), idx, mode, 5, epoch));
+    const e0 = await batch("random", 0), e1 = await batch("random", 1);
+    assert.equal(e0.length, 3 * 3 * S * S);
+    const hw3 = 3 * S * S;
+    for (const n of idx) {
+      assert.notDeepEqual(
+        e0.subarray(n * hw3, (n + 1) * hw3),
+        e1.subarray(n * hw3, (n + 1) * hw3),
+        `photo ${n}`,
+      );
+    }
+    // A pure function of (seed, epoch, photo): a resumed run (a new process reading the cache) loads the same.
+    const again = await prepareDataset({ dataDir: dir, size: S, cacheDir: cache, log: () => {} });
+    try {
+      assert.equal(again.fromCache, true);
+      const crops0 = trainingCrops(idx.map((i) => again.dims(i)), idx, "random", 5, 0);
+      assert.deepEqual(await loadPlanes(again, idx, undefined, crops0), e0);
+    } finally {
+      again.close();
+    }
+    // Validation: the centre square, the same at every call, and what prepareImage makes of the photo.
+    const val = await loadPlanes(ds, idx);
+    assert.deepEqual(await loadPlanes(ds, idx), val);
+    for (const [n, img] of originals.entries()) {
+      const p = prepareImage(img, S)!;
+      assert.deepEqual(
+        val.subarray(n * hw3, (n + 1) * hw3),
+        Float32Array.from(p, (b) => b / 255),
+        `photo ${n}`,
+      );
+    }
+    // --crops fixed: the validation images every epoch (mirrored where the plan says), as before random crops.
+    for (const e of [0, 3]) assert.deepEqual(await batch("fixed", e), val, `epoch ${e}`);
+    const flipped = await batch("fixed", 2, [true, false, false]);
+    assert.equal(flipped[S - 1], val[0], "first pixel mirrored to the end of its row");
+    assert.deepEqual(flipped.subarray(hw3), val.subarray(hw3));
+    // On a smooth photo, the centre square made from the cached photo is within a level of the one
+    // resized straight from the full photo (what the cache held before random crops).
+    const smooth = { width: 400, height: 240, rgba: new Uint8Array(400 * 240 * 4) };
+    for (let y = 0; y < 240; y++) {
+      for (let x = 0; x < 400; x++) smooth.rgba.set([x / 2, y, 255 - x / 2, 255], 4 * (y * 400 + x));
+    }
+    const square = new Uint8Array(240 * 240 * 4);
+    for (let y = 0; y < 240; y++) {
+      square.set(smooth.rgba.subarray(4 * (y * 400 + 80), 4 * (y * 400 + 320)), 4 * y * 240);
+    }
+    const direct = resizeRgba({ width: 240, height: 240, rgba: square }, S, S).rgba;
+    const viaCache = prepareImage(smooth, S)!;
+    let worst = 0;
+    for (let i = 0; i < S * S; i++) {
+      for (let c = 0; c < 3; c++) {
+        worst = Math.max(worst, Math.abs(direct[4 * i + c] - viaCache[c * S * S + i]));
+      }
+    }
+    assert.ok(worst <= 1, `largest difference ${worst} levels`);
+  } finally {
+    ds.close();
+  }
+  // Another training size caches the photos afresh (a larger cached side); the first cache stays valid.
+  const big = await prepareDataset({ dataDir: dir, size: 64, cacheDir: cache, log: () => {} });
+  try {
+    assert.equal(big.fromCache, false);
+    assert.notEqual(big.cachePath, ds.cachePath);
+    assert.deepEqual(big.dims(0), { width: 178, height: 107 });
+    assert.deepEqual(big.dims(2), { width: 64, height: 64 }, "never enlarged");
+  } finally {
+    big.close();
+  }
+  const back = await prepareDataset({ dataDir: dir, size: S, cacheDir: cache, log: () => {} });
+  assert.equal(back.fromCache, true);
+  back.close();
 });
 
 Deno.test("renderLossCurve draws each series in its colour with gaps; renderSampleGrid lays out rows", () => {

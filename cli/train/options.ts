@@ -7,6 +7,7 @@ import { parseCommandLine, UsageError } from "../args.ts";
 import type { GanMode } from "../../models/pix2pix.ts";
 import type { Checkpoint } from "../../models/checkpoint.ts";
 import type { TrainState } from "./state.ts";
+import { CROP_MODES, type CropMode } from "../dataset.ts";
 
 // The usage error of every command, exported here too for the train modules that throw it.
 export { UsageError };
@@ -19,8 +20,13 @@ Usage: deno task train --data DIR [options]
 Data
   --data DIR            folder of .jpg/.jpeg/.png photos (searched recursively; grayscale and
                         unreadable files are skipped and counted)
-  --cache DIR           where the decoded, resized images are cached (default DIR/.cache)
+  --cache DIR           where the decoded photos are cached, downscaled to a shorter side of
+                        size/0.6 (default DIR/.cache)
   --size N              training image side in pixels, a multiple of 2^n-down (default 256)
+  --crops fixed|random  training crops: random (default) takes a fresh square crop of each photo
+                        every epoch, its side 60–100% of the shorter side, anywhere in the photo;
+                        fixed takes the centre square every epoch. Validation always uses the
+                        centre square. Kept on --resume
   --val-split F         share of photos held out for validation (default 0.2)
   --val-images N        validation photos used for val L1/PSNR at each checkpoint (default 64)
   --verbose             list every skipped file
@@ -44,7 +50,7 @@ Training
                         every step with this decay (e.g. 0.999); colorize, eval and import use
                         the average (default 0: none). Given on --resume, the average starts then
   --d-every K           update D on every K-th step only (default 1)
-  --seed N              seed of weights, split, data order, flips and dropout (default 0)
+  --seed N              seed of weights, split, data order, crops, flips and dropout (default 0)
   --max-steps N         stop after N steps in total, the steps before a resume included (not saved:
                         give it again on each --resume)
   --sample-every N      checkpoint + samples + metrics every N steps (default 200; 0: epoch ends only)
@@ -71,6 +77,7 @@ export interface TrainConfig {
   out: string;
   cache?: string;
   size: number;
+  crops: CropMode;
   batch: number;
   epochs: number;
   pretrainEpochs: number;
@@ -106,6 +113,7 @@ export const DEFAULT_OUT = "runs/latest";
 /** The defaults the help text states. */
 const DEFAULTS = {
   size: 256,
+  crops: "random",
   batch: 4,
   epochs: 20,
   pretrainEpochs: 0,
@@ -161,6 +169,7 @@ export function parseTrainArgs(args: string[]): { help: boolean; given: Partial<
     out: str,
     cache: str,
     size: str,
+    crops: str,
     batch: str,
     epochs: str,
     "pretrain-epochs": str,
@@ -191,6 +200,7 @@ export function parseTrainArgs(args: string[]): { help: boolean; given: Partial<
     out: v.out,
     cache: v.cache,
     size: num("size", v.size, { int: true, min: 32 }),
+    crops: choice("crops", v.crops, CROP_MODES),
     batch: num("batch", v.batch, { int: true, min: 1 }),
     epochs: num("epochs", v.epochs, { int: true, min: 0 }),
     pretrainEpochs: num("pretrain-epochs", v["pretrain-epochs"], { int: true, min: 0 }),
@@ -247,6 +257,12 @@ export function resolveConfig(
       }
       c[k] = s;
     }
+    // The crops too; a checkpoint from before the option trained on fixed crops.
+    const crops = saved.crops ?? "fixed";
+    if (given.crops !== undefined && given.crops !== crops) {
+      warn(`--resume: keeping the checkpoint's crops=${crops} (ignoring ${given.crops})`);
+    }
+    c.crops = crops;
     // The architecture is the checkpoint's.
     const arch: Partial<TrainConfig> = {
       nDown: ck!.generatorConfig.nDown,

@@ -6,6 +6,7 @@
 import { resolve } from "node:path";
 import type { TrainConfig } from "./options.ts";
 import type { MetricsRecord } from "./metrics.ts";
+import type { CropMode } from "../dataset.ts";
 
 /** Where training stands; saved in every checkpoint. */
 export interface TrainState {
@@ -19,6 +20,8 @@ export interface TrainState {
   time: number;
   seed: number;
   size: number;
+  /** `--crops`; absent in checkpoints from before random crops, which trained on fixed ones. */
+  crops?: CropMode;
   batch: number;
   valSplit: number;
   epochs: number;
@@ -48,6 +51,7 @@ export function initialTrainState(cfg: TrainConfig, saved: Partial<TrainState> |
     ...(saved ?? {}),
     seed: cfg.seed,
     size: cfg.size,
+    crops: cfg.crops,
     batch: cfg.batch,
     valSplit: cfg.valSplit,
     epochs: cfg.epochs,

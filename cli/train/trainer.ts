@@ -10,7 +10,15 @@ import { manualSeed } from "../../engine/random.ts";
 import { keep, tidy } from "../../engine/tensor.ts";
 import { Pix2Pix } from "../../models/pix2pix.ts";
 import { type Checkpoint, encodeCheckpoint, restorePix2Pix } from "../../models/checkpoint.ts";
-import { type Dataset, epochPlan, loadPlanes, mixSeed, splitTrainVal, toBatch } from "../dataset.ts";
+import {
+  type Dataset,
+  epochPlan,
+  loadPlanes,
+  mixSeed,
+  splitTrainVal,
+  toBatch,
+  trainingCrops,
+} from "../dataset.ts";
 import { formatDuration, ProgressBar } from "../progress.ts";
 import { appendLine, atomicWrite } from "../fsutil.ts";
 import { type TrainConfig, UsageError } from "./options.ts";
@@ -144,7 +152,7 @@ export class Trainer {
     const gParams = (model.G.parameterCount() / 1e6).toFixed(2);
     const dParams = (model.D.parameterCount() / 1e6).toFixed(2);
     out(
-      `train: data=${cfg.data} out=${files.dir} size=${cfg.size} batch=${cfg.batch} ` +
+      `train: data=${cfg.data} out=${files.dir} size=${cfg.size} crops=${cfg.crops} batch=${cfg.batch} ` +
         `epochs=${cfg.epochs} pretrain-epochs=${cfg.pretrainEpochs} seed=${cfg.seed}` +
         (cfg.maxSteps !== null ? ` max-steps=${cfg.maxSteps}` : ""),
     );
@@ -225,14 +233,18 @@ export class Trainer {
       unit: "img",
     });
     this.#bar.count = state.stepInEpoch * imagesPerStep;
-    const load = (s: number) => loadPlanes(this.#ds, plan.batches[s].indices, plan.batches[s].flips);
+    const load = (s: number) => {
+      const { indices, flips } = plan.batches[s];
+      const dims = indices.map((i) => this.#ds.dims(i));
+      return loadPlanes(this.#ds, indices, flips, trainingCrops(dims, indices, cfg.crops, cfg.seed, e));
+    };
     let next: Promise<Float32Array> | null = state.stepInEpoch < steps ? load(state.stepInEpoch) : null;
     try {
       while (state.stepInEpoch < steps) {
         if (this.#reachedMaxSteps()) return "max-steps";
         const s = state.stepInEpoch;
         const planes = await next!;
-        // Read the next batch from disk while the GPU works on this one.
+        // Read and crop the next batch while the GPU works on this one.
         next = s + 1 < steps ? load(s + 1) : null;
         await this.#step(planes, pretrain, steps);
         if (this.#stop!.received) return "signal";
