@@ -377,6 +377,29 @@ Deno.test("--crops fixed|random: saved with the run, kept on --resume, and it ch
   assert.match(h.stdout, /--crops fixed\|random/);
 });
 
+Deno.test("--tune: kernel choices are timed between steps and cached in the user's cache folder; same losses", async () => {
+  const base = ["--data", DATA, ...TINY, "--epochs", "1", "--sample-every", "1", "--max-steps", "2"];
+  const plain = join(tmp, "run-untuned"), tuned = join(tmp, "run-tuned"), cache = join(tmp, "tune-cache");
+  const r1 = await train(...base, "--out", plain);
+  assert.equal(r1.code, 0, explain(r1));
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", TRAIN, ...base, "--out", tuned, "--tune"],
+    cwd: ROOT,
+    env: { NO_COLOR: "1", XDG_CACHE_HOME: cache, XDG_RUNTIME_DIR: Deno.env.get("XDG_RUNTIME_DIR") ?? "/tmp" },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const r2 = await finish(child);
+  assert.equal(r2.code, 0, explain(r2));
+  const saved = JSON.parse(await Deno.readTextFile(join(cache, "colorize", "autotune.json")));
+  const tables = Object.values(saved.adapters as Record<string, Record<string, Record<string, unknown>>>);
+  assert.ok(Object.keys(Object.values(tables[0])[0]).some((k) => k.startsWith("conv ")));
+  // Every conv variant sums in the same order, so tuning changes no loss.
+  const [mp, mt] = [await metrics(plain), await metrics(tuned)];
+  assert.deepEqual(mt.map((r) => r.lossL1), mp.map((r) => r.lossL1));
+  assert.match((await train("--help")).stdout, /--tune/);
+});
+
 /** `s` as a regular expression matching it literally. */
 function literal(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");

@@ -30,6 +30,8 @@ Data
   --val-split F         share of photos held out for validation (default 0.2)
   --val-images N        validation photos used for val L1/PSNR at each checkpoint (default 64)
   --verbose             list every skipped file
+  --tune                time the GPU kernel variants once per adapter and layer shape and keep the
+                        fastest (cached in ~/.cache/colorize/autotune.json); pays on real GPUs
 
 Model
   --ngf N               generator filters in the outermost layer (default 64)
@@ -100,6 +102,7 @@ export interface TrainConfig {
   logEvery: number;
   maxSteps: number | null;
   verbose: boolean;
+  tune: boolean;
   resume: boolean;
   force: boolean;
 }
@@ -192,6 +195,7 @@ export function parseTrainArgs(args: string[]): { help: boolean; given: Partial<
     "ema-decay": str,
     "keep-generators": bool,
     verbose: bool,
+    tune: bool,
     resume: bool,
     force: bool,
   });
@@ -223,6 +227,7 @@ export function parseTrainArgs(args: string[]): { help: boolean; given: Partial<
     logEvery: num("log-every", v["log-every"], { int: true, min: 1 }),
     maxSteps: num("max-steps", v["max-steps"], { int: true, min: 0 }),
     verbose: v.verbose,
+    tune: v.tune,
     resume: v.resume,
     force: v.force,
   };
@@ -242,6 +247,7 @@ export function resolveConfig(
     out: DEFAULT_OUT,
     maxSteps: null,
     verbose: false,
+    tune: false,
     resume: false,
     force: false,
     ...given,

@@ -5,6 +5,8 @@
 
 import { dirname, resolve } from "node:path";
 import { initGpu, type Runtime } from "../../engine/gpu.ts";
+import { autotuner } from "../../engine/autotune.ts";
+import { loadTuneCache } from "../tune_cache.ts";
 import { type Checkpoint, decodeCheckpoint } from "../../models/checkpoint.ts";
 import { type Dataset, prepareDataset } from "../dataset.ts";
 import { errorLine } from "../args.ts";
@@ -43,6 +45,11 @@ export async function openRun(given: Partial<TrainConfig>, err: (s: string) => v
       rt = await initGpu();
     } catch (e) {
       throw new UsageError(`no WebGPU adapter: ${errorLine(e)}`);
+    }
+    if (cfg.tune) {
+      autotuner.enabled = true;
+      const cache = await loadTuneCache();
+      if (cache.warning) err(`train: ${cache.warning}`);
     }
     const ds = await openDataset(cfg, err);
     return { cfg, ck, rt, ds, files, discardFolders };

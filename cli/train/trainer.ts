@@ -38,6 +38,8 @@ import { evaluate, type Evaluation } from "./validation.ts";
 import { writeLossCurve, writeSamples } from "./samples.ts";
 import { allFinite, diverged } from "./divergence.ts";
 import { StopSignals } from "./signals.ts";
+import { autotuner } from "../../engine/autotune.ts";
+import { saveTuneCache } from "../tune_cache.ts";
 
 /** Why the loop stopped before the last epoch's end. */
 type Interruption = "max-steps" | "signal";
@@ -284,6 +286,12 @@ export class Trainer {
     const submitted = rt.device.queue.onSubmittedWorkDone();
     await this.#inFlight;
     this.#inFlight = submitted;
+    if (autotuner.pending) {
+      // The step met new layer shapes (the first step, the first GAN step, validation): time their
+      // kernel variants now, between steps (tune() first waits for the step in flight).
+      await autotuner.tune();
+      await saveTuneCache();
+    }
     this.#pending.push(state.step + 1, losses);
     state.step++;
     state.stepInEpoch++;
