@@ -16,13 +16,17 @@ import { join } from "node:path";
 import { Rng, shuffle } from "../engine/random.ts";
 import { type Tensor, tensor } from "../engine/tensor.ts";
 import { rgbToModel } from "../engine/color.ts";
-import { isGrayscale, readImage, resizeRgba, type RgbaImage } from "./image.ts";
+import {
+  IMAGE_EXTENSIONS,
+  isGrayscale,
+  isImageName,
+  readImage,
+  resizeRgba,
+  type RgbaImage,
+} from "./image.ts";
 import { listFiles } from "./fsutil.ts";
 // The corpus builder drops grayscale photos by the same rule, so it is defined once, there.
 import { GRAY_TOLERANCE } from "./corpus/filter.ts";
-
-/** File extensions read as images (case-insensitive). */
-export const IMAGE_EXTENSIONS = [".jpg", ".jpeg", ".png"];
 
 /**
  * Bumped when the cache layout or the preprocessing changes, so old caches are rebuilt.
@@ -138,7 +142,7 @@ export function trainingCrops(
  */
 export function listImages(dir: string): Promise<string[]> {
   return listFiles(dir, {
-    match: (name) => IMAGE_EXTENSIONS.some((x) => name.toLowerCase().endsWith(x)),
+    match: isImageName,
     skipHidden: true,
     followLinks: true,
     readError: (d, e) => new Error(`data: cannot read folder ${d}: ${(e as Error).message}`),
@@ -481,7 +485,7 @@ export async function prepareDataset(opts: PrepareOptions): Promise<Dataset> {
   }
   const files = await listImages(dataDir);
   if (files.length === 0) {
-    throw new Error(`data: no ${IMAGE_EXTENSIONS.join("/")} files under ${dataDir}`);
+    throw new Error(`data: no ${IMAGE_EXTENSIONS.join("/")} photos under ${dataDir}`);
   }
   const key = await fileKey(dataDir, files, size);
   const cacheDir = opts.cacheDir ?? join(dataDir, ".cache");

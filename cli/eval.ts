@@ -14,7 +14,7 @@ import { buildGenerator, checkpointImageSize, decodeCheckpoint } from "../models
 import { colorizeRgba, labToRgba, type RgbaImage, rgbaToL } from "../models/colorize.ts";
 import type { Unet } from "../models/unet.ts";
 import { listImages } from "./dataset.ts";
-import { isGrayscale, readImage } from "./image.ts";
+import { IMAGE_EXTENSIONS, isGrayscale, readImage } from "./image.ts";
 import { GRAY_TOLERANCE } from "./corpus/filter.ts";
 import { ProgressBar } from "./progress.ts";
 import { consoleIo, errorLine, readCommandLine } from "./args.ts";
@@ -174,7 +174,7 @@ export async function main(args: string[]): Promise<number> {
     // listImages gives paths relative to the folder.
     let files = (await listImages(opts.data)).map((f) => join(opts.data!, f));
     if (limit) files = files.slice(0, limit);
-    if (files.length === 0) throw new Error(`${opts.data}: no .jpg/.jpeg/.png photos`);
+    if (files.length === 0) throw new Error(`${opts.data}: no ${IMAGE_EXTENSIONS.join("/")} photos`);
     const images: RgbaImage[] = [];
     let unreadable = 0, grayscale = 0;
     for (const f of files) {

@@ -18,7 +18,7 @@ export const HELP = `Train the pix2pix colorization model on a folder of colour 
 Usage: deno task train --data DIR [options]
 
 Data
-  --data DIR            folder of .jpg/.jpeg/.png photos (searched recursively; grayscale and
+  --data DIR            folder of photos (.jpg .jpeg .png .gif .tif .tiff .webp; searched recursively; grayscale and
                         unreadable files are skipped and counted)
   --cache DIR           where the decoded photos are cached, downscaled to a shorter side of
                         size/0.6 (default DIR/.cache)
