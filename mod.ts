@@ -115,33 +115,58 @@ export type {
 export { Unet, UNET_DEFAULTS, UnetBlock } from "./models/unet.ts";
 export type { UnetConfig } from "./models/unet.ts";
 // Cao et al. 2017's full-resolution generator with noise in every layer: several colourings per image.
-export { DIVERSE_DEFAULTS, DiverseGenerator, noiseChannels } from "./models/diverse.ts";
+export {
+  checkDiverseConfig,
+  DIVERSE_DEFAULTS,
+  DiverseGenerator,
+  diverseTensorShapes,
+  noiseChannels,
+} from "./models/diverse.ts";
 export type { DiverseConfig } from "./models/diverse.ts";
 export {
   BasicBlock,
   checkResnetUnetConfig,
   PixelShuffleICNR,
   ResBlock,
+  RESNET_FEATURE_CHANNELS,
   RESNET_LAYERS,
   RESNET_UNET_DEFAULTS,
   ResnetEncoder,
   ResnetUnet,
+  resnetUnetTensorShapes,
   UnetDecoderBlock,
 } from "./models/resnet_unet.ts";
 export type { ResnetUnetConfig } from "./models/resnet_unet.ts";
 export {
   buildGeneratorFromConfig,
+  describeGenerator,
+  GENERATOR_KINDS,
   generatorConfigOf,
   generatorKind,
   initGeneratorWeights,
+  noiseChannelsOf,
+  sizeMultipleOf,
+  sizeMultipleReason,
 } from "./models/generators.ts";
-export type { Generator, GeneratorConfig, GeneratorKind, UnetGeneratorConfig } from "./models/generators.ts";
+export type {
+  FullGeneratorConfig,
+  Generator,
+  GeneratorConfig,
+  GeneratorKind,
+  UnetGeneratorConfig,
+} from "./models/generators.ts";
 export { PatchGan, PATCHGAN_DEFAULTS } from "./models/patchgan.ts";
 export type { PatchGanConfig } from "./models/patchgan.ts";
 export { initPix2pixWeights } from "./models/init.ts";
 export { ganLoss, Pix2Pix, PIX2PIX_DEFAULTS } from "./models/pix2pix.ts";
 export type { GanMode, Pix2PixOptions, StepLosses } from "./models/pix2pix.ts";
-export { buildGenerator, decodeCheckpoint, encodeCheckpoint, restorePix2Pix } from "./models/checkpoint.ts";
+export {
+  buildGenerator,
+  decodeCheckpoint,
+  encodeCheckpoint,
+  generatorTensorShapes,
+  restorePix2Pix,
+} from "./models/checkpoint.ts";
 export type { Checkpoint, CheckpointParts, OptimizerCheckpoint } from "./models/checkpoint.ts";
 export { colorizeLab, colorizeRgba } from "./models/colorize.ts";
 export type { ColorizeOptions, RgbaImage } from "./models/colorize.ts";

@@ -1,9 +1,9 @@
 /**
  * `deno task colorize IN… [-o OUT] [--model FILE] [--size N]`: colorizes
- * photos with a trained generator. Inputs are files or folders (searched
- * recursively for .jpg/.jpeg/.png/.gif/.tif/.tiff/.webp, skipping earlier outputs *.color.png). A bad
- * input is reported on one line and the others are still done; the exit code
- * says whether everything worked.
+ * photos with a trained generator (any kind of models/generators.ts). Inputs are files or folders
+ * (searched recursively for .jpg/.jpeg/.png/.gif/.tif/.tiff/.webp, skipping earlier outputs
+ * *.color.png). A bad input is reported on one line and the others are still done;
+ * the exit code says whether everything worked.
  */
 
 import { fileURLToPath } from "node:url";
@@ -15,12 +15,17 @@ import {
   type Checkpoint,
   checkpointImageSize,
   decodeCheckpoint,
-  unetTensorShapes,
+  generatorTensorShapes,
 } from "../models/checkpoint.ts";
 import { colorizeRgba } from "../models/colorize.ts";
 import { autotuner } from "../engine/autotune.ts";
 import { loadTuneCache, saveTuneCache } from "./tune_cache.ts";
-import type { Unet, UnetConfig } from "../models/unet.ts";
+import {
+  type FullGeneratorConfig,
+  type Generator,
+  sizeMultipleOf,
+  sizeMultipleReason,
+} from "../models/generators.ts";
 import { encodeImage, formatOf, isImageName, readImage } from "./image.ts";
 import { ProgressBar } from "./progress.ts";
 import { atomicWrite, enterCallerDirectory, fileIdentity, listFiles, notAFolder } from "./fsutil.ts";
@@ -36,9 +41,9 @@ const OUTPUT_NAME = /\.color\.(png|jpe?g)$/i;
 
 const HELP = `Usage: deno task colorize IN... [-o OUT] [--model FILE] [--size N]
 
-Colorizes black-and-white (or colour) photos with a pix2pix generator. Only the
-lightness of each input is used; the output keeps it exactly, at full
-resolution, and adds predicted colour.
+Colorizes black-and-white (or colour) photos with a trained generator (pix2pix U-Net,
+ResNet U-Net or diverse generator). Only the lightness of each input is used; the
+output keeps it exactly, at full resolution, and adds predicted colour.
 
 Arguments:
   IN...              image files (.png, .jpg, .jpeg, .gif, .tif, .tiff, .webp; a GIF's first
@@ -54,8 +59,9 @@ Options:
                      and renamed, so it is either complete or absent.
   -m, --model FILE   checkpoint (.safetensors) from deno task train, or a PyTorch generator
                      state dict saved with safetensors; default: models/default.safetensors
-  -s, --size N       model resolution (a multiple of 2^nDown, small enough for the GPU's
-                     buffer limits); default: the size the checkpoint was trained at, else ${DEFAULT_SIZE}
+  -s, --size N       model resolution (a multiple of 2^nDown for a U-Net, of 32 for a ResNet
+                     U-Net, any for the diverse generator; small enough for the GPU's buffer
+                     limits); default: the size the checkpoint was trained at, else ${DEFAULT_SIZE}
   -q, --quiet        no progress bar
       --tune         time the GPU kernel variants once per adapter and layer shape and keep
                      the fastest (the choices are cached in ~/.cache/colorize/autotune.json)
@@ -237,33 +243,51 @@ function overLimit(bytes: number, limits: TensorLimits): string | null {
 }
 
 /**
- * Bytes of the largest tensor that colorizing at model size `size` allocates, from the U-Net's
- * configuration: the input (inputChannels × size²), the output (outputChannels × size²), the
- * widest activation, at the outermost level where the inner levels' result is concatenated with
- * the first convolution's (2·ngf channels at size/2 × size/2; deeper levels halve the side as
- * they double the channels, so they are smaller), or, whatever the size, the largest weight
- * (each transposed convolution regroups its weights into a copy of the same size). The photo's
- * own tensors are cut into bands of rows that fit, and what `size` costs on the CPU is the
- * resampling tables, a few numbers per model pixel of one side (kilobytes to megabytes), so
- * this tensor is the bound that matters.
+ * Bytes of the largest tensor that colorizing at model size `size` allocates, from the generator's
+ * configuration: the widest activation ({@link activationBytesPerPixel} × size²) or, whatever the
+ * size, the largest weight (every weight is bound whole; each transposed convolution of the U-Net
+ * also regroups its weights into a copy of the same size). The photo's own tensors are cut into
+ * bands of rows that fit, and what `size` costs on the CPU is the resampling tables, a few numbers
+ * per model pixel of one side (kilobytes to megabytes), so this tensor is the bound that matters.
+ * tests/colorize_test.ts records every tensor colorizing allocates, for each kind, and compares.
  */
-export function largestTensorBytes(config: UnetConfig, size: number): number {
+export function largestTensorBytes(config: FullGeneratorConfig, size: number): number {
   return Math.max(activationBytesPerPixel(config) * size * size, largestWeightBytes(config));
 }
 
-/** Bytes a model pixel of the widest activation (input, output or outermost concat) takes. */
-function activationBytesPerPixel(c: UnetConfig): number {
-  return 4 * Math.max(c.inputChannels, c.outputChannels, (2 * c.ngf) / 4);
+/**
+ * Bytes a model pixel of the widest activation takes: the input (inputChannels), the output
+ * (outputChannels), or
+ * - U-Net: the outermost level's concat of the inner levels' result with the first convolution's
+ *   (2·ngf channels at size/2 × size/2, so ngf/2 a model pixel; deeper levels halve the side as they
+ *   double the channels, so they are smaller);
+ * - ResNet U-Net: the last upsampling's output concatenated with the input at full size, which the
+ *   residual block keeps (the head's input channels; every earlier feature is at most half as wide
+ *   per model pixel: the 1×1 convolution before that upsampling has 4× the channels at a quarter of
+ *   the pixels);
+ * - diverse generator: the widest concat of the luminance, the noise and a hidden layer, all at full
+ *   size (the widest convolution input).
+ */
+export function activationBytesPerPixel(c: FullGeneratorConfig): number {
+  const io = Math.max(c.inputChannels, c.outputChannels);
+  if (c.kind === "resnet-unet") return 4 * Math.max(io, generatorTensorShapes(c).get("head.weight")![1]);
+  if (c.kind === "diverse") {
+    const convInputs = [...generatorTensorShapes(c)].filter(([n]) => /^conv\d+\.weight$/.test(n)).map((
+      [, s],
+    ) => s[1]);
+    return 4 * Math.max(io, ...convInputs);
+  }
+  return 4 * Math.max(io, (2 * c.ngf) / 4);
 }
 
-function largestWeightBytes(config: UnetConfig): number {
+function largestWeightBytes(config: FullGeneratorConfig): number {
   const numel = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
-  return 4 * Math.max(...[...unetTensorShapes(config).values()].map(numel));
+  return 4 * Math.max(...[...generatorTensorShapes(config).values()].map(numel));
 }
 
-/** The largest model size (a multiple of 2^nDown) whose largest tensor fits `limits`; 0 if none. */
-export function largestSize(config: UnetConfig, limits: TensorLimits): number {
-  const m = 2 ** config.nDown;
+/** The largest model size (a multiple of the generator's size multiple) whose largest tensor fits `limits`; 0 if none. */
+export function largestSize(config: FullGeneratorConfig, limits: TensorLimits): number {
+  const m = sizeMultipleOf(config);
   const fits = (s: number) => overLimit(largestTensorBytes(config, s), limits) === null;
   // The activations grow as size²: start at the binding limit's bound for them, then step down past
   // the buffer limit and rounding (a step or two), or to 0 when the weights alone do not fit.
@@ -282,7 +306,7 @@ function sizeInUnits(bytes: number): string {
  * limit and the largest size that fits, for a one-line usage error), or null when it fits.
  */
 export function sizeProblem(
-  config: UnetConfig,
+  config: FullGeneratorConfig,
   size: number,
   limits: TensorLimits,
   source: string,
@@ -369,12 +393,14 @@ export async function main(
     return 2;
   }
   const { ck, source } = model;
-  const nDown = ck.generatorConfig.nDown;
-  const m = 2 ** nDown;
+  const config = ck.generatorConfig;
+  const m = sizeMultipleOf(config);
   const sizeGiven = size !== undefined;
   if (size === undefined) size = checkpointImageSize(ck) ?? Math.ceil(DEFAULT_SIZE / m) * m;
   if (size % m !== 0) {
-    io.error(`colorize: --size ${size} must be a multiple of ${m} (2^nDown of ${source}, nDown=${nDown})`);
+    io.error(
+      `colorize: --size ${size} must be a multiple of ${m} (for ${source}: ${sizeMultipleReason(config)})`,
+    );
     return 2;
   }
   let rt: Runtime;
@@ -406,7 +432,7 @@ export async function main(
     if (failures.length === 0) io.error("colorize: no input images found");
     return failures.length ? 1 : 2;
   }
-  let G: Unet;
+  let G: Generator;
   try {
     G = buildGenerator(ck);
   } catch (e) {

@@ -12,7 +12,7 @@ import { basename, join } from "node:path";
 import { initGpu } from "../engine/gpu.ts";
 import { buildGenerator, checkpointImageSize, decodeCheckpoint } from "../models/checkpoint.ts";
 import { colorizeRgba, labToRgba, type RgbaImage, rgbaToL } from "../models/colorize.ts";
-import type { Unet } from "../models/unet.ts";
+import type { Generator } from "../models/generators.ts";
 import { listImages } from "./dataset.ts";
 import { IMAGE_EXTENSIONS, isGrayscale, readImage } from "./image.ts";
 import { GRAY_TOLERANCE } from "./corpus/filter.ts";
@@ -88,7 +88,7 @@ async function grayOf(img: RgbaImage): Promise<RgbaImage> {
  */
 export async function evaluate(
   images: RgbaImage[],
-  models: { name: string; G: Unet; size: number }[],
+  models: { name: string; G: Generator; size: number }[],
   onImage?: () => void,
 ): Promise<{ rows: EvalRow[]; originalColorfulness: number }> {
   const names = ["gray (ab = 0)", ...models.map((m) => m.name)];

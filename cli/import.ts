@@ -1,11 +1,12 @@
 /**
  * `deno task import IN.safetensors OUT.safetensors [--fp16] [--weights ema|raw] [--size N] [--verify REF [--tolerance T]]`:
  * converts a generator into a colorize model file. IN is a plain PyTorch
- * generator state dict (`safetensors.torch.save_file(net_G.state_dict(), …)`,
- * configuration inferred from the shapes) or one of our checkpoints (then only
- * the generator is kept: this is also how a training checkpoint becomes a
- * small shipped model). --verify runs the imported generator on the input of a
- * reference file made by docs/export_pytorch.py and compares with PyTorch's output.
+ * U-Net state dict (`safetensors.torch.save_file(net_G.state_dict(), …)`,
+ * configuration inferred from the shapes) or one of our checkpoints, of any
+ * generator kind (then only the generator is kept: this is also how a training
+ * checkpoint becomes a small shipped model). --verify runs the imported
+ * generator on the input of a reference file made by docs/export_pytorch.py and
+ * compares with PyTorch's output.
  */
 
 import { basename, dirname } from "node:path";
@@ -19,19 +20,25 @@ import {
   decodeCheckpoint,
   encodeCheckpoint,
 } from "../models/checkpoint.ts";
-import type { Unet } from "../models/unet.ts";
+import {
+  describeGenerator,
+  type Generator,
+  sizeMultipleOf,
+  sizeMultipleReason,
+} from "../models/generators.ts";
 import { atomicWrite, enterCallerDirectory, fileIdentity, notAFolder } from "./fsutil.ts";
 import { errorLine, readCommandLine } from "./args.ts";
 
 const HELP =
   `Usage: deno task import IN.safetensors OUT.safetensors [--fp16] [--weights ema|raw] [--size N] [--verify REF [--tolerance T]]
 
-Converts a U-Net generator into a colorize model (see docs/CHECKPOINTS.md).
+Converts a generator into a colorize model (see docs/CHECKPOINTS.md).
 IN: a PyTorch state dict of the colorization tutorial's Unet ("Colorizing black & white
 images with U-Net and conditional GAN") saved with safetensors (names model.model.…,
-optionally under module. or net_G.), or a checkpoint of deno task train (only the
-generator is kept). OUT's folder is created if missing; OUT is written to a temporary file
-and renamed, so it is either complete or absent.
+optionally under module. or net_G.), or a checkpoint of deno task train with any
+generator (U-Net, ResNet U-Net or diverse; only the generator is kept). OUT's folder
+is created if missing; OUT is written to a temporary file and renamed, so it is
+either complete or absent.
 
 Options:
   --fp16           store weights as float16 (half the size; outputs change by ~1e-3)
@@ -56,7 +63,7 @@ const denoIo: ImportIo = {
 };
 
 /** Max |G(input) − output| over a reference file's tensors `input` [N,1,H,W] and `output` [N,2,H,W]. */
-export async function verifyAgainst(G: Unet, refBytes: Uint8Array, source: string): Promise<number> {
+export async function verifyAgainst(G: Generator, refBytes: Uint8Array, source: string): Promise<number> {
   let ref;
   try {
     ref = decodeSafetensors(refBytes);
@@ -138,8 +145,9 @@ export async function main(args: string[], io: ImportIo = denoIo): Promise<numbe
   }
   const c = ck.generatorConfig;
   const trainedSize = size ?? checkpointImageSize(ck);
-  if (trainedSize !== undefined && trainedSize % 2 ** c.nDown !== 0) {
-    io.error(`import: --size ${trainedSize} is not a multiple of 2^nDown = ${2 ** c.nDown}`);
+  const m = sizeMultipleOf(c);
+  if (trainedSize !== undefined && trainedSize % m !== 0) {
+    io.error(`import: --size ${trainedSize} is not a multiple of ${m} (${sizeMultipleReason(c)})`);
     return 2;
   }
   try {
@@ -148,7 +156,7 @@ export async function main(args: string[], io: ImportIo = denoIo): Promise<numbe
     io.error(`import: ${errorLine(e)}`);
     return 1;
   }
-  let G: Unet;
+  let G: Generator;
   try {
     G = buildGenerator(ck, weights);
   } catch (e) {
@@ -189,7 +197,7 @@ export async function main(args: string[], io: ImportIo = denoIo): Promise<numbe
     }
     const params = G.parameterCount().toLocaleString("en-US");
     io.info(
-      `import: ${input} (${ck.kind}) → ${output}: U-Net nDown=${c.nDown} ngf=${c.ngf} ${c.norm} norm, ` +
+      `import: ${input} (${ck.kind}) → ${output}: ${describeGenerator(c)}, ` +
         `${c.inputChannels}→${c.outputChannels} channels, ${params} parameters, ` +
         `${values.fp16 ? "F16" : "F32"}, ${(bytes.length / 1e6).toFixed(1)} MB` +
         (ck.generatorEma ? `, ${weights === "ema" ? `moving-average (${ck.emaDecay})` : "raw"} weights` : ""),

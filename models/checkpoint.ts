@@ -1,16 +1,26 @@
 /**
  * Checkpoints: a pix2pix model (generator, optionally discriminator and both
  * Adam states) in one safetensors file, bytes in and bytes out so that it works
- * in Deno and in a browser. Tensor names are the PyTorch state-dict names of
- * the modules of the tutorial "Colorizing black & white images with U-Net and
- * conditional GAN" (`Unet`/`UnetBlock`, `MainModel`) under a prefix, so a
- * generator converts to and from PyTorch by renaming only; a plain PyTorch
- * generator state dict (as written by
- * `safetensors.torch.save_file(net_G.state_dict(), …)`) loads too, its
+ * in Deno and in a browser. The generator is any kind of models/generators.ts,
+ * told apart by `kind` in its saved configuration (none: the U-Net). Tensor
+ * names are PyTorch state-dict names under a prefix: for the U-Net those of the
+ * modules of the tutorial "Colorizing black & white images with U-Net and
+ * conditional GAN" (`Unet`/`UnetBlock`, `MainModel`), so it converts to and
+ * from PyTorch by renaming only; a plain PyTorch U-Net state dict (as written
+ * by `safetensors.torch.save_file(net_G.state_dict(), …)`) loads too, its
  * configuration inferred from the tensor shapes. Layout: docs/CHECKPOINTS.md.
  */
 
-import { Unet, type UnetConfig } from "./unet.ts";
+import type { UnetConfig } from "./unet.ts";
+import {
+  buildGeneratorFromConfig,
+  describeGenerator,
+  type FullGeneratorConfig,
+  type Generator,
+  GENERATOR_KINDS,
+} from "./generators.ts";
+import { checkResnetUnetConfig, type ResnetUnetConfig, resnetUnetTensorShapes } from "./resnet_unet.ts";
+import { checkDiverseConfig, type DiverseConfig, diverseTensorShapes } from "./diverse.ts";
 import type { PatchGan, PatchGanConfig } from "./patchgan.ts";
 import { Pix2Pix, PIX2PIX_DEFAULTS, type Pix2PixOptions } from "./pix2pix.ts";
 import type { Adam, EMA } from "../engine/optim.ts";
@@ -46,8 +56,11 @@ export interface Checkpoint {
   source: string;
   /** Our format, or a plain PyTorch generator state dict whose configuration was inferred. */
   kind: "pix2pix-colorize" | "pytorch-state-dict";
-  /** The generator's configuration, saved or inferred from the tensor shapes. */
-  generatorConfig: UnetConfig;
+  /**
+   * The generator's configuration, saved or inferred from the tensor shapes: a U-Net's (no `kind`, as
+   * in every file written before the other kinds), a ResNet U-Net's or a diverse generator's.
+   */
+  generatorConfig: FullGeneratorConfig;
   /** The generator's state dict (parameters and BatchNorm buffers). */
   generator: Map<string, Float32Array>;
   /** The dtype the generator's weights were stored in (F16 for a half-precision export). */
@@ -74,13 +87,13 @@ export interface Checkpoint {
 
 /** What {@link encodeCheckpoint} saves; leave out D and the optimizers for a shipped model. */
 export interface CheckpointParts {
-  /** The generator: always saved, with its configuration. */
-  G: Unet;
+  /** The generator (any kind): always saved, with its configuration. */
+  G: Generator;
   /**
    * The moving average of the generator's weights (train --ema-decay), saved as `generator_ema.<name>`
    * with metadata `ema_decay`; inference then uses it (see {@link buildGenerator}).
    */
-  ema?: EMA<Unet>;
+  ema?: EMA<Generator>;
   /** The discriminator, to resume GAN training. */
   D?: PatchGan;
   /** The generator's optimizer, saved by G's parameter names. */
@@ -202,6 +215,17 @@ export async function encodeCheckpoint(
 // The generator's tensor layout, computed without building it (no GPU needed to validate a file).
 
 /**
+ * Names and shapes of the state dict of the generator `c` describes, in state-dict order, without
+ * building it: {@link unetTensorShapes}, models/resnet_unet.ts's `resnetUnetTensorShapes` or
+ * models/diverse.ts's `diverseTensorShapes`.
+ */
+export function generatorTensorShapes(c: FullGeneratorConfig): Map<string, number[]> {
+  if (c.kind === "resnet-unet") return resnetUnetTensorShapes(c);
+  if (c.kind === "diverse") return diverseTensorShapes(c);
+  return unetTensorShapes(c);
+}
+
+/**
  * Names and shapes of a {@link Unet}'s state dict for `c`, in state-dict order
  * — the same names the PyTorch `Unet` of the colorization tutorial ("Colorizing
  * black & white images with U-Net and conditional GAN") has. Used to validate files and to
@@ -299,26 +323,37 @@ function finiteFloat32(e: SafetensorsEntry, source: string, what: string): Float
 /** The most downsamplings a loaded generator may have (input sides are multiples of 2^nDown). */
 const MAX_N_DOWN = 16;
 
-/** Checks a generator's tensors against the layout of `config`; returns them as float32. */
+/**
+ * Checks a generator's tensors against the layout of `config`; returns them as float32, in state-dict
+ * order.
+ */
 function generatorTensors(
   entries: Map<string, SafetensorsEntry>,
-  config: UnetConfig,
+  config: FullGeneratorConfig,
   source: string,
 ): Map<string, Float32Array> {
-  if (!Number.isInteger(config.nDown) || config.nDown < 5) {
-    throw new Error(`${source}: generator has ${config.nDown} downsamplings; the U-Net needs at least 5`);
-  }
-  // Its input sides are multiples of 2^nDown: beyond 2^16 no photo fits, and walking a config's claimed
-  // levels (one nested name each) must not be a way to exhaust the stack or memory.
-  if (config.nDown > MAX_N_DOWN) {
+  if (config.kind === undefined || config.kind === "unet") {
+    if (!Number.isInteger(config.nDown) || config.nDown < 5) {
+      throw new Error(`${source}: generator has ${config.nDown} downsamplings; the U-Net needs at least 5`);
+    }
+    // Its input sides are multiples of 2^nDown: beyond 2^16 no photo fits, and walking a config's claimed
+    // levels (one nested name each) must not be a way to exhaust the stack or memory.
+    if (config.nDown > MAX_N_DOWN) {
+      throw new Error(
+        `${source}: generator has ${config.nDown} downsamplings; the U-Net takes 5 to ${MAX_N_DOWN} ` +
+          `(its input sides are multiples of 2^nDown)`,
+      );
+    }
+  } else if (config.kind === "diverse" && config.layers > entries.size) {
+    // Every layer has a weight tensor: a config claiming more layers than the file has tensors is wrong,
+    // and listing a billion layers must not be a way to exhaust memory.
     throw new Error(
-      `${source}: generator has ${config.nDown} downsamplings; the U-Net takes 5 to ${MAX_N_DOWN} ` +
-        `(its input sides are multiples of 2^nDown)`,
+      `${source}: generator_config claims ${config.layers} layers; the file has ${entries.size} generator tensors`,
     );
   }
-  const expected = unetTensorShapes(config);
+  const expected = generatorTensorShapes(config);
   const out = new Map<string, Float32Array>();
-  const describe = `U-Net with nDown=${config.nDown}, ngf=${config.ngf}, ${config.norm} norm`;
+  const describe = describeGenerator(config);
   for (const [name, shape] of expected) {
     const e = entries.get(name);
     if (!e) {
@@ -373,6 +408,41 @@ function parseJson(
     throw new Error(`${source}: metadata ${key} is not a JSON object`);
   }
   return v as Record<string, unknown>;
+}
+
+/**
+ * A saved `generator_config`, checked for its kind: the complete configuration with only the
+ * architecture's keys. Errors name the file and the field (or the kind's own check).
+ */
+function parseGeneratorConfig(source: string, raw: Record<string, unknown>): FullGeneratorConfig {
+  const kind = raw.kind ?? "unet";
+  if (kind === "unet") return parseUnetConfig(source, raw);
+  // The architecture's own check (the constructor's), with the file named.
+  const checked = <C>(c: C, check: (c: C) => void): C => {
+    try {
+      check(c);
+    } catch (e) {
+      throw new Error(`${source}: generator_config: ${(e as Error).message}`);
+    }
+    return c;
+  };
+  if (kind === "resnet-unet") {
+    const { encoder, inputChannels, outputChannels, attention, norm } = raw as unknown as ResnetUnetConfig;
+    return checked({ kind, encoder, inputChannels, outputChannels, attention, norm }, checkResnetUnetConfig);
+  }
+  if (kind === "diverse") {
+    const { inputChannels, outputChannels, layers, filters, noiseChannels, norm } =
+      raw as unknown as DiverseConfig;
+    return checked(
+      { kind, inputChannels, outputChannels, layers, filters, noiseChannels, norm },
+      checkDiverseConfig,
+    );
+  }
+  throw new Error(
+    `${source}: generator_config.kind is ${JSON.stringify(kind)}, not one of ${
+      GENERATOR_KINDS.map((k) => JSON.stringify(k)).join(", ")
+    }`,
+  );
 }
 
 function parseUnetConfig(source: string, raw: Record<string, unknown>): UnetConfig {
@@ -477,10 +547,11 @@ export function decodeCheckpoint(bytes: Uint8Array, source: string): Checkpoint 
     }
     const rawConfig = parseJson(source, "generator_config", metadata.generator_config);
     const generatorConfig = rawConfig
-      ? parseUnetConfig(source, rawConfig)
+      ? parseGeneratorConfig(source, rawConfig)
       : inferUnetConfig(new Map([...gEntries].map(([k, e]) => [k, e.shape])), source);
     const generator = generatorTensors(gEntries, generatorConfig, source);
-    const firstG = gEntries.get("model.model.0.weight");
+    // The first tensor of every layout is a convolution's weight, stored in the file's weight dtype.
+    const firstG = gEntries.get(generator.keys().next().value!);
     const ck: Checkpoint = {
       source,
       kind: "pix2pix-colorize",
@@ -585,11 +656,11 @@ export function decodeCheckpoint(bytes: Uint8Array, source: string): Checkpoint 
 // Building models.
 
 /**
- * The generator of a checkpoint with its weights, in eval mode (ready to colorize). A checkpoint
- * trained with a moving average gives the average unless `weights` is "raw" (the last step's).
+ * The generator of a checkpoint (any kind) with its weights, in eval mode (ready to colorize). A
+ * checkpoint trained with a moving average gives the average unless `weights` is "raw" (the last step's).
  */
-export function buildGenerator(ck: Checkpoint, weights: "ema" | "raw" = "ema"): Unet {
-  const G = new Unet(ck.generatorConfig);
+export function buildGenerator(ck: Checkpoint, weights: "ema" | "raw" = "ema"): Generator {
+  const G = buildGeneratorFromConfig(ck.generatorConfig);
   try {
     G.loadStateDict(weights === "ema" && ck.generatorEma ? ck.generatorEma : ck.generator);
   } catch (e) {

@@ -19,9 +19,13 @@
  *
  * A photo whose tensors would exceed one storage binding is processed in bands
  * of rows, each uploaded and read back once; any photo that fits is one band.
+ *
+ * Any generator of models/generators.ts works; one that takes noise (the diverse
+ * generator) colours a photo differently for each noise seed (ColorizeOptions.seed).
  */
 
-import type { Unet } from "./unet.ts";
+import { type Generator, sizeMultipleReason } from "./generators.ts";
+import { DiverseGenerator } from "./diverse.ts";
 import { noGrad } from "../engine/autograd.ts";
 import { runtime } from "../engine/gpu.ts";
 import { Tensor, tensor, tidy } from "../engine/tensor.ts";
@@ -171,16 +175,20 @@ export function modelOutputToImage(plane: ArrayLike<number>, g: ColorizeGeometry
 // ---------------------------------------------------------------------------
 // GPU.
 
-function checkSize(G: Unet, size: number) {
+function checkSize(G: Generator, size: number) {
   const m = G.sizeMultiple;
   if (!Number.isInteger(size) || size <= 0 || size % m !== 0) {
     throw new Error(
-      `colorize: size ${size} must be a positive multiple of ${m} (2^nDown for this model, nDown=${G.config.nDown})`,
+      m === 1
+        ? `colorize: size ${size} must be a positive whole number`
+        : `colorize: size ${size} must be a positive multiple of ${m} (for this model: ${
+          sizeMultipleReason(G.config)
+        })`,
     );
   }
 }
 
-function checkGenerator(G: Unet) {
+function checkGenerator(G: Generator) {
   if (G.config.inputChannels !== 1 || G.config.outputChannels !== 2) {
     throw new Error(
       `colorize: the generator maps ${G.config.inputChannels} to ${G.config.outputChannels} channels, not L to ab (1 to 2)`,
@@ -196,6 +204,13 @@ export interface ColorizeOptions {
    * it; each band costs one more upload and readback.
    */
   bandRows?: number;
+  /**
+   * The noise seed of a generator that takes noise (the diverse generator): each seed gives its own
+   * colouring, the same seed (at the same size) the same one. Without it the noise comes from the
+   * global generator (engine/random.ts), so every call colours differently. Generators without noise
+   * ignore it.
+   */
+  seed?: number;
 }
 
 interface Band {
@@ -238,22 +253,23 @@ function uploadWeights(
  * normalisation, then G. Runs inside noGrad and tidy, G in eval mode.
  */
 function predict(
-  G: Unet,
+  G: Generator,
   g: ColorizeGeometry,
   bands: readonly Band[],
   L: readonly Tensor[],
   taps: Tensor,
   tables: Record<keyof GeometryWeights, AxisTable>,
+  seed: number | undefined,
 ): Tensor {
   const rows = Tensor.empty([g.height, g.size], "colorize");
   bands.forEach((b, k) => runResampleRows(L[k], taps, tables.inX, rows, b.y0));
   const x = Tensor.empty([1, 1, g.size, g.size], "colorize");
   runModelInputColumns(rows, taps, tables.inY, x);
-  return G.forward(x);
+  return G instanceof DiverseGenerator ? G.forward(x, seed) : G.forward(x);
 }
 
 /** Runs `fn` with G in eval mode (running statistics, no dropout) and no gradients; restores G's mode. */
-function inEval<T>(G: Unet, fn: () => T): T {
+function inEval<T>(G: Generator, fn: () => T): T {
   const wasTraining = G.training;
   G.eval();
   try {
@@ -271,7 +287,7 @@ function inEval<T>(G: Unet, fn: () => T): T {
  * Throws when the prediction holds NaN or ±∞ (weights that overflow on this photo).
  */
 export async function colorizeLab(
-  G: Unet,
+  G: Generator,
   L: Float32Array,
   width: number,
   height: number,
@@ -295,7 +311,7 @@ export async function colorizeLab(
       const Ls = bands.map((b) =>
         tensor(L.subarray(b.y0 * width, (b.y0 + b.rows) * width), [1, 1, b.rows, width])
       );
-      const pred = predict(G, g, bands, Ls, taps, tables);
+      const pred = predict(G, g, bands, Ls, taps, tables, options.seed);
       return bands.map((b) => runAbToImage(pred, { taps, x: tables.outX, y: tables.outY, width, ...b }));
     }));
   const hw = width * height;
@@ -379,7 +395,7 @@ export async function labToRgba(
  * output holds NaN or infinite values" rather than return colours made of them.
  */
 export async function colorizeRgba(
-  G: Unet,
+  G: Generator,
   img: RgbaImage,
   size: number,
   options: ColorizeOptions = {},
@@ -400,7 +416,7 @@ export async function colorizeRgba(
       const { taps, tables } = uploadWeights(g);
       const pixels = bands.map((b) => uploadRgba8(bandBytes(img.rgba, width, b), b.rows, width));
       const Ls = pixels.map(rgba8ToL);
-      const pred = predict(G, g, bands, Ls, taps, tables);
+      const pred = predict(G, g, bands, Ls, taps, tables, options.seed);
       return bands.map((b, k) =>
         runAbToImage(pred, { taps, x: tables.outX, y: tables.outY, width, ...b }, {
           L: Ls[k],

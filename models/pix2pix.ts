@@ -5,10 +5,17 @@
  * (Moein Shariatnia, 2020): the generator maps L to ab; the discriminator
  * judges concat(L, ab). One step updates D on real and (detached) fake pairs,
  * then G with the adversarial loss plus λ·L1.
- * Losses come back as GPU scalars, so a step needs no readback.
+ * Losses come back as GPU scalars, so a step needs no readback. The generator is any of
+ * models/generators.ts (the U-Net by default).
  */
 
-import { Unet, type UnetConfig } from "./unet.ts";
+import {
+  buildGeneratorFromConfig,
+  type Generator,
+  type GeneratorConfig,
+  generatorConfigOf,
+  initGeneratorWeights,
+} from "./generators.ts";
 import { PatchGan, type PatchGanConfig } from "./patchgan.ts";
 import { initPix2pixWeights } from "./init.ts";
 import { Adam, EMA } from "../engine/optim.ts";
@@ -69,7 +76,7 @@ export function ganLoss(mode: GanMode, logits: Tensor, real: boolean): Tensor {
 /** Generator, discriminator and their Adam optimizers. */
 export class Pix2Pix {
   /** The generator (L → ab). */
-  readonly G: Unet;
+  readonly G: Generator;
   /** The discriminator, fed concat(L, ab). */
   readonly D: PatchGan;
   /** Adam over G's parameters. */
@@ -79,24 +86,27 @@ export class Pix2Pix {
   /** The full training options (defaults filled in). */
   readonly options: Pix2PixOptions;
   /** The moving average of G's weights, updated after every G step once {@link enableEma} is called. */
-  ema: EMA<Unet> | null = null;
+  ema: EMA<Generator> | null = null;
 
   /**
-   * Builds G and D from partial configurations (D's input channels follow G's), applies the
-   * pix2pix N(0, 0.02) init, and makes both optimizers from `options`.
+   * Builds G (any kind; a config without `kind` is a U-Net's) and D from partial configurations (D's
+   * input channels follow G's), applies the training initialisation (pix2pix's N(0, 0.02) for D and,
+   * per {@link initGeneratorWeights}, for G), and makes both optimizers from `options`.
    */
   constructor(
-    g: Partial<UnetConfig> = {},
+    g: GeneratorConfig = {},
     d: Partial<PatchGanConfig> = {},
     options: Partial<Pix2PixOptions> = {},
   ) {
     this.options = { ...PIX2PIX_DEFAULTS, ...options };
-    this.G = new Unet(g);
+    // The order of the random draws (build G, build D, init G, init D) is the one runs have always had, so
+    // a U-Net run with a given seed starts from the same weights as before.
+    this.G = buildGeneratorFromConfig(g);
     this.D = new PatchGan({
       inputChannels: this.G.config.inputChannels + this.G.config.outputChannels,
       ...d,
     });
-    initPix2pixWeights(this.G);
+    initGeneratorWeights(this.G);
     initPix2pixWeights(this.D);
     const o = this.options;
     this.optG = new Adam(this.G.parameters(), { lr: o.lr, betas: [o.beta1, o.beta2] });
@@ -145,9 +155,9 @@ export class Pix2Pix {
    * Keeps an exponential moving average of G (the model to colorize with) from now on.
    * `average` restores a saved average (a resumed run); without it the average starts at G.
    */
-  enableEma(decay: number, average?: Map<string, Float32Array>): Unet {
+  enableEma(decay: number, average?: Map<string, Float32Array>): Generator {
     if (this.ema) throw new Error("Pix2Pix.enableEma: already enabled");
-    const avg = new Unet(this.G.config);
+    const avg = buildGeneratorFromConfig(generatorConfigOf(this.G));
     try {
       if (average) avg.loadStateDict(average);
       this.ema = new EMA(avg, this.G, decay, { copy: !average });

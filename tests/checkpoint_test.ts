@@ -3,7 +3,8 @@
  * resumed training), half precision, plain PyTorch generator state dicts
  * (names checked against a hand-written list of the colorization tutorial's PyTorch `Unet`,
  * outputs against a float64 re-implementation of that PyTorch module), and the
- * one-line errors for bad files.
+ * one-line errors for bad files; every generator kind (U-Net, ResNet U-Net, diverse) round-trips
+ * and is validated by its own layout.
  *
  * Parity with real PyTorch (eval output within 1e-3) is checked against
  * tests/fixtures/pytorch_unet/, made once by docs/export_pytorch.py with PyTorch
@@ -19,12 +20,16 @@ import {
   checkpointImageSize,
   decodeCheckpoint,
   encodeCheckpoint,
+  generatorTensorShapes,
   inferUnetConfig,
   restorePix2Pix,
   unetTensorShapes,
 } from "../models/checkpoint.ts";
 import { Unet, UNET_DEFAULTS, type UnetConfig } from "../models/unet.ts";
 import { Pix2Pix } from "../models/pix2pix.ts";
+import type { FullGeneratorConfig, Generator, GeneratorConfig } from "../models/generators.ts";
+import { RESNET_UNET_DEFAULTS, ResnetUnet } from "../models/resnet_unet.ts";
+import { DIVERSE_DEFAULTS, DiverseGenerator } from "../models/diverse.ts";
 import {
   decodeSafetensors,
   encodeSafetensors,
@@ -70,8 +75,14 @@ function assertSame(
   }
 }
 
-async function run(G: Unet, x: Float32Array, size: number): Promise<Float32Array> {
-  const y = noGrad(() => tidy(() => G.forward(tensor(x, [x.length / (size * size), 1, size, size]))));
+/** G's output for `x` (a generator that takes noise gets the same seed every time). */
+async function run(G: Generator, x: Float32Array, size: number): Promise<Float32Array> {
+  const y = noGrad(() =>
+    tidy(() => {
+      const input = tensor(x, [x.length / (size * size), 1, size, size]);
+      return G instanceof DiverseGenerator ? G.forward(input, 17) : G.forward(input);
+    })
+  );
   const v = await y.data();
   y.dispose();
   return v;
@@ -537,6 +548,68 @@ Deno.test("round trip: fp16 export halves the file, weights within f16 rounding,
   H.dispose();
 });
 
+Deno.test("round trip: every generator kind with its average, D and Adam states: same config, outputs and resumed step", async () => {
+  const kinds: [GeneratorConfig, typeof Unet | typeof ResnetUnet | typeof DiverseGenerator][] = [
+    [SMALL, Unet],
+    [{ kind: "resnet-unet" }, ResnetUnet],
+    [{ kind: "diverse", layers: 3, filters: 4, norm: "instance" }, DiverseGenerator],
+  ];
+  for (const [config, Kind] of kinds) {
+    manualSeed(24);
+    const a = new Pix2Pix(config, { ndf: 4 });
+    const data = batch(6, 2, 32);
+    a.enableEma(0.5);
+    for (const l of Object.values(a.trainStep(data.L, data.ab))) l?.dispose();
+    const bytes = await encodeCheckpoint({
+      G: a.G,
+      ema: a.ema!,
+      D: a.D,
+      optG: a.optG,
+      optD: a.optD,
+      train: { size: 32 },
+    });
+    // U-Nets are saved without a kind, as always (older readers take them); the others name theirs.
+    const saved = JSON.parse(decodeSafetensors(bytes).metadata.generator_config);
+    assert.equal(saved.kind, (a.G.config as FullGeneratorConfig).kind, Kind.name);
+    const ck = decodeCheckpoint(bytes, "k.safetensors");
+    assert.deepEqual(ck.generatorConfig, a.G.config, Kind.name);
+    assertSame(ck.generator, await stateValues(a.G), `${Kind.name} G`);
+    assertSame(ck.generatorEma!, await stateValues(a.ema!.average), `${Kind.name} average`);
+    const raw = buildGenerator(ck, "raw"), avg = buildGenerator(ck);
+    assert.ok(raw instanceof Kind && avg instanceof Kind, Kind.name);
+    assert.equal(raw.training, false);
+    a.G.eval();
+    const x = Float32Array.from({ length: 2 * 32 * 32 }, (_, i) => Math.sin(i * 0.37));
+    assertSame(
+      new Map([["y", await run(raw, x, 32)]]),
+      new Map([["y", await run(a.G, x, 32)]]),
+      `${Kind.name} raw output`,
+    );
+    assertSame(
+      new Map([["y", await run(avg, x, 32)]]),
+      new Map([["y", await run(a.ema!.average, x, 32)]]),
+      `${Kind.name} average output`,
+    );
+    a.G.train();
+    // A resumed run is the same model: one more step (the same noise, for the diverse generator) gives
+    // the same losses and weights.
+    const b = restorePix2Pix(ck);
+    assert.ok(b.G instanceof Kind && b.ema!.average instanceof Kind, Kind.name);
+    assertSame(await optimizerValues(b), await optimizerValues(a), `${Kind.name} Adam`);
+    manualSeed(25);
+    const la = a.trainStep(data.L, data.ab);
+    manualSeed(25);
+    const lb = b.trainStep(data.L, data.ab);
+    for (const k of ["lossD", "lossGGan", "lossL1"] as const) {
+      assert.equal(await lb[k]!.item(), await la[k]!.item(), `${Kind.name} ${k}`);
+    }
+    for (const l of [...Object.values(la), ...Object.values(lb)]) l?.dispose();
+    assertSame(await stateValues(b.G), await stateValues(a.G), `${Kind.name} G after a step`);
+    for (const t of [data.L, data.ab]) t.dispose();
+    for (const m of [raw, avg, a, b]) m.dispose();
+  }
+});
+
 // ---------------------------------------------------------------------------
 // Bad files.
 
@@ -800,6 +873,35 @@ Deno.test("import CLI: PyTorch file → checkpoint, --verify against a reference
 
 const refDir = Deno.env.get("PIX2PIX_PYTORCH_REF") ??
   new URL("./fixtures/pytorch_unet", import.meta.url).pathname;
+Deno.test("import CLI: a training checkpoint of another kind (diverse, with its average) becomes a shipped model", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "import_kind_test_" });
+  manualSeed(26);
+  const p = new Pix2Pix({ kind: "diverse", layers: 3, filters: 4 }, { ndf: 4 });
+  p.enableEma(0.9);
+  const inPath = `${dir}/checkpoint.safetensors`, out = `${dir}/model.safetensors`;
+  await Deno.writeFile(
+    inPath,
+    await encodeCheckpoint({ G: p.G, ema: p.ema!, D: p.D, optG: p.optG, optD: p.optD, train: { size: 40 } }),
+  );
+  const lines: string[] = [];
+  const io = { error: (l: string) => lines.push(l), info: (l: string) => lines.push(l) };
+  assert.equal(await importMain([inPath, out, "--fp16"], io), 0, lines.join("\n"));
+  assert.match(
+    lines[0],
+    /→ .*model\.safetensors: diverse generator with 3 layers, 4 filters, 1 noise channel, batch norm, 1→2 channels, [0-9,]+ parameters, F16, .*moving-average \(0\.9\) weights$/,
+  );
+  const ck = decodeCheckpoint(await Deno.readFile(out), out);
+  assert.deepEqual(ck.generatorConfig, p.G.config);
+  assert.equal(ck.discriminator, undefined);
+  assert.equal(ck.generatorDtype, "F16");
+  assert.equal(checkpointImageSize(ck), 40);
+  const G = buildGenerator(ck);
+  assert.ok(G instanceof DiverseGenerator);
+  G.dispose();
+  p.dispose();
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("PyTorch parity: a real PyTorch export loads and gives PyTorch's eval output within 1e-3", async () => {
   const bytes = await Deno.readFile(`${refDir}/generator.safetensors`);
   // A plain state dict as PyTorch names it, not one of our checkpoints.
@@ -816,4 +918,109 @@ Deno.test("PyTorch parity: a real PyTorch export loads and gives PyTorch's eval 
   const spread = Math.max(...want) - Math.min(...want);
   assert.ok(spread > 1, `reference output spread ${spread}`);
   G.dispose();
+});
+
+/**
+ * A checkpoint file made on the CPU: the generator tensors `shapes` names (zeros; counters as I64) and
+ * `generator_config` as given, so layouts can be checked without building (or even having) the model.
+ */
+function craftedFile(config: object, shapes: Map<string, number[]>): Uint8Array {
+  const tensors: Record<string, SafetensorsInput> = {};
+  for (const [name, shape] of shapes) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    tensors[`generator.${name}`] = name.endsWith("num_batches_tracked")
+      ? { dtype: "I64", shape, data: new BigInt64Array(n) }
+      : { dtype: "F32", shape, data: new Float32Array(n) };
+  }
+  return encodeSafetensors(tensors, {
+    format: CHECKPOINT_FORMAT,
+    version: "1",
+    generator_config: JSON.stringify(config),
+  });
+}
+
+Deno.test("errors: each kind's config and tensors are checked by its own layout, naming the file and the kind", () => {
+  const resnet = { ...RESNET_UNET_DEFAULTS };
+  const diverse = { ...DIVERSE_DEFAULTS, layers: 3, filters: 4 };
+  const shapes = (c: FullGeneratorConfig) => generatorTensorShapes(c);
+  // The layouts decode as they are (no GPU involved)...
+  assert.deepEqual(decodeCheckpoint(craftedFile(resnet, shapes(resnet)), "r").generatorConfig, resnet);
+  assert.deepEqual(decodeCheckpoint(craftedFile(diverse, shapes(diverse)), "d").generatorConfig, diverse);
+  // ... and keys that are not the architecture's are dropped.
+  assert.deepEqual(
+    decodeCheckpoint(craftedFile({ ...diverse, comment: "x" }, shapes(diverse)), "d").generatorConfig,
+    diverse,
+  );
+  const src = "m.safetensors";
+  const cases: [object, Map<string, number[]>, RegExp][] = [
+    [
+      { ...resnet, encoder: "resnet34" },
+      shapes(resnet),
+      /^m\.safetensors: generator tensor encoder\.layer1\.2\.conv1\.weight \[64, 64, 3, 3\] is missing \(ResNet U-Net \(resnet34, batch norm\)\)$/,
+    ],
+    [
+      { ...resnet, inputChannels: 3 },
+      shapes(resnet),
+      /^m\.safetensors: generator tensor encoder\.conv1\.weight has shape \[64, 1, 7, 7\], the ResNet U-Net \(resnet18, batch norm\) needs \[64, 3, 7, 7\]$/,
+    ],
+    [
+      { ...resnet, norm: "instance" },
+      shapes(resnet),
+      /^m\.safetensors: unexpected generator tensors [\w.]+\.num_batches_tracked, .* \(and 108 more\) for a ResNet U-Net \(resnet18, instance norm\)$/,
+    ],
+    [
+      { ...resnet, attention: true },
+      shapes(resnet),
+      /^m\.safetensors: generator_config: ResnetUnet: config\.attention is true, but self-attention is not implemented yet$/,
+    ],
+    [
+      { ...resnet, encoder: "toString" },
+      shapes(resnet),
+      /^m\.safetensors: generator_config: ResnetUnet: config\.encoder is "toString", not one of resnet18, resnet34$/,
+    ],
+    [
+      { kind: "resnet-unet" },
+      shapes(resnet),
+      /^m\.safetensors: generator_config: ResnetUnet: config\.encoder is undefined/,
+    ],
+    [
+      { ...diverse, filters: 5 },
+      shapes(diverse),
+      /^m\.safetensors: generator tensor conv1\.weight has shape \[8, 2, 7, 7\], the diverse generator with 3 layers, 5 filters, 1 noise channel, batch norm needs \[10, 2, 7, 7\]$/,
+    ],
+    [
+      { ...diverse, noiseChannels: undefined },
+      shapes(diverse),
+      /^m\.safetensors: generator_config: DiverseGenerator: noiseChannels must be an integer ≥ 0 \(got undefined\)$/,
+    ],
+    [
+      { ...diverse, layers: 1e9 },
+      shapes(diverse),
+      /^m\.safetensors: generator_config claims 1000000000 layers; the file has 14 generator tensors$/,
+    ],
+    // A U-Net's tensors under a diverse config, and the other way round.
+    [
+      diverse,
+      unetTensorShapes(SMALL),
+      /^m\.safetensors: generator tensor conv1\.weight .* is missing \(diverse generator/,
+    ],
+    [
+      SMALL,
+      shapes(diverse),
+      /^m\.safetensors: generator tensor model\.model\.0\.weight .* is missing \(U-Net with/,
+    ],
+    [
+      { ...SMALL, kind: "vgg" },
+      unetTensorShapes(SMALL),
+      /^m\.safetensors: generator_config\.kind is "vgg", not one of "unet", "resnet-unet", "diverse"$/,
+    ],
+  ];
+  for (const [config, layout, expected] of cases) {
+    throwsLine(() => decodeCheckpoint(craftedFile(config, layout), src), expected);
+  }
+  // kind "unet" may be written out; it reads as the U-Net it always was (no kind in the config).
+  assert.deepEqual(
+    decodeCheckpoint(craftedFile({ ...SMALL, kind: "unet" }, unetTensorShapes(SMALL)), src).generatorConfig,
+    SMALL,
+  );
 });

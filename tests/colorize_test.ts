@@ -2,7 +2,8 @@
  * Colorizing photos: the padding/resize/crop geometry against hand-computed
  * cases, then `deno task colorize` (its main function, in-process) with a tiny
  * random model on a non-square image: output size, luminance kept, output
- * naming, never overwriting inputs, and one-line errors that do not stop the batch.
+ * naming, never overwriting inputs, and one-line errors that do not stop the batch; every
+ * generator kind (U-Net, ResNet U-Net, diverse) colorizes, a model with noise differently per seed.
  */
 
 import assert from "node:assert/strict";
@@ -27,7 +28,17 @@ import { labToRgbCpu, MODEL_AB_SCALE, rgbToLabCpu } from "../engine/color.ts";
 import { keep, Tensor, tensor } from "../engine/tensor.ts";
 import { copy } from "../engine/ops/buffers.ts";
 import { crc32, readImage, type RgbaImage, writeImage } from "../cli/image.ts";
-import { type CliIo, largestSize, largestTensorBytes, main, sizeProblem } from "../cli/colorize.ts";
+import {
+  activationBytesPerPixel,
+  type CliIo,
+  largestSize,
+  largestTensorBytes,
+  main,
+  sizeProblem,
+} from "../cli/colorize.ts";
+import { buildGeneratorFromConfig, type FullGeneratorConfig, type Generator } from "../models/generators.ts";
+import { ResnetUnet } from "../models/resnet_unet.ts";
+import { DiverseGenerator } from "../models/diverse.ts";
 import { sizeClass } from "../engine/pool.ts";
 import { atomicWrite } from "../cli/fsutil.ts";
 import { fallbackNote } from "../web/model_note.ts";
@@ -270,6 +281,67 @@ Deno.test("largestTensorBytes is the largest tensor colorizing allocates (input,
       Tensor.empty = empty;
     }
     assert.equal(largest, largestTensorBytes(G.config, size), `ngf ${config.ngf}, nDown ${config.nDown}`);
+    G.dispose();
+  }
+});
+
+/** The largest tensor (bytes) allocated while `fn` runs. */
+async function largestAllocation(fn: () => Promise<unknown>): Promise<number> {
+  const empty = Tensor.empty;
+  let largest = 0;
+  Tensor.empty = (shape, op) => {
+    largest = Math.max(largest, 4 * shape.reduce((a, b) => a * b, 1));
+    return empty.call(Tensor, shape, op);
+  };
+  try {
+    await fn();
+  } finally {
+    Tensor.empty = empty;
+  }
+  return largest;
+}
+
+Deno.test("largestTensorBytes for the ResNet U-Net and the diverse generator: the widest activation as recorded, the largest weight as built", async () => {
+  const configs: [FullGeneratorConfig, number][] = [
+    // The ResNet at 64: its largest weight (middle.0, 1024×512×3×3) outweighs the activations, so the two
+    // terms are compared one by one.
+    [{
+      kind: "resnet-unet",
+      encoder: "resnet18",
+      inputChannels: 1,
+      outputChannels: 2,
+      attention: false,
+      norm: "batch",
+    }, 64],
+    [{
+      kind: "diverse",
+      inputChannels: 1,
+      outputChannels: 2,
+      layers: 4,
+      filters: 8,
+      noiseChannels: 2,
+      norm: "batch",
+    }, 24],
+    [{
+      kind: "diverse",
+      inputChannels: 1,
+      outputChannels: 2,
+      layers: 2,
+      filters: 2,
+      noiseChannels: 0,
+      norm: "instance",
+    }, 16],
+  ];
+  for (const [config, size] of configs) {
+    manualSeed(3);
+    const G = buildGeneratorFromConfig(config);
+    const recorded = await largestAllocation(() => colorizeRgba(G, randomRgba(15, 10, 81), size));
+    const what = `${config.kind} at ${size}`;
+    assert.equal(recorded, activationBytesPerPixel(config) * size * size, `${what}: activations`);
+    let weight = 0;
+    for (const t of G.stateDict().values()) weight = Math.max(weight, 4 * t.size);
+    assert.equal(largestTensorBytes(config, 0), weight, `${what}: weights`);
+    assert.equal(largestTensorBytes(config, size), Math.max(recorded, weight), what);
     G.dispose();
   }
 });
@@ -759,6 +831,75 @@ Deno.test("colorize CLI: --tune decides each layer's kernel once, keeps the choi
     if (before === undefined) Deno.env.delete("XDG_CACHE_HOME");
     else Deno.env.set("XDG_CACHE_HOME", before);
   }
+});
+
+// ---------------------------------------------------------------------------
+// Every generator kind; a model with noise.
+
+/**
+ * A diverse generator with PyTorch's default init (activations of order 1, so the colour varies with the
+ * noise), its output layer scaled to keep |ab| within ~40, inside the sRGB gamut (clipping moves L).
+ */
+async function diverseModel(seed: number, noiseChannels = 1): Promise<DiverseGenerator> {
+  manualSeed(seed);
+  const G = new DiverseGenerator({ layers: 3, filters: 6, noiseChannels });
+  const w = await G.stateDict().get("conv3.weight")!.data();
+  G.loadStateDict(new Map([["conv3.weight", w.map((v) => 0.3 * v)]]), false);
+  return G;
+}
+
+Deno.test("colorizeRgba works with every generator kind; sizes are multiples of each model's sizeMultiple", async () => {
+  const img = gradient(45, 20);
+  manualSeed(11);
+  const models: [Generator, number, number | null][] = [
+    [new Unet({ nDown: 5, ngf: 4 }), 32, 48],
+    [new ResnetUnet(), 32, 48],
+    // Any size: no down-sampling.
+    [await diverseModel(12), 24, null],
+  ];
+  for (const [G, size, bad] of models) {
+    const name = G.constructor.name;
+    const out = await colorizeRgba(G, img, size, { seed: 3 });
+    assert.equal(out.width, 45, name);
+    assert.equal(out.height, 20, name);
+    assertClose(lightness(out), lightness(img), { atol: 1 }, `${name}: L kept`);
+    assert.equal(G.training, true, `${name}: mode restored`);
+    if (bad !== null) {
+      await assert.rejects(
+        colorizeRgba(G, img, bad),
+        new RegExp(`size ${bad} must be a positive multiple of ${G.sizeMultiple} \\(for this model: `),
+        name,
+      );
+    }
+    await assert.rejects(colorizeRgba(G, img, 0), /size 0 must be a positive/, name);
+    G.dispose();
+  }
+});
+
+Deno.test("colorizeRgba with noise: each seed its own colouring, the same seed the same bytes; a model without noise ignores seeds", async () => {
+  const img = gradient(40, 30);
+  const G = await diverseModel(13);
+  const [a, a2, b] = [
+    await colorizeRgba(G, img, 32, { seed: 1 }),
+    await colorizeRgba(G, img, 32, { seed: 1 }),
+    await colorizeRgba(G, img, 32, { seed: 2 }),
+  ];
+  assert.deepEqual(a.rgba, a2.rgba);
+  let differ = 0;
+  for (let i = 0; i < a.rgba.length; i++) if (Math.abs(a.rgba[i] - b.rgba[i]) > 2) differ++;
+  assert.ok(differ > a.rgba.length / 20, `${differ} bytes differ by more than 2`);
+  // Without a seed the noise comes from the global generator: reproducible after manualSeed.
+  manualSeed(5);
+  const c = await colorizeRgba(G, img, 32);
+  manualSeed(5);
+  assert.deepEqual((await colorizeRgba(G, img, 32)).rgba, c.rgba);
+  G.dispose();
+  const quiet = await diverseModel(14, 0);
+  assert.deepEqual(
+    (await colorizeRgba(quiet, img, 32, { seed: 1 })).rgba,
+    (await colorizeRgba(quiet, img, 32, { seed: 2 })).rgba,
+  );
+  quiet.dispose();
 });
 
 Deno.test("colorize CLI: clean up", async () => {

@@ -1,13 +1,17 @@
 /**
  * The shipped model (models/default.safetensors): the README's first command
  * depends on it. It must load, be small enough to ship, and colorize a photo
- * while keeping its lightness.
+ * while keeping its lightness. It was written before generators had kinds: it
+ * must keep loading as the U-Net it is.
  */
 import assert from "node:assert/strict";
 import { gpu } from "./helpers.ts";
 import { buildGenerator, checkpointImageSize, decodeCheckpoint } from "../models/checkpoint.ts";
 import { colorizeRgba, rgbaToL } from "../models/colorize.ts";
 import { colorfulness } from "../cli/eval.ts";
+import { decodeSafetensors } from "../engine/safetensors.ts";
+import { Unet } from "../models/unet.ts";
+import { sizeMultipleOf } from "../models/generators.ts";
 
 await gpu();
 
@@ -17,9 +21,15 @@ Deno.test("shipped model: loads, is under 20 MB, and colorizes a non-square phot
   const bytes = await Deno.readFile(MODEL);
   assert.ok(bytes.length < 20 * 1024 * 1024, `models/default.safetensors is ${bytes.length} bytes`);
   const ck = decodeCheckpoint(bytes, "models/default.safetensors");
+  // Its generator_config has no kind: a U-Net, as every file written before the other kinds.
+  const saved = JSON.parse(decodeSafetensors(bytes).metadata.generator_config);
+  assert.equal("kind" in saved, false);
+  assert.deepEqual(ck.generatorConfig, saved);
   const size = checkpointImageSize(ck);
-  assert.ok(size && size % 2 ** ck.generatorConfig.nDown === 0, `training size ${size}`);
+  assert.ok(size && size % sizeMultipleOf(ck.generatorConfig) === 0, `training size ${size}`);
   const G = buildGenerator(ck);
+  assert.ok(G instanceof Unet);
+  assert.equal(G.sizeMultiple, sizeMultipleOf(ck.generatorConfig));
   // A gray scene: sky-like gradient over a darker ground, 150×100.
   const width = 150, height = 100;
   const rgba = new Uint8Array(width * height * 4);

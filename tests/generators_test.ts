@@ -2,7 +2,9 @@
  * The ResNet U-Net generator (models/resnet_unet.ts) and the generator factory (models/generators.ts):
  * ICNR upsampling without checkerboard, encoder parameter counts and state-dict names against
  * torchvision's resnet18/34, the decoder's parameter count from fastai's DynamicUnet arithmetic,
- * output shapes, input checks, a short training run and a state-dict round trip.
+ * output shapes, input checks, a short training run and a state-dict round trip; the factory's
+ * kinds (U-Net, ResNet U-Net, diverse), their size multiples and training initialisation, and the
+ * ResNet U-Net's tensor layout computed without building it.
  */
 import assert from "node:assert/strict";
 import { gpu } from "./helpers.ts";
@@ -12,13 +14,21 @@ import {
   ResnetEncoder,
   ResnetUnet,
   type ResnetUnetConfig,
+  resnetUnetTensorShapes,
 } from "../models/resnet_unet.ts";
 import {
   buildGeneratorFromConfig,
+  describeGenerator,
+  type FullGeneratorConfig,
+  type Generator,
   generatorConfigOf,
   generatorKind,
   initGeneratorWeights,
+  noiseChannelsOf,
+  sizeMultipleOf,
+  sizeMultipleReason,
 } from "../models/generators.ts";
+import { DIVERSE_DEFAULTS, DiverseGenerator } from "../models/diverse.ts";
 import { Unet } from "../models/unet.ts";
 import { Conv2d, PixelShuffle } from "../engine/nn/layers.ts";
 import { icnr_, zeros_ } from "../engine/init.ts";
@@ -239,9 +249,10 @@ Deno.test("ResnetUnet state dict round trip: loading A's tensors into B gives A'
 Deno.test("generators: configs pick the architecture; U-Net configs without kind stay U-Nets; bad configs are named", () => {
   assert.equal(generatorKind({}), "unet");
   assert.equal(generatorKind({ kind: "resnet-unet" }), "resnet-unet");
+  assert.equal(generatorKind({ kind: "diverse" }), "diverse");
   assert.throws(
     () => generatorKind({ kind: "vgg" }),
-    /generator config: kind "vgg" is not "unet" or "resnet-unet"/,
+    /generator config: kind "vgg" is not one of "unet", "resnet-unet", "diverse"/,
   );
   const u = buildGeneratorFromConfig({ nDown: 5, ngf: 4 });
   assert.ok(u instanceof Unet);
@@ -265,4 +276,89 @@ Deno.test("generators: configs pick the architecture; U-Net configs without kind
     bad({ attention: true }),
     /ResnetUnet: config.attention is true, but self-attention is not implemented/,
   );
+});
+
+Deno.test("generators: the diverse kind is built from its config, keeps its kind, and every kind has its size multiple", () => {
+  const d = buildGeneratorFromConfig({ kind: "diverse", layers: 3, filters: 4 });
+  assert.ok(d instanceof DiverseGenerator);
+  assert.deepEqual(d.config, { ...DIVERSE_DEFAULTS, layers: 3, filters: 4 });
+  // The kind travels in the config (a checkpoint's generator_config), so a saved config builds it again.
+  const saved = JSON.parse(JSON.stringify(generatorConfigOf(d)));
+  assert.equal(saved.kind, "diverse");
+  const again = buildGeneratorFromConfig(saved);
+  assert.ok(again instanceof DiverseGenerator);
+  assert.deepEqual(again.config, d.config);
+  const u = buildGeneratorFromConfig({ nDown: 6, ngf: 2 });
+  const r = buildGeneratorFromConfig({ kind: "resnet-unet" });
+  const cases: [Generator, number, RegExp, RegExp][] = [
+    [u, 64, /^2\^nDown, nDown=6$/, /^U-Net with nDown=6, ngf=2, batch norm$/],
+    [r, 32, /ResNet encoder halves the size 5 times/, /^ResNet U-Net \(resnet18, batch norm\)$/],
+    [d, 1, /any size/, /^diverse generator with 3 layers, 4 filters, 1 noise channel, batch norm$/],
+  ];
+  for (const [G, multiple, reason, description] of cases) {
+    assert.equal(G.sizeMultiple, multiple, G.constructor.name);
+    // The config alone says the same (colorize checks --size before building the model).
+    const c = G.config as FullGeneratorConfig;
+    assert.equal(sizeMultipleOf(c), multiple, G.constructor.name);
+    assert.match(sizeMultipleReason(c), reason);
+    assert.match(describeGenerator(c), description);
+  }
+  assert.equal(noiseChannelsOf(u.config), 0);
+  assert.equal(noiseChannelsOf(r.config), 0);
+  assert.equal(noiseChannelsOf(d.config), 1);
+  assert.equal(noiseChannelsOf({ ...d.config, noiseChannels: 0 }), 0);
+  for (const G of [d, again, u, r]) G.dispose();
+});
+
+/** Mean and standard deviation of an array. */
+function stats(v: Float32Array): { mean: number; std: number } {
+  let s = 0, s2 = 0;
+  for (const x of v) s += x, s2 += x * x;
+  const mean = s / v.length;
+  return { mean, std: Math.sqrt(Math.max(0, s2 / v.length - mean * mean)) };
+}
+
+Deno.test("generators: initGeneratorWeights gives the diverse generator pix2pix's N(0, 0.02): conv weights, N(1, 0.02) scales, zero biases", async () => {
+  manualSeed(31);
+  const G = buildGeneratorFromConfig({ kind: "diverse", layers: 4, filters: 16 });
+  // PyTorch's default conv init (uniform, bound 1/√fan-in) is ~3× wider for conv1 (fan-in 2·7·7): the
+  // pass shows.
+  const before = stats(await G.stateDict().get("conv1.weight")!.data()).std;
+  assert.ok(before > 0.04, `default init std ${before}`);
+  initGeneratorWeights(G);
+  const conv: number[] = [], scales: number[] = [];
+  for (const [name, t] of G.namedParameters()) {
+    const v = await t.data();
+    if (name.endsWith(".bias")) assert.ok(v.every((x) => x === 0), `${name} zero`);
+    else (t.rank === 1 ? scales : conv).push(...v);
+  }
+  // 20,836 conv weights: the sample mean and std are within 2.5% of N(0, 0.02)'s (3σ); 56 norm scales: the
+  // mean within ~0.003 (1σ), the std within ~20%.
+  const c = stats(Float32Array.from(conv)), n = stats(Float32Array.from(scales));
+  assert.ok(
+    conv.length === 20836 && scales.length === 56,
+    `${conv.length} conv weights, ${scales.length} scales`,
+  );
+  assert.ok(Math.abs(c.mean) < 5e-4 && Math.abs(c.std - 0.02) < 5e-4, `conv weights ${JSON.stringify(c)}`);
+  assert.ok(
+    Math.abs(n.mean - 1) < 0.01 && Math.abs(n.std - 0.02) < 0.008,
+    `norm scales ${JSON.stringify(n)}`,
+  );
+  G.dispose();
+});
+
+Deno.test("ResnetUnet layout: resnetUnetTensorShapes gives a built model's state-dict names, shapes and order without building it", () => {
+  for (
+    const c of [
+      RESNET_UNET_DEFAULTS,
+      { ...RESNET_UNET_DEFAULTS, encoder: "resnet34", norm: "instance", inputChannels: 3, outputChannels: 3 },
+    ] as ResnetUnetConfig[]
+  ) {
+    const G = new ResnetUnet(c);
+    const built = [...G.stateDict()].map(([k, t]) => [k, [...t.shape]]);
+    assert.deepEqual([...resnetUnetTensorShapes(G.config)], built, JSON.stringify(c));
+    // docs/CHECKPOINTS.md quotes the default's size.
+    if (c === RESNET_UNET_DEFAULTS) assert.equal(G.parameterCount(), 31_103_898);
+    G.dispose();
+  }
 });

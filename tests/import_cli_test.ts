@@ -38,7 +38,13 @@ Deno.test("import CLI: a missing output folder is created", async () => {
   const io = capture();
   const out = join(dir, "new", "sub", "model.safetensors");
   assert.equal(await main([input, out], io), 0, io.errors.join("\n"));
-  assert.equal(decodeCheckpoint(await Deno.readFile(out), out).generatorConfig.ngf, 2);
+  assert.deepEqual(decodeCheckpoint(await Deno.readFile(out), out).generatorConfig, {
+    inputChannels: 1,
+    outputChannels: 2,
+    nDown: 5,
+    ngf: 2,
+    norm: "batch",
+  });
   // A file where the folder should be: one line naming it, exit 2 (before the model is read).
   const file = join(dir, "file");
   await Deno.writeTextFile(file, "");

@@ -1,9 +1,17 @@
-/** The pix2pix models (U-Net, PatchGAN, training step): parameter counts, output shapes and input checks. */
+/**
+ * The pix2pix models (U-Net, PatchGAN, training step): parameter counts, output shapes and input checks;
+ * a Pix2Pix with each generator kind (U-Net, ResNet U-Net, diverse) builds, trains and averages it.
+ */
 import assert from "node:assert/strict";
 import { gpu } from "./helpers.ts";
 import { Unet } from "../models/unet.ts";
 import { PatchGan } from "../models/patchgan.ts";
 import { Pix2Pix } from "../models/pix2pix.ts";
+import { initPix2pixWeights } from "../models/init.ts";
+import type { GeneratorConfig } from "../models/generators.ts";
+import { ResnetUnet } from "../models/resnet_unet.ts";
+import { DiverseGenerator } from "../models/diverse.ts";
+import type { Module } from "../engine/nn/module.ts";
 import { manualSeed } from "../engine/random.ts";
 import { noGrad } from "../engine/autograd.ts";
 import { tensor, tidyAsync } from "../engine/tensor.ts";
@@ -78,4 +86,79 @@ Deno.test("a pix2pix GAN step is one submit, changes G and D, and leaves D untou
   L.dispose();
   ab.dispose();
   m.dispose();
+});
+
+async function values(m: Module): Promise<Map<string, Float32Array>> {
+  const out = new Map<string, Float32Array>();
+  for (const [k, t] of m.stateDict()) out.set(k, await t.data());
+  return out;
+}
+
+Deno.test("Pix2Pix with a U-Net config starts from the weights it always did: build G, build D, init G, init D", async () => {
+  const g = { nDown: 5, ngf: 4 }, d = { ndf: 4 };
+  manualSeed(41);
+  const m = new Pix2Pix(g, d);
+  // The construction order of every earlier version, written out.
+  manualSeed(41);
+  const G = new Unet(g);
+  const D = new PatchGan({ inputChannels: 3, ...d });
+  initPix2pixWeights(G);
+  initPix2pixWeights(D);
+  for (const [what, a, b] of [["G", m.G, G], ["D", m.D, D]] as const) {
+    const [va, vb] = [await values(a), await values(b)];
+    assert.deepEqual([...va.keys()], [...vb.keys()], what);
+    for (const [k, v] of va) assert.ok(v.every((x, i) => Object.is(x, vb.get(k)![i])), `${what} ${k}`);
+  }
+  assert.ok(m.G instanceof Unet);
+  for (const x of [m, G, D]) x.dispose();
+});
+
+Deno.test("Pix2Pix trains every generator kind: D reads L and G's output, a GAN step changes both, the average is the same kind", async () => {
+  const kinds: [GeneratorConfig, new (...a: never[]) => Module, number][] = [
+    [{ nDown: 5, ngf: 2 }, Unet, 1],
+    [{ kind: "resnet-unet" }, ResnetUnet, 1],
+    // Two output channels and three L channels: D's input follows G's config.
+    [{ kind: "diverse", layers: 3, filters: 4, inputChannels: 3 }, DiverseGenerator, 3],
+  ];
+  for (const [config, Kind, inputChannels] of kinds) {
+    manualSeed(42);
+    const m = new Pix2Pix(config, { ndf: 4 });
+    assert.ok(m.G instanceof Kind, Kind.name);
+    assert.equal(m.D.config.inputChannels, inputChannels + 2, Kind.name);
+    const avg = m.enableEma(0.5);
+    assert.ok(avg instanceof Kind, `${Kind.name} average`);
+    assert.equal(avg.training, false);
+    // Batch 2: at 32×32 the ResNet's layer4 is 1×1, and batch norm needs two values per channel to train.
+    const n = 2, s = 32;
+    const L = tensor(Float32Array.from({ length: n * inputChannels * s * s }, (_, i) => Math.sin(i) * 0.9), [
+      n,
+      inputChannels,
+      s,
+      s,
+    ]);
+    const ab = tensor(Float32Array.from({ length: n * 2 * s * s }, (_, i) => Math.cos(i) * 0.3), [
+      n,
+      2,
+      s,
+      s,
+    ]);
+    const [g0, d0, a0] = [await values(m.G), await values(m.D), await values(avg)];
+    const losses = m.trainStep(L, ab);
+    for (const t of Object.values(losses)) assert.ok(Number.isFinite(await t!.item()), Kind.name);
+    for (const t of Object.values(losses)) t?.dispose();
+    const pre = m.pretrainStep(L, ab);
+    assert.ok(Number.isFinite(await pre.lossL1.item()));
+    pre.lossL1.dispose();
+    // Something moved in each network (the first weight alone may not: ICNR-started layers, say).
+    for (const [what, net, before] of [["G", m.G, g0], ["D", m.D, d0], ["average", avg, a0]] as const) {
+      const after = await values(net);
+      assert.ok(
+        [...after].some(([k, v]) => v.some((x, i) => x !== before.get(k)![i])),
+        `${Kind.name}: ${what} changed`,
+      );
+    }
+    L.dispose();
+    ab.dispose();
+    m.dispose();
+  }
 });

@@ -21,6 +21,7 @@ import {
   buildGenerator,
   colorizeRgba,
   decodeCheckpoint,
+  type Generator,
   initGpu,
   initPix2pixWeights,
   manualSeed,
@@ -38,7 +39,7 @@ const FALLBACK = { nDown: 5, ngf: 8, seed: 2024, size: 256 };
 type State = "loading" | "ready" | "working" | "done" | "error" | "nogpu";
 
 interface LoadedModel {
-  G: Unet;
+  G: Generator;
   size: number;
   /** A few words naming the model, for the status line. */
   label: string;
