@@ -1,9 +1,10 @@
 /**
- * `deno task colorize IN… [-o OUT] [--model FILE] [--size N]`: colorizes
+ * `deno task colorize IN… [-o OUT] [--model FILE] [--size N] [--samples N]`: colorizes
  * photos with a trained generator (any kind of models/generators.ts). Inputs are files or folders
  * (searched recursively for .jpg/.jpeg/.png/.gif/.tif/.tiff/.webp, skipping earlier outputs
- * *.color.png). A bad input is reported on one line and the others are still done;
- * the exit code says whether everything worked.
+ * *.color.png and *.color-K.png). A bad input is reported on one line and the others are still done;
+ * the exit code says whether everything worked. A model that takes noise (the diverse generator)
+ * writes --samples N different colourings, noise seeds 1 … N.
  */
 
 import { fileURLToPath } from "node:url";
@@ -21,8 +22,10 @@ import { colorizeRgba } from "../models/colorize.ts";
 import { autotuner } from "../engine/autotune.ts";
 import { loadTuneCache, saveTuneCache } from "./tune_cache.ts";
 import {
+  describeGenerator,
   type FullGeneratorConfig,
   type Generator,
+  noiseChannelsOf,
   sizeMultipleOf,
   sizeMultipleReason,
 } from "../models/generators.ts";
@@ -37,9 +40,13 @@ export const DEFAULT_MODEL_URL: URL = new URL("../models/default.safetensors", i
 /** The size colorize uses when neither --size nor the checkpoint names one (256×256, as in the pix2pix paper and the colorization tutorial). */
 export const DEFAULT_SIZE = 256;
 
-const OUTPUT_NAME = /\.color\.(png|jpe?g)$/i;
+/** Outputs of earlier runs (NAME.color.png, NAME.color-2.jpg, …), skipped when walking folders. */
+const OUTPUT_NAME = /\.color(-\d+)?\.(png|jpe?g)$/i;
 
-const HELP = `Usage: deno task colorize IN... [-o OUT] [--model FILE] [--size N]
+/** The most colourings --samples writes per photo. */
+const MAX_SAMPLES = 1000;
+
+const HELP = `Usage: deno task colorize IN... [-o OUT] [--model FILE] [--size N] [--samples N]
 
 Colorizes black-and-white (or colour) photos with a trained generator (pix2pix U-Net,
 ResNet U-Net or diverse generator). Only the lightness of each input is used; the
@@ -48,7 +55,8 @@ output keeps it exactly, at full resolution, and adds predicted colour.
 Arguments:
   IN...              image files (.png, .jpg, .jpeg, .gif, .tif, .tiff, .webp; a GIF's first
                      frame, a TIFF's first image) or folders, searched recursively;
-                     files named *.color.png / *.color.jpg (earlier outputs) are skipped
+                     files named *.color.png / *.color.jpg / *.color-K.png (earlier outputs)
+                     are skipped
 
 Options:
   -o, --output OUT   output file (one input: .png or .jpg/.jpeg decides the format) or
@@ -62,6 +70,11 @@ Options:
   -s, --size N       model resolution (a multiple of 2^nDown for a U-Net, of 32 for a ResNet
                      U-Net, any for the diverse generator; small enough for the GPU's buffer
                      limits); default: the size the checkpoint was trained at, else ${DEFAULT_SIZE}
+      --samples N    N different colourings of each photo, from a model that takes noise (the
+                     diverse generator): NAME.color-1.png … NAME.color-N.png (with -o FILE:
+                     FILE's name with -1 … -N before the extension), noise seeds 1 … N, so each
+                     is reproducible. Without it such a model colours with seed 1. A model
+                     without noise gives one colouring: N > 1 is refused (exit 2)
   -q, --quiet        no progress bar
       --tune         time the GPU kernel variants once per adapter and layer shape and keep
                      the fastest (the choices are cached in ~/.cache/colorize/autotune.json)
@@ -127,6 +140,12 @@ function walk(dir: string): Promise<string[]> {
     followLinks: true,
     order: "tree",
   });
+}
+
+/** The name of colouring `k` of --samples: `k` after a dash before the extension (a.color.png → a.color-2.png). */
+function sampleName(output: string, k: number): string {
+  const ext = extname(output);
+  return `${output.slice(0, output.length - ext.length)}-${k}${ext}`;
 }
 
 function colorName(file: string): string {
@@ -371,6 +390,7 @@ export async function main(
     size: { type: "string", short: "s" },
     quiet: { type: "boolean", short: "q" },
     tune: { type: "boolean" },
+    samples: { type: "string" },
   }, { positionals: true, help: HELP, io });
   if (typeof parsed === "number") return parsed;
   const { values, positionals } = parsed;
@@ -386,6 +406,14 @@ export async function main(
       return 2;
     }
   }
+  let samples: number | undefined;
+  if (values.samples !== undefined) {
+    samples = Number(values.samples);
+    if (!/^\d+$/.test(values.samples) || samples < 1 || samples > MAX_SAMPLES) {
+      io.error(`colorize: --samples ${values.samples}: expected a whole number from 1 to ${MAX_SAMPLES}`);
+      return 2;
+    }
+  }
 
   const model = await readCheckpoint(values.model, opts.defaultModel ?? DEFAULT_MODEL_URL);
   if ("error" in model) {
@@ -394,6 +422,14 @@ export async function main(
   }
   const { ck, source } = model;
   const config = ck.generatorConfig;
+  if (samples !== undefined && samples > 1 && noiseChannelsOf(config) === 0) {
+    io.error(
+      `colorize: --samples ${samples}: ${source} gives one coloring per photo (its ${
+        describeGenerator(config)
+      } takes no noise)`,
+    );
+    return 2;
+  }
   const m = sizeMultipleOf(config);
   const sizeGiven = size !== undefined;
   if (size === undefined) size = checkpointImageSize(ck) ?? Math.ceil(DEFAULT_SIZE / m) * m;
@@ -476,33 +512,42 @@ export async function main(
   const written = new Map<string, string>();
   for (const job of jobs) {
     try {
-      const outId = await fileIdentity(job.output);
-      if (outId !== null && inputIds.has(outId)) {
-        throw new Error(`output ${job.output} is an input; refusing to overwrite it`);
-      }
-      const earlier = outId === null ? undefined : written.get(outId);
-      if (earlier !== undefined) {
-        throw new Error(`output ${job.output} would overwrite the output of ${earlier}`);
+      // One output, or --samples numbered ones, each with its noise seed (1 … N; seed 1 alone).
+      const outputs = samples === undefined
+        ? [{ path: job.output, seed: 1 }]
+        : Array.from({ length: samples }, (_, i) => ({ path: sampleName(job.output, i + 1), seed: i + 1 }));
+      // Every output is checked before any is written, so a refused job writes nothing.
+      for (const { path } of outputs) {
+        const outId = await fileIdentity(path);
+        if (outId !== null && inputIds.has(outId)) {
+          throw new Error(`output ${path} is an input; refusing to overwrite it`);
+        }
+        const earlier = outId === null ? undefined : written.get(outId);
+        if (earlier !== undefined) {
+          throw new Error(`output ${path} would overwrite the output of ${earlier}`);
+        }
       }
       const img = await readImage(job.input);
       if (!(img.width > 0 && img.height > 0)) throw new Error(`empty image (${img.width}×${img.height})`);
-      const out = await colorizeRgba(G, img, size);
-      if (autotuner.pending) {
-        // New layer shapes were met: time their kernel variants now, between photos.
-        await autotuner.tune();
-        await saveTuneCache();
+      for (const { path, seed } of outputs) {
+        const out = await colorizeRgba(G, img, size, { seed });
+        if (autotuner.pending) {
+          // New layer shapes were met: time their kernel variants now, between photos.
+          await autotuner.tune();
+          await saveTuneCache();
+        }
+        // The planned names all end in .png, .jpg or .jpeg.
+        const bytes = encodeImage(out, formatOf(path) ?? "png");
+        const folder = dirname(path);
+        await Deno.mkdir(folder, { recursive: true }).catch((e) => {
+          throw new Error(`cannot create folder ${folder} (${ioReason(e)})`);
+        });
+        await atomicWrite(path, bytes).catch((e) => {
+          throw new Error(`cannot write ${path} (${ioReason(e)})`);
+        });
+        const id = await fileIdentity(path);
+        if (id !== null) written.set(id, job.input);
       }
-      // The planned names all end in .png, .jpg or .jpeg.
-      const bytes = encodeImage(out, formatOf(job.output) ?? "png");
-      const folder = dirname(job.output);
-      await Deno.mkdir(folder, { recursive: true }).catch((e) => {
-        throw new Error(`cannot create folder ${folder} (${ioReason(e)})`);
-      });
-      await atomicWrite(job.output, bytes).catch((e) => {
-        throw new Error(`cannot write ${job.output} (${ioReason(e)})`);
-      });
-      const id = await fileIdentity(job.output);
-      if (id !== null) written.set(id, job.input);
     } catch (e) {
       report(problem(job.input, e));
     }

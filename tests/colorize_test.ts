@@ -3,7 +3,8 @@
  * cases, then `deno task colorize` (its main function, in-process) with a tiny
  * random model on a non-square image: output size, luminance kept, output
  * naming, never overwriting inputs, and one-line errors that do not stop the batch; every
- * generator kind (U-Net, ResNet U-Net, diverse) colorizes, a model with noise differently per seed.
+ * generator kind (U-Net, ResNet U-Net, diverse) colorizes, and a model with noise gives --samples N
+ * different colourings.
  */
 
 import assert from "node:assert/strict";
@@ -834,7 +835,7 @@ Deno.test("colorize CLI: --tune decides each layer's kernel once, keeps the choi
 });
 
 // ---------------------------------------------------------------------------
-// Every generator kind; a model with noise.
+// Every generator kind; several colourings from a model with noise.
 
 /**
  * A diverse generator with PyTorch's default init (activations of order 1, so the colour varies with the
@@ -900,6 +901,80 @@ Deno.test("colorizeRgba with noise: each seed its own colouring, the same seed t
     (await colorizeRgba(quiet, img, 32, { seed: 2 })).rgba,
   );
   quiet.dispose();
+});
+
+const diversePath = join(dir, "diverse.safetensors");
+{
+  const G = await diverseModel(15);
+  await Deno.writeFile(diversePath, await encodeCheckpoint({ G, train: { size: 32 } }));
+  G.dispose();
+}
+
+Deno.test("colorize CLI: --samples N writes N different colourings NAME.color-1.png … from a model with noise, reproducibly", async () => {
+  const d = await fresh("samples");
+  const input = join(d, "photo.png");
+  await writeImage(input, gradient(W, H));
+  const io = capture();
+  assert.equal(await main([input, "--model", diversePath, "--samples", "3"], io), 0, io.errors.join("\n"));
+  assert.deepEqual(io.errors, []);
+  const outs = [];
+  for (const k of [1, 2, 3]) {
+    const out = await readImage(join(d, `photo.color-${k}.png`));
+    assert.equal(out.width, W);
+    assert.equal(out.height, H);
+    assertClose(lightness(out), lightness(gradient(W, H)), { atol: 1 }, `sample ${k}: L kept`);
+    outs.push(out.rgba);
+  }
+  for (const [i, j] of [[0, 1], [0, 2], [1, 2]]) {
+    assert.notDeepEqual(outs[i], outs[j], `samples ${i + 1}, ${j + 1}`);
+  }
+  // Without --samples the model colours with the first seed: the same picture as NAME.color-1.png.
+  assert.equal(await main([input, "--model", diversePath], io), 0);
+  assert.deepEqual((await readImage(join(d, "photo.color.png"))).rgba, outs[0]);
+  // A second run gives the same bytes; -o FILE numbers FILE's name.
+  assert.equal(await main([input, "--model", diversePath, "--samples", "2", "-o", join(d, "x.png")], io), 0);
+  assert.deepEqual((await readImage(join(d, "x-2.png"))).rgba, outs[1]);
+  // Earlier outputs, numbered or not, are skipped when a folder is colorized.
+  const o = join(d, "again") + "/";
+  assert.equal(await main([d, "--model", diversePath, "--samples", "2", "-o", o], io), 0);
+  const names: string[] = [];
+  for await (const e of Deno.readDir(o)) names.push(e.name);
+  assert.deepEqual(names.sort(), [
+    "photo.color-1.png",
+    "photo.color-2.png",
+    "x-1.color-1.png",
+    "x-1.color-2.png",
+    "x-2.color-1.png",
+    "x-2.color-2.png",
+  ]);
+  assert.deepEqual(io.errors, []);
+});
+
+Deno.test("colorize CLI: --samples with a model without noise is one line, exit 2, nothing written; bad counts are usage errors", async () => {
+  const d = await fresh("samples-unet");
+  const input = join(d, "p.png");
+  await writeImage(input, gradient(20, 20));
+  const run = async (args: string[]) => {
+    const io = capture();
+    return { code: await main(args, io), errors: io.errors };
+  };
+  assert.deepEqual(await run([input, "--model", modelPath, "--samples", "4"]), {
+    code: 2,
+    errors: [
+      `colorize: --samples 4: ${modelPath} gives one coloring per photo (its U-Net with nDown=5, ngf=4, batch norm takes no noise)`,
+    ],
+  });
+  for (const bad of ["0", "-1", "two", "1.5", "1001"]) {
+    const r = await run([input, "--model", diversePath, `--samples=${bad}`]);
+    assert.equal(r.code, 2, bad);
+    assert.deepEqual(r.errors, [`colorize: --samples ${bad}: expected a whole number from 1 to 1000`]);
+  }
+  const names: string[] = [];
+  for await (const e of Deno.readDir(d)) names.push(e.name);
+  assert.deepEqual(names, ["p.png"]);
+  // One colouring is what such a model gives: --samples 1 is fine, and numbered like the others.
+  assert.deepEqual(await run([input, "--model", modelPath, "--samples", "1", "-q"]), { code: 0, errors: [] });
+  assert.ok((await Deno.stat(join(d, "p.color-1.png"))).isFile);
 });
 
 Deno.test("colorize CLI: clean up", async () => {
