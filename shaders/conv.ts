@@ -16,9 +16,12 @@
  *
  * Performance notes (lavapipe, which runs each invocation as one SIMD lane):
  * a storage-buffer load whose address differs between lanes is a loop over the
- * lanes, so loads cost far more than multiply-adds. Two things follow:
- *  - big register tiles (up to 16 channels × 16 pixels per invocation) so each
- *    loaded value feeds many multiply-adds;
+ * lanes with a bounds check per lane and component, so a vec4 load costs about as
+ * much as a hundred multiply-adds (measurements: bench/RESULTS.md). Two things follow:
+ *  - big register tiles (up to 512 outputs per invocation: channels × rows × pixels)
+ *    so each loaded value feeds many multiply-adds; 2-D pixel tiles load each input
+ *    row once for every output row and tap that reads it, and the register tiles are
+ *    picked per shape by a cost model of these loads (engine/ops/conv.ts);
  *  - vec4 loads: one lane loop fetches four floats. Input rows and weights are
  *    read as `array<vec4<f32>>` windows; when the row start's alignment is not
  *    known at generation time, an aligned superset is loaded and each element is
@@ -58,6 +61,8 @@ export interface ConvTile {
   tc: number;
   /** Pixels (weight gradient: columns) per invocation. */
   tp: number;
+  /** Output rows per invocation (absent: 1; the direct convolution then uses its row generator). */
+  th?: number;
 }
 
 function range(n: number): number[] {
@@ -127,6 +132,8 @@ export interface ConvForwardVariant extends ConvGeometry, ConvTile {
   alignIn: boolean;
   /** Output width is a multiple of 4 (output rows can be written as vec4). */
   alignOut: boolean;
+  /** Output rows per invocation (a th × tp pixel tile); absent: one row (the row generator). */
+  th?: number;
 }
 
 /**
@@ -134,10 +141,14 @@ export interface ConvForwardVariant extends ConvGeometry, ConvTile {
  * y[n,co,oh,ow] = b[co] + Σ_{ci,kh,kw} x[n,ci,oh·sh−ph+kh, ow·sw−pw+kw] · w[co,ci,kh,kw].
  *
  * Bindings: x, w, (b), y (x always read as vec4s; w as vec4s when kw ≥ 3, y as vec4s when
- * alignOut and tp is a multiple of 4), uniforms {n, cin, h, w, cout, oh, ow, owBlocks, total}.
- * Dispatch: flat index over ⌈cout/tc⌉·n·oh·owBlocks (owBlocks = ⌈ow/tp⌉), pixels fastest.
- * Per (ci, kh) an invocation loads one input-row window of (tp−1)·sw + kw floats and
- * the kw taps of its tc channels, then does tc·tp·kw multiply-adds.
+ * alignOut and tp is a multiple of 4), uniforms {n, cin, h, w, cout, oh, ow, owBlocks, ohBlocks,
+ * total}. Dispatch: flat index over ⌈cout/tc⌉·n·ohBlocks·owBlocks (owBlocks = ⌈ow/tp⌉, ohBlocks =
+ * ⌈oh/th⌉), pixels fastest. An invocation computes tc channels × th rows × tp pixels. Without th
+ * (the row generator, also used for kernels larger than 4×4): per (ci, kh) it loads one input-row
+ * window of (tp−1)·sw + kw floats and the kw taps of its tc channels, then does tc·tp·kw
+ * multiply-adds. With th: per ci it loads the tc·kh·kw taps once and each of the
+ * (th−1)·sh + kh input rows once, and does tc·th·tp·kh·kw multiply-adds, every output still
+ * summing over (ci, kh, kw) in order.
  */
 export const CONV_FORWARD = defineKernel({
   name: "convForward",
@@ -156,9 +167,10 @@ export const CONV_FORWARD = defineKernel({
     oh: "u32",
     ow: "u32",
     owBlocks: "u32",
+    ohBlocks: "u32",
     total: "u32",
   },
-  body: convForwardBody,
+  body: (v) => (v.th === undefined ? convForwardBody(v) : convForwardTileBody(v)),
 });
 
 /** Weights are read as vec4 only where a tap row can be (kw ≥ 3); 1x1 and 2-wide kernels read floats. */
@@ -273,6 +285,147 @@ ${flatMain("t", "p.total")}
   }
   let plane = p.oh * p.ow;
   let ybase = (n * p.cout + co0) * plane + oh * p.ow;
+${writes.join("\n")}
+}`;
+}
+
+/**
+ * {@link CONV_FORWARD} with a th × tp pixel tile: per input channel, every input row that the
+ * tile's th output rows read is loaded once and used for each output row and tap that reads it
+ * (stride 1: th + kh − 1 rows instead of th·kh). Each output still sums over (ci, kh, kw) in order.
+ */
+function convForwardTileBody(v: ConvForwardVariant): string {
+  const g = v;
+  const { tc, tp } = v;
+  const th = v.th ?? 1;
+  const kk = g.kh * g.kw;
+  const win = (tp - 1) * g.sw + g.kw;
+  const rows = (th - 1) * g.sh + g.kh;
+  const staticIn = v.alignIn && (tp * g.sw) % 4 === 0;
+  const vecOut = forwardVecOut(v);
+  const vecW = forwardVecW(g);
+  const pre: string[] = [];
+  let colMask: (s: number) => string;
+  let offset: number | undefined;
+  if (staticIn) {
+    const o = (4 - (g.pw % 4)) % 4;
+    offset = o;
+    for (const q of range(Math.ceil((o + win) / 4))) {
+      pre.push(`let m${4 * q} = ${plus("ix0", 4 * q - o)} >= 0 && ${plus("ix0", 4 * q - o)} < W;`);
+    }
+    colMask = (s) => `m${s + o}`;
+  } else {
+    for (const s of range(win)) pre.push(`let m${s} = ${plus("ix0", s)} >= 0 && ${plus("ix0", s)} < W;`);
+    colMask = (s) => `m${s}`;
+  }
+  for (const r of range(rows)) {
+    pre.push(`let rv${r} = ${plus("iy0", r)} >= 0 && ${plus("iy0", r)} < H;`);
+  }
+  const body: string[] = [];
+  for (const c of range(tc)) {
+    for (const kh of range(g.kh)) {
+      if (vecW) {
+        body.push(
+          ...loadWindow({
+            arr: "w",
+            name: `w${c}_${kh}_`,
+            len: g.kw,
+            start: `i32(wr${c} + ${kh * g.kw}u)`,
+            offset: g.kw % 4 === 0 ? 0 : undefined,
+            mask: null,
+          }),
+        );
+      } else {
+        for (const kw of range(g.kw)) body.push(`let w${c}_${kh}_${kw} = w[wr${c} + ${kh * g.kw + kw}u];`);
+      }
+    }
+  }
+  for (const r of range(rows)) {
+    const uses = range(th).map((t) => [t, r - t * g.sh]).filter(([, k]) => k >= 0 && k < g.kh);
+    if (uses.length === 0) continue;
+    const inner: string[] = [];
+    inner.push(
+      ...loadWindow({
+        arr: "x",
+        name: `x${r}_`,
+        len: win,
+        start: `xp + (${plus("iy0", r)}) * W + ix0`,
+        offset,
+        mask: colMask,
+      }),
+    );
+    for (const [t, k] of uses) {
+      for (const c of range(tc)) {
+        for (const kw of range(g.kw)) {
+          for (const j of range(tp)) {
+            inner.push(`a${c}_${t}_${j} = fma(x${r}_${j * g.sw + kw}, w${c}_${k}_${kw}, a${c}_${t}_${j});`);
+          }
+        }
+      }
+    }
+    body.push(`if (rv${r}) {`, ...inner.map((l) => `  ${l}`), `}`);
+  }
+  const writes: string[] = [];
+  const bias = (c: number) => (v.bias ? ` + b[min(co0 + ${c}u, p.cout - 1u)]` : "");
+  for (const t of range(th)) {
+    writes.push(`  if (oh0 + ${t}u < p.oh) {`);
+    const row = `ybase + ${t}u * p.ow`;
+    if (vecOut) {
+      for (const q of range(tp / 4)) {
+        writes.push(`    if (ow0 + ${4 * q}u < p.ow) {`);
+        for (const c of range(tc)) {
+          const val = `vec4<f32>(${range(4).map((k) => `a${c}_${t}_${4 * q + k}`).join(", ")})${bias(c)}`;
+          writes.push(
+            `      if (co0 + ${c}u < p.cout) { y[(${row} + ${c}u * plane + ow0 + ${
+              4 * q
+            }u) >> 2u] = ${val}; }`,
+          );
+        }
+        writes.push(`    }`);
+      }
+    } else {
+      for (const j of range(tp)) {
+        writes.push(`    if (ow0 + ${j}u < p.ow) {`);
+        for (const c of range(tc)) {
+          writes.push(
+            `      if (co0 + ${c}u < p.cout) { y[${row} + ${c}u * plane + ow0 + ${j}u] = a${c}_${t}_${j}${
+              bias(c)
+            }; }`,
+          );
+        }
+        writes.push(`    }`);
+      }
+    }
+    writes.push(`  }`);
+  }
+  return /* wgsl */ `
+${flatMain("t", "p.total")}
+  let owb = t % p.owBlocks;
+  let r = t / p.owBlocks;
+  let ohb = r % p.ohBlocks;
+  let r2 = r / p.ohBlocks;
+  let n = r2 % p.n;
+  let co0 = (r2 / p.n) * ${tc}u;
+  let ow0 = owb * ${tp}u;
+  let oh0 = ohb * ${th}u;
+  let ix0 = i32(ow0) * ${g.sw} - ${g.pw};
+  let iy0 = i32(oh0) * ${g.sh} - ${g.ph};
+  let H = i32(p.h);
+  let W = i32(p.w);
+  ${pre.join("\n  ")}
+  let wstride = p.cin * ${kk}u;
+  ${range(tc).map((c) => `let wc${c} = min(co0 + ${c}u, p.cout - 1u) * wstride;`).join("\n  ")}
+  ${
+    range(tc).flatMap((c) => range(th).flatMap((t) => range(tp).map((j) => `var a${c}_${t}_${j} = 0.0;`)))
+      .join("\n  ")
+  }
+  for (var ci = 0u; ci < p.cin; ci++) {
+    let xp = i32((n * p.cin + ci) * p.h * p.w);
+    ${range(tc).map((c) => `let wr${c} = wc${c} + ci * ${kk}u;`).join("\n    ")}
+    ${body.join("\n    ")}
+  }
+  let plane = p.oh * p.ow;
+  let ybase = (n * p.cout + co0) * plane + oh0 * p.ow;
 ${writes.join("\n")}
 }`;
 }

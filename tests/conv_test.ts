@@ -268,6 +268,38 @@ const tiled: [string, Cfg, boolean, Tiles][] = [
   ["big tiles, 3x3 stride 1", cfg([1, 6, 12, 20], 17, 3, 1, 1, true), false, BIG],
   ["odd tiles, aligned rows", cfg([2, 3, 16, 20], 5, 4, 2, 1, true), false, ODD],
   ["odd tiles, unaligned rows", cfg([2, 7, 6, 5], 3, 4, 2, 1, true), true, ODD],
+  // 2-D tiles of the direct convolution (th output rows per invocation, each input row loaded once
+  // for every row and tap that reads it), with row, pixel and channel tails.
+  ["2-D tiles, stride 1 (the discriminator's 4x4 layer)", cfg([2, 12, 16, 16], 20, 4, 1, 1, false), false, {
+    forward: { tc: 8, tp: 16, th: 4 },
+    transpose: null,
+    weightGrad: null,
+  }],
+  ["2-D tiles, stride 2, aligned rows", cfg([2, 5, 36, 40], 20, 4, 2, 1, true), false, {
+    forward: { tc: 16, tp: 8, th: 4 },
+    transpose: null,
+    weightGrad: null,
+  }],
+  ["2-D tiles, unaligned rows", cfg([1, 3, 37, 35], 18, 4, 2, 1, false), false, {
+    forward: { tc: 4, tp: 4, th: 3 },
+    transpose: null,
+    weightGrad: null,
+  }],
+  ["2-D tiles, 3x3 stride 1", cfg([1, 6, 12, 20], 17, 3, 1, 1, true), false, {
+    forward: { tc: 8, tp: 8, th: 3 },
+    transpose: null,
+    weightGrad: null,
+  }],
+  ["2-D tiles, 2x1 kernel (scalar weights), stride 1", cfg([2, 5, 9, 10], 6, [2, 1], 1, 0, true), false, {
+    forward: { tc: 4, tp: 4, th: 2 },
+    transpose: null,
+    weightGrad: null,
+  }],
+  ["2-D tiles in the input gradient", cfg([2, 9, 10, 11], 6, 4, 2, 1, true), true, {
+    forward: { tc: 8, tp: 8, th: 3 },
+    transpose: null,
+    weightGrad: null,
+  }],
 ];
 for (const [label, c, transposed, tiles] of tiled) {
   const name = transposed ? "convTranspose2d" : "conv2d";

@@ -59,7 +59,7 @@ export interface ConvTranspose2dOptions extends Conv2dOptions {
 
 /**
  * The ways to compute a direct or transposed convolution: `register` (CONV_FORWARD or
- * CONV_TRANSPOSE with the tile {@link pickTile} picks, the default) and `shared32` / `shared64`
+ * CONV_TRANSPOSE with a register tile picked from the shapes, the default) and `shared32` / `shared64`
  * (CONV_FORWARD_SHARED or CONV_TRANSPOSE_SHARED with 32×32 or 64×64 channel × pixel workgroup
  * tiles). All give equal results (same reduction order and fma).
  */
@@ -70,9 +70,9 @@ export type ConvVariantName = typeof CONV_VARIANTS[number];
 
 /**
  * Tuning knobs. `forward`, `transpose` and `weightGrad` force a register tile for
- * every call (benchmarks and tests use this); null picks one per call from the
- * shapes (see {@link pickTile}). The tile is part of each kernel's variant (pipelines are cached
- * per variant), so changing them is safe.
+ * every call (benchmarks and tests use this); null picks one per shape from a cost model of the
+ * lavapipe software adapter, which the register kernels are written for. The tile is part of each
+ * kernel's variant (pipelines are cached per variant), so changing them is safe.
  */
 export const convTuning = {
   /**
@@ -87,6 +87,17 @@ export const convTuning = {
   weightGradMinThreads: 1024,
   /** Automatic tiles shrink the channel tile until a dispatch has this many invocations. */
   minThreads: 256,
+  /**
+   * Most multiply-adds per input channel in the unrolled body of one invocation of the 2-D tiled
+   * kernels. Lavapipe's compile time grows with it: about 1 s for the one-row kernels' 1024, 3–5 s
+   * for 4096, 5–10 s for 8192 (once per variant; Mesa's shader cache keeps the result).
+   */
+  maxUnroll: 8192,
+  /**
+   * The automatic tiles of the first version ({@link pickTile}: one output row per invocation),
+   * instead of the cost-model picks; for timing old against new in one process.
+   */
+  legacyTiles: false,
 };
 
 /**
@@ -94,6 +105,81 @@ export const convTuning = {
  * amortised over more pixels in wider tiles), used to trade wasted tail pixels for speed.
  */
 const TP_COST: Record<number, number> = { 1: 4, 2: 2.4, 4: 1.6, 8: 1.2, 16: 1 };
+
+/**
+ * What one lavapipe invocation pays, in ns (measured on a Zen 4 core, bench/RESULTS.md): a storage
+ * load runs as a loop over the 8 SIMD lanes with a bounds check per lane and component, about
+ * 5.5 ns per vec4 and 2.2 ns per float and lane, while an fma on a register tile too large for
+ * the registers costs about 0.05 ns and a select 0.03 ns. Loads dominate, so the tiles are chosen
+ * to load as little as possible per multiply-add.
+ */
+const COST = { vec4: 5.5, scalar: 2.2, fma: 0.05, select: 0.03 };
+
+/** Loads and selects of a {@link loadWindow}-style run of `len` floats (static offset or not). */
+function windowCost(len: number, offset: number | undefined): number {
+  if (offset !== undefined) return COST.vec4 * Math.ceil((offset + len) / 4);
+  return COST.vec4 * (((len + 2) >> 2) + 1) + COST.select * 4 * len;
+}
+
+/** Threads lavapipe runs workgroups on (its default is the core count, at most 16). */
+function cores(): number {
+  const n = (globalThis.navigator as Navigator | undefined)?.hardwareConcurrency ?? 2;
+  return Math.max(1, Math.min(16, n));
+}
+
+/** Time of `invocations` lanes of `laneCost` ns in workgroups of 64 spread over the cores. */
+function parallelCost(invocations: number, laneCost: number): number {
+  const wgs = Math.ceil(invocations / 64);
+  return Math.ceil(wgs / cores()) * 64 * laneCost;
+}
+
+/** Tiles already picked, by op, shape and maxUnroll (a step meets the same few shapes every time). */
+const picked = new Map<string, ConvTile>();
+
+function memoTile(op: string, d: ConvDims, pick: (d: ConvDims) => ConvTile): ConvTile {
+  const key = `${op} ${convKey(d)} ${convTuning.maxUnroll}`;
+  let t = picked.get(key);
+  if (!t) picked.set(key, t = pick(d));
+  return t;
+}
+
+/**
+ * The direct convolution's tile for `d`: channels × rows × pixels minimising {@link COST} over
+ * the whole dispatch, with at most 512 accumulators and {@link convTuning}.maxUnroll
+ * multiply-adds in the unrolled body per input channel. Kernels larger than 4×4 keep the row
+ * generator ({@link pickTile}).
+ */
+function pickForwardTile(d: ConvDims): ConvTile {
+  const { g, n, cin, cout, oh, ow } = d;
+  const kk = g.kh * g.kw;
+  if (kk > 16) return pickTile(cout, ow, n * oh);
+  let best: ConvTile = { tc: 1, tp: 1, th: 1 };
+  let bestCost = Infinity;
+  const maxTc = Math.min(32, 2 ** Math.ceil(Math.log2(cout)));
+  for (let tc = 1; tc <= maxTc; tc *= 2) {
+    for (const tp of [1, 2, 4, 8, 16]) {
+      for (let th = 1; th <= 8; th++) {
+        if (tc * tp * th > 512 || tc * tp * th * kk > convTuning.maxUnroll) continue;
+        if (th > 1 && th > oh) continue;
+        const win = (tp - 1) * g.sw + g.kw;
+        const rows = (th - 1) * g.sh + g.kh;
+        const staticIn = d.w % 4 === 0 && (tp * g.sw) % 4 === 0;
+        const xCost = rows * windowCost(win, staticIn ? (4 - (g.pw % 4)) % 4 : undefined);
+        const wCost = tc * g.kh *
+          (g.kw >= 3 ? windowCost(g.kw, g.kw % 4 === 0 ? 0 : undefined) : g.kw * COST.scalar);
+        const perCi = xCost + wCost + COST.fma * tc * tp * th * kk;
+        const store = tc * th * (ow % 4 === 0 && tp % 4 === 0 ? (tp / 4) * COST.vec4 : tp * COST.scalar);
+        const invocations = Math.ceil(cout / tc) * n * Math.ceil(oh / th) * Math.ceil(ow / tp);
+        const cost = parallelCost(invocations, cin * perCi + store);
+        if (cost < bestCost * 0.999) {
+          bestCost = cost;
+          best = { tc, tp, th };
+        }
+      }
+    }
+  }
+  return best;
+}
 
 /** The tile for `channels` output channels and rows of `rowLen` pixels, `rows` rows in all. */
 export function pickTile(channels: number, rowLen: number, rows: number): ConvTile {
@@ -243,9 +329,11 @@ function launchConv(
     });
     return;
   }
-  const tile = convTuning.forward ?? pickTile(cout, ow, n * oh);
+  const tile = convTuning.forward ??
+    (convTuning.legacyTiles ? pickTile(cout, ow, n * oh) : memoTile("conv", d, pickForwardTile));
   const owBlocks = Math.ceil(ow / tile.tp);
-  const total = Math.ceil(cout / tile.tc) * n * oh * owBlocks;
+  const ohBlocks = Math.ceil(oh / (tile.th ?? 1));
+  const total = Math.ceil(cout / tile.tc) * n * ohBlocks * owBlocks;
   const v = {
     ...g,
     tc: tile.tc,
@@ -253,10 +341,11 @@ function launchConv(
     bias: d.bias,
     alignIn: d.w % 4 === 0,
     alignOut: ow % 4 === 0,
+    ...(tile.th === undefined ? {} : { th: tile.th }),
   };
   runtime().dispatch(CONV_FORWARD, v, {
     buffers: { x, w, b, y },
-    uniforms: { n, cin, h, w: d.w, cout, oh, ow, owBlocks, total },
+    uniforms: { n, cin, h, w: d.w, cout, oh, ow, owBlocks, ohBlocks, total },
     workgroups: grid1d(total),
   });
 }
