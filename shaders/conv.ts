@@ -491,7 +491,7 @@ ${flatMain("i", "p.pairs")}
 }`;
 }
 
-/** What {@link CONV_TRANSPOSE} is specialised on: geometry, tile and whether a bias is bound. */
+/** What {@link CONV_TRANSPOSE} is specialised on: geometry, tile (th = 1 when absent) and bias. */
 export interface ConvTransposeVariant extends ConvGeometry, ConvTile {
   /** A bias `b` is bound and added. */
   bias: boolean;
@@ -502,14 +502,16 @@ export interface ConvTransposeVariant extends ConvGeometry, ConvTile {
  * y[n,co,oy,ox] = b[co] + Σ x[n,ci,iy,ix] · w[ci,co,kh,kw] over oy = iy·sh − ph + kh, ox = ix·sw − pw + kw.
  *
  * Bindings: x (vec4s), wp (weights repacked by {@link CONV_REPACK}, vec4s), (b), y,
- * uniforms {n, cin, h, w, cout, oh, ow, qh, qwBlocks, total}.
- * Dispatch: flat index over ⌈cout/tc⌉ · sh · sw · n · qh · qwBlocks (pixels fastest) with
- * qh = ⌈oh/sh⌉, qwBlocks = ⌈⌈ow/sw⌉/tp⌉.
+ * uniforms {n, cin, h, w, cout, oh, ow, qhBlocks, qwBlocks, total}.
+ * Dispatch: flat index over ⌈cout/tc⌉ · sh · sw · n · qhBlocks · qwBlocks (pixels fastest) with
+ * qhBlocks = ⌈⌈oh/sh⌉/th⌉, qwBlocks = ⌈⌈ow/sw⌉/tp⌉.
  *
  * Output pixels of one residue class (oy mod sh, ox mod sw) receive exactly the taps
  * kh ≡ oy+ph (mod sh), kw ≡ ox+pw (mod sw) (a sub-pixel convolution), so only those
- * taps are visited, never a wasted divisibility test. The tp pixels of an invocation
- * are ox, ox+sw, …, which read consecutive input columns.
+ * taps are visited, never a wasted divisibility test. An invocation computes tc channels ×
+ * th rows × tp pixels of one class: rows oy, oy+sh, … and pixels ox, ox+sw, …, which read
+ * consecutive input rows and columns, so per ci each of the th + ⌈kh/sh⌉ − 1 input rows is
+ * loaded once. Every output sums over (ci, kh, kw) in order.
  */
 export const CONV_TRANSPOSE = defineKernel({
   name: "convTranspose",
@@ -527,7 +529,7 @@ export const CONV_TRANSPOSE = defineKernel({
     cout: "u32",
     oh: "u32",
     ow: "u32",
-    qh: "u32",
+    qhBlocks: "u32",
     qwBlocks: "u32",
     total: "u32",
   },
@@ -537,54 +539,69 @@ export const CONV_TRANSPOSE = defineKernel({
 function convTransposeBody(v: ConvTransposeVariant): string {
   const g = v;
   const { tc, tp } = v;
+  const th = v.th ?? 1;
   const nv = Math.ceil(g.kh / g.sh);
   const nu = Math.ceil(g.kw / g.sw);
   const t4 = transposeTaps(g);
   const win = tp + nu - 1;
+  const rows = th + nv - 1;
   const pre: string[] = [];
   // Window slot s holds input column cx0 − (nu−1) + s; tap u and pixel j read slot j − u + nu − 1.
   for (const s of range(win)) {
     pre.push(`let m${s} = ${plus("cx0", s - (nu - 1))} >= 0 && ${plus("cx0", s - (nu - 1))} < W;`);
   }
+  // Input row slot rr holds row qy0 + dy0 − (nv−1) + rr; output row t and tap v read slot t − v + nv − 1.
+  for (const rr of range(rows)) {
+    pre.push(`let iy${rr} = ${plus("i32(qy0) + dy0", rr - (nv - 1))};`);
+    pre.push(`let rv${rr} = iy${rr} >= 0 && iy${rr} < H;`);
+  }
   const body: string[] = [];
   for (const c of range(tc)) {
     for (const q of range(t4 / 4)) body.push(`let wv${c}_${q} = wp[wr${c} + ${q}u];`);
   }
-  for (const vv of range(nv)) {
-    const khCheck = g.kh % g.sh === 0 ? "" : ` && kh${vv} < ${g.kh}`;
-    body.push(`{
-      let iy = i32(qy) + dy${vv};
-      if (iy >= 0 && iy < H${khCheck}) {
-        let rb = i32((xplane + u32(iy)) * p.w);`);
+  // Rows from the last: each output then visits its taps v = 0, 1, … in order, as CONV_TRANSPOSE_SHARED.
+  for (const rr of range(rows).reverse()) {
+    const uses = range(th).map((t) => [t, t + nv - 1 - rr]).filter(([, vv]) => vv >= 0 && vv < nv);
+    body.push(`if (rv${rr}) {`);
     body.push(
       ...loadWindow({
         arr: "x",
-        name: "x",
+        name: `x${rr}_`,
         len: win,
-        start: plus("rb + cx0", -(nu - 1)),
+        start: plus(`xp + iy${rr} * W + cx0`, -(nu - 1)),
         mask: (s) => `m${s}`,
-      }).map((l) => `        ${l}`),
+      }).map((l) => `  ${l}`),
     );
-    for (const c of range(tc)) {
-      for (const u of range(nu)) {
-        const t = vv * nu + u;
-        const wgt = `wv${c}_${t >> 2}.${COMP[t & 3]}`;
-        for (const j of range(tp)) {
-          body.push(`        a${c}_${j} = fma(x${j - u + nu - 1}, ${wgt}, a${c}_${j});`);
+    for (const [t, vv] of uses) {
+      // Taps past the kernel (kh not a multiple of sh) are skipped, as the row loop always did.
+      if (g.kh % g.sh !== 0) body.push(`  if (kh${vv} < ${g.kh}) {`);
+      for (const c of range(tc)) {
+        for (const u of range(nu)) {
+          const tap = vv * nu + u;
+          const wgt = `wv${c}_${tap >> 2}.${COMP[tap & 3]}`;
+          for (const j of range(tp)) {
+            body.push(`  a${c}_${t}_${j} = fma(x${rr}_${j - u + nu - 1}, ${wgt}, a${c}_${t}_${j});`);
+          }
         }
       }
+      if (g.kh % g.sh !== 0) body.push(`  }`);
     }
-    body.push(`      }
-    }`);
+    body.push(`}`);
   }
   const writes: string[] = [];
-  for (const j of range(tp)) {
-    writes.push(`  if (ox0 + ${j * g.sw}u < p.ow) {`);
-    for (const c of range(tc)) {
-      const b = v.bias ? ` + b[co0 + ${c}u]` : "";
-      writes.push(
-        `    if (co0 + ${c}u < p.cout) { y[ybase + ${c}u * plane + ox0 + ${j * g.sw}u] = a${c}_${j}${b}; }`,
-      );
+  for (const t of range(th)) {
+    writes.push(`  if (oy0 + ${t * g.sh}u < p.oh) {`);
+    for (const j of range(tp)) {
+      writes.push(`    if (ox0 + ${j * g.sw}u < p.ow) {`);
+      for (const c of range(tc)) {
+        const b = v.bias ? ` + b[co0 + ${c}u]` : "";
+        writes.push(
+          `      if (co0 + ${c}u < p.cout) { y[ybase + ${c}u * plane + ${t * g.sh}u * p.ow + ox0 + ${
+            j * g.sw
+          }u] = a${c}_${t}_${j}${b}; }`,
+        );
+      }
+      writes.push(`    }`);
     }
     writes.push(`  }`);
   }
@@ -592,36 +609,40 @@ function convTransposeBody(v: ConvTransposeVariant): string {
 ${flatMain("t", "p.total")}
   let qxb = t % p.qwBlocks;
   let r = t / p.qwBlocks;
-  let qy = r % p.qh;
-  let r2 = r / p.qh;
+  let qy0 = (r % p.qhBlocks) * ${th}u;
+  let r2 = r / p.qhBlocks;
   let n = r2 % p.n;
   let r3 = r2 / p.n;
   let cls = r3 % ${g.sw * g.sh}u;
   let rw = cls % ${g.sw}u;
   let rh = cls / ${g.sw}u;
   let co0 = (r3 / ${g.sh * g.sw}u) * ${tc}u;
-  let oy = rh + qy * ${g.sh}u;
+  let oy0 = rh + qy0 * ${g.sh}u;
   let ox0 = rw + qxb * ${tp * g.sw}u;
-  if (oy >= p.oh || ox0 >= p.ow) { return; }
+  if (oy0 >= p.oh || ox0 >= p.ow) { return; }
   let H = i32(p.h);
   let W = i32(p.w);
-  // Taps of this residue class: kh = khBase + sh·v reads input row qy + (rh + ph − kh)/sh (exact division).
+  // Taps of this residue class: kh = khBase + sh·v reads input row qy + (rh + ph − kh)/sh (exact
+  // division), that is qy + dy0 − v.
   let khBase = i32((rh + ${g.ph % g.sh}u) % ${g.sh}u);
   let kwBase = i32((rw + ${g.pw % g.sw}u) % ${g.sw}u);
   ${range(nv).map((vv) => `let kh${vv} = khBase + ${vv * g.sh};`).join("\n  ")}
-  ${range(nv).map((vv) => `let dy${vv} = (i32(rh) + ${g.ph} - kh${vv}) / ${g.sh};`).join("\n  ")}
+  let dy0 = (i32(rh) + ${g.ph} - khBase) / ${g.sh};
   let cx0 = i32(qxb * ${tp}u) + (i32(rw) + ${g.pw} - kwBase) / ${g.sw};
   ${pre.join("\n  ")}
   let wcls = cls * p.cin;
-  ${range(tc).flatMap((c) => range(tp).map((j) => `var a${c}_${j} = 0.0;`)).join("\n  ")}
+  ${
+    range(tc).flatMap((c) => range(th).flatMap((t) => range(tp).map((j) => `var a${c}_${t}_${j} = 0.0;`)))
+      .join("\n  ")
+  }
   for (var ci = 0u; ci < p.cin; ci++) {
-    let xplane = (n * p.cin + ci) * p.h;
+    let xp = i32((n * p.cin + ci) * p.h * p.w);
     let wci = (wcls + ci) * p.cout;
     ${range(tc).map((c) => `let wr${c} = (wci + min(co0 + ${c}u, p.cout - 1u)) * ${t4 / 4}u;`).join("\n    ")}
     ${body.join("\n    ")}
   }
   let plane = p.oh * p.ow;
-  let ybase = (n * p.cout + co0) * plane + oy * p.ow;
+  let ybase = (n * p.cout + co0) * plane + oy0 * p.ow;
 ${writes.join("\n")}
 }`;
 }

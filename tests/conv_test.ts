@@ -300,6 +300,32 @@ const tiled: [string, Cfg, boolean, Tiles][] = [
     transpose: null,
     weightGrad: null,
   }],
+  // 2-D tiles of the transposed convolution (th rows of one residue class per invocation).
+  ["transposed 2-D tiles, stride 2, row tails", cfg([2, 20, 9, 12], 18, 4, 2, 1, true), true, {
+    forward: null,
+    transpose: { tc: 8, tp: 4, th: 4 },
+    weightGrad: null,
+  }],
+  ["transposed 2-D tiles, stride 1", cfg([2, 12, 15, 15], 10, 4, 1, 1, false), true, {
+    forward: null,
+    transpose: { tc: 8, tp: 16, th: 4 },
+    weightGrad: null,
+  }],
+  ["transposed 2-D tiles in the input gradient, stride 1", cfg([2, 12, 16, 16], 20, 4, 1, 1, false), false, {
+    forward: null,
+    transpose: { tc: 4, tp: 8, th: 3 },
+    weightGrad: null,
+  }],
+  ["transposed 2-D tiles, kernel 3 stride 2", cfg([1, 2, 5, 6], 5, 3, 2, 1, true, 1), true, {
+    forward: null,
+    transpose: { tc: 4, tp: 2, th: 3 },
+    weightGrad: null,
+  }],
+  ["transposed 2-D tiles, kernel smaller than the stride", cfg([2, 3, 4, 4], 2, 2, 3, 0, true), true, {
+    forward: null,
+    transpose: { tc: 2, tp: 2, th: 2 },
+    weightGrad: null,
+  }],
 ];
 for (const [label, c, transposed, tiles] of tiled) {
   const name = transposed ? "convTranspose2d" : "conv2d";

@@ -181,6 +181,38 @@ function pickForwardTile(d: ConvDims): ConvTile {
   return best;
 }
 
+/**
+ * The transposed convolution's tile for `d`, per output residue class: channels × rows × pixels
+ * of the class, minimising {@link COST} like {@link pickForwardTile}.
+ */
+function pickTransposeTile(d: ConvDims): ConvTile {
+  const { g, n, cin, cout, oh, ow } = d;
+  const nv = Math.ceil(g.kh / g.sh), nu = Math.ceil(g.kw / g.sw);
+  const qh = Math.ceil(oh / g.sh), qw = Math.ceil(ow / g.sw);
+  const t4 = transposeTaps(g);
+  let best: ConvTile = { tc: 1, tp: 1, th: 1 };
+  let bestCost = Infinity;
+  const maxTc = Math.min(32, 2 ** Math.ceil(Math.log2(cout)));
+  for (let tc = 1; tc <= maxTc; tc *= 2) {
+    for (const tp of [1, 2, 4, 8, 16]) {
+      for (let th = 1; th <= 8; th++) {
+        if (tc * tp * th > 512 || tc * tp * th * nv * nu > convTuning.maxUnroll) continue;
+        if (th > 1 && th > qh) continue;
+        const perCi = tc * (t4 / 4) * COST.vec4 + (th + nv - 1) * windowCost(tp + nu - 1, undefined) +
+          COST.fma * tc * tp * th * nv * nu;
+        const store = tc * th * tp * COST.scalar;
+        const invocations = Math.ceil(cout / tc) * g.sh * g.sw * n * Math.ceil(qh / th) * Math.ceil(qw / tp);
+        const cost = parallelCost(invocations, cin * perCi + store);
+        if (cost < bestCost * 0.999) {
+          bestCost = cost;
+          best = { tc, tp, th };
+        }
+      }
+    }
+  }
+  return best;
+}
+
 /** The tile for `channels` output channels and rows of `rowLen` pixels, `rows` rows in all. */
 export function pickTile(channels: number, rowLen: number, rows: number): ConvTile {
   let tp = 16;
@@ -396,12 +428,17 @@ function launchConvTranspose(
     });
     return;
   }
-  const tile = convTuning.transpose ?? pickTile(cout, qw, n * qh * g.sh * g.sw);
+  const tile = convTuning.transpose ??
+    (convTuning.legacyTiles
+      ? pickTile(cout, qw, n * qh * g.sh * g.sw)
+      : memoTile("convTranspose", d, pickTransposeTile));
+  const th = tile.th ?? 1;
   const qwBlocks = Math.ceil(qw / tile.tp);
-  const total = Math.ceil(cout / tile.tc) * g.sh * g.sw * n * qh * qwBlocks;
-  runtime().dispatch(CONV_TRANSPOSE, { ...g, tc: tile.tc, tp: tile.tp, bias: d.bias }, {
+  const qhBlocks = Math.ceil(qh / th);
+  const total = Math.ceil(cout / tile.tc) * g.sh * g.sw * n * qhBlocks * qwBlocks;
+  runtime().dispatch(CONV_TRANSPOSE, { ...g, tc: tile.tc, tp: tile.tp, th, bias: d.bias }, {
     buffers: { x, wp, b, y },
-    uniforms: { n, cin, h, w: d.w, cout, oh, ow, qh, qwBlocks, total },
+    uniforms: { n, cin, h, w: d.w, cout, oh, ow, qhBlocks, qwBlocks, total },
     workgroups: grid1d(total),
   });
 }
