@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { readImage, resizeRgba, writeImage } from "../cli/image.ts";
 import { decodeCheckpoint } from "../models/checkpoint.ts";
+import { exists } from "../cli/fsutil.ts";
 import { lrFactor } from "../cli/train/schedule.ts";
 import type { MetricsRecord } from "../cli/train/metrics.ts";
 import {
@@ -765,5 +766,167 @@ globalThis.addEventListener("unload", () => {
     Deno.removeSync(tmp, { recursive: true });
   } catch {
     // best effort
+  }
+});
+
+const COLORIZE = join(ROOT, "cli/colorize.ts");
+
+/** Runs `deno task colorize` on one photo with `model`; returns the result and the output path. */
+async function colorize(model: string, dir: string) {
+  const input = join(DATA4, "scene_00.png"), output = join(dir, "colorized.png");
+  const r = await finish(
+    new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", COLORIZE, "-q", "--model", model, input, "-o", output],
+      cwd: ROOT,
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn(),
+  );
+  return { r, output };
+}
+
+Deno.test("--generator resnet-unet and diverse: a tiny run writes a checkpoint of that kind that colorize reads", async () => {
+  const runs = [
+    ["resnet-unet", ["--generator", "resnet-unet", "--size", "32", "--batch", "2"]],
+    ["diverse", [
+      "--generator",
+      "diverse",
+      "--layers",
+      "3",
+      "--filters",
+      "4",
+      "--size",
+      "24",
+      "--batch",
+      "2",
+    ]],
+  ] as const;
+  for (const [kind, args] of runs) {
+    const out = join(tmp, `run-kind-${kind}`);
+    const r = await train("--data", DATA4, "--out", out, ...args, "--ndf", "8", "--max-steps", "1");
+    assert.equal(r.code, 0, explain(r));
+    assert.match(
+      r.stdout,
+      kind === "diverse" ? /model: G diverse generator with 3 layers/ : /model: G ResNet U-Net/,
+    );
+    const path = join(out, "checkpoint.safetensors");
+    const ck = decodeCheckpoint(await Deno.readFile(path), path);
+    assert.equal(ck.generatorConfig.kind, kind);
+    assert.equal(ck.train.step, 1);
+    const { r: c, output } = await colorize(path, out);
+    assert.equal(c.code, 0, explain(c));
+    const img = await readImage(output);
+    assert.equal(img.width, 32);
+  }
+});
+
+Deno.test("--init FILE: the generator starts from the file's (its average), D and optimizers fresh", async () => {
+  // The init file: a U-Net trained 2 steps with a moving average, so its average differs from its weights.
+  const src = join(tmp, "run-init-src");
+  const r0 = await train("--data", DATA4, "--out", src, ...TINY, "--max-steps", "2", "--ema-decay", "0.5");
+  assert.equal(r0.code, 0, explain(r0));
+  const srcPath = join(src, "checkpoint.safetensors");
+  const from = decodeCheckpoint(await Deno.readFile(srcPath), srcPath);
+  const out = join(tmp, "run-init");
+  // The architecture comes from the file: no --n-down/--ngf needed, the same ones are allowed.
+  const r = await train(
+    "--data",
+    DATA4,
+    "--out",
+    out,
+    "--size",
+    "32",
+    "--ndf",
+    "8",
+    "--batch",
+    "4",
+    "--ngf",
+    "8",
+    "--init",
+    srcPath,
+    "--max-steps",
+    "0",
+  );
+  assert.equal(r.code, 0, explain(r));
+  assert.match(r.stdout, /init: G from .*run-init-src.*its moving average/);
+  const path = join(out, "checkpoint.safetensors");
+  const ck = decodeCheckpoint(await Deno.readFile(path), path);
+  assert.deepEqual(ck.generatorConfig, from.generatorConfig);
+  assert.equal(ck.train.step, 0);
+  let differsFromRaw = false;
+  for (const [name, t] of from.generatorEma!) {
+    assert.deepEqual(ck.generator.get(name), t, name);
+    if (!name.endsWith("num_batches_tracked")) {
+      differsFromRaw ||= from.generator.get(name)!.some((x, i) => x !== t[i]);
+    }
+  }
+  assert.ok(differsFromRaw, "the average and the raw weights of the init file should differ");
+  // D is freshly initialised: not the init file's trained D; Adam starts at step 0.
+  let dDiffers = false;
+  for (const [name, t] of from.discriminator!) {
+    if (ck.discriminator!.get(name)!.some((x, i) => x !== t[i])) dDiffers = true;
+  }
+  assert.ok(dDiffers, "D should be fresh, not the init file's");
+  assert.equal(ck.optimizerG!.step, 0);
+  // colorize reads the fine-tuned model.
+  const { r: c } = await colorize(path, out);
+  assert.equal(c.code, 0, explain(c));
+});
+
+Deno.test("generator options: usage errors name both options, exit 2, one line", async () => {
+  const bad = join(tmp, "run-gen-bad");
+  const cases: [string[], RegExp][] = [
+    [
+      ["--generator", "diverse", "--n-down", "5"],
+      /--n-down is an option of --generator unet, not of --generator diverse/,
+    ],
+    [
+      ["--ngf", "8", "--generator", "resnet-unet"],
+      /--ngf is an option of --generator unet, not of --generator resnet-unet/,
+    ],
+    [["--encoder", "resnet34"], /--encoder is an option of --generator resnet-unet, not of --generator unet/],
+    [
+      ["--generator", "resnet-unet", "--layers", "3"],
+      /--layers is an option of --generator diverse, not of --generator resnet-unet/,
+    ],
+    [["--generator", "gan"], /--generator: "gan" is not one of unet, resnet-unet, diverse/],
+    [
+      ["--generator", "resnet-unet", "--size", "48"],
+      /--size 48 must be a multiple of 32 for the ResNet U-Net/,
+    ],
+    [
+      ["--generator", "resnet-unet", "--size", "32", "--batch", "1"],
+      /--batch 1 with --size 32: the ResNet U-Net's batch norm/,
+    ],
+    [
+      ["--init", join(tmp, "nope.safetensors"), "--resume"],
+      /--init FILE starts a new run .* --resume continues/,
+    ],
+    [["--init", join(tmp, "nope.safetensors")], /--init .*nope\.safetensors: /],
+  ];
+  for (const [args, re] of cases) {
+    const r = await train("--data", DATA4, "--out", bad, ...args);
+    assert.equal(r.code, 2, explain(r));
+    assert.match(r.stderr, re);
+    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+  }
+  // --init with a different architecture option.
+  const src = join(tmp, "run-kind-diverse", "checkpoint.safetensors");
+  const r = await train("--data", DATA4, "--out", bad, "--init", src, "--n-down", "5");
+  assert.equal(r.code, 2, explain(r));
+  assert.match(
+    r.stderr,
+    /--init .*: the generator is the file's diverse generator .*, which has no --n-down/,
+  );
+  const r2 = await train("--data", DATA4, "--out", bad, "--init", src, "--generator", "unet");
+  assert.equal(r2.code, 2, explain(r2));
+  assert.match(r2.stderr, /not --generator unet/);
+  assert.equal(await exists(bad), false);
+  const h = await train("--help");
+  for (
+    const opt of ["--generator", "--encoder", "--layers", "--filters", "--noise-channels", "--init FILE"]
+  ) {
+    assert.match(h.stdout, new RegExp(opt));
   }
 });

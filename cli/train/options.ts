@@ -8,6 +8,18 @@ import type { GanMode } from "../../models/pix2pix.ts";
 import type { Checkpoint } from "../../models/checkpoint.ts";
 import type { TrainState } from "./state.ts";
 import { CROP_MODES, type CropMode } from "../dataset.ts";
+import {
+  describeGenerator,
+  type FullGeneratorConfig,
+  GENERATOR_KINDS,
+  type GeneratorConfig,
+  type GeneratorKind,
+  sizeMultipleOf,
+  sizeMultipleReason,
+} from "../../models/generators.ts";
+import { UNET_DEFAULTS } from "../../models/unet.ts";
+import { RESNET_UNET_DEFAULTS } from "../../models/resnet_unet.ts";
+import { DIVERSE_DEFAULTS } from "../../models/diverse.ts";
 
 // The usage error of every command, exported here too for the train modules that throw it.
 export { UsageError };
@@ -22,7 +34,9 @@ Data
                         unreadable files are skipped and counted)
   --cache DIR           where the decoded photos are cached, downscaled to a shorter side of
                         size/0.6 (default DIR/.cache)
-  --size N              training image side in pixels, a multiple of 2^n-down (default 256)
+  --size N              training image side in pixels, a multiple of 2^n-down for the U-Net, of 32
+                        for the ResNet U-Net, any for the diverse generator; at least 24, which the
+                        discriminator's three halvings need (default 256)
   --crops fixed|random  training crops: random (default) takes a fresh square crop of each photo
                         every epoch, its side 60–100% of the shorter side, anywhere in the photo;
                         fixed takes the centre square every epoch. Validation always uses the
@@ -34,9 +48,20 @@ Data
                         fastest (cached in ~/.cache/colorize/autotune.json); pays on real GPUs
 
 Model
-  --ngf N               generator filters in the outermost layer (default 64)
+  --generator unet|resnet-unet|diverse   generator architecture (default unet: pix2pix's U-Net)
+  --n-down N            U-Net downsamplings, at least 5 (default 8: 256 px → 1 px)
+  --ngf N               U-Net filters in the outermost layer (default 64)
+  --encoder resnet18|resnet34   ResNet U-Net encoder (default resnet18); at --size 32 it needs
+                        --batch 2 or more (batch norm of a 1×1 map)
+  --layers N            diverse generator convolutions (default 6)
+  --filters N           diverse generator base width (default 64)
+  --noise-channels N    diverse generator noise channels, 0: one colouring per photo (default 1)
+                        (an option of another generator than the chosen one is a usage error)
+  --init FILE           start the generator from FILE (a shipped, exported, imported or training
+                        checkpoint, as colorize reads it: its moving average if it has one), to
+                        fine-tune it on --data; the discriminator and optimizers start fresh and the
+                        generator's architecture is the file's (not with --resume)
   --ndf N               discriminator filters in the first layer (default 64)
-  --n-down N            generator downsamplings, at least 5 (default 8: 256 px → 1 px)
   --d-norm batch|instance   discriminator normalisation (default batch)
   --gan vanilla|lsgan|hinge adversarial loss (default vanilla: BCE with logits, as pix2pix)
 
@@ -84,9 +109,22 @@ export interface TrainConfig {
   epochs: number;
   pretrainEpochs: number;
   seed: number;
+  /** The generator architecture; the options below it apply to one kind each. */
+  generator: GeneratorKind;
   ngf: number;
-  ndf: number;
   nDown: number;
+  encoder: "resnet18" | "resnet34";
+  layers: number;
+  filters: number;
+  noiseChannels: number;
+  /** `--init FILE`: the generator file a fresh run starts from. */
+  init?: string;
+  /**
+   * The complete configuration of the generator trained: the resumed checkpoint's, the --init file's,
+   * or the one the options above describe (filled in by {@link resolveConfig}).
+   */
+  generatorConfig: FullGeneratorConfig;
+  ndf: number;
   dNorm: "batch" | "instance";
   gan: GanMode;
   dEvery: number;
@@ -121,9 +159,14 @@ const DEFAULTS = {
   epochs: 20,
   pretrainEpochs: 0,
   seed: 0,
+  generator: "unet",
   ngf: 64,
   ndf: 64,
   nDown: 8,
+  encoder: "resnet18",
+  layers: DIVERSE_DEFAULTS.layers,
+  filters: DIVERSE_DEFAULTS.filters,
+  noiseChannels: DIVERSE_DEFAULTS.noiseChannels,
   dNorm: "batch",
   gan: "vanilla",
   dEvery: 1,
@@ -177,9 +220,15 @@ export function parseTrainArgs(args: string[]): { help: boolean; given: Partial<
     epochs: str,
     "pretrain-epochs": str,
     seed: str,
+    generator: str,
     ngf: str,
     ndf: str,
     "n-down": str,
+    encoder: str,
+    layers: str,
+    filters: str,
+    "noise-channels": str,
+    init: str,
     "d-norm": str,
     gan: str,
     "d-every": str,
@@ -203,13 +252,19 @@ export function parseTrainArgs(args: string[]): { help: boolean; given: Partial<
     data: v.data,
     out: v.out,
     cache: v.cache,
-    size: num("size", v.size, { int: true, min: 32 }),
+    size: num("size", v.size, { int: true, min: 24 }),
     crops: choice("crops", v.crops, CROP_MODES),
     batch: num("batch", v.batch, { int: true, min: 1 }),
     epochs: num("epochs", v.epochs, { int: true, min: 0 }),
     pretrainEpochs: num("pretrain-epochs", v["pretrain-epochs"], { int: true, min: 0 }),
     seed: num("seed", v.seed, { int: true, min: 0, max: Number.MAX_SAFE_INTEGER }),
+    generator: choice("generator", v.generator, GENERATOR_KINDS),
     ngf: num("ngf", v.ngf, { int: true, min: 1 }),
+    encoder: choice("encoder", v.encoder, ["resnet18", "resnet34"] as const),
+    layers: num("layers", v.layers, { int: true, min: 2 }),
+    filters: num("filters", v.filters, { int: true, min: 1 }),
+    noiseChannels: num("noise-channels", v["noise-channels"], { int: true, min: 0 }),
+    init: v.init,
     ndf: num("ndf", v.ndf, { int: true, min: 1 }),
     nDown: num("n-down", v["n-down"], { int: true, min: 5, max: 12 }),
     dNorm: choice("d-norm", v["d-norm"], ["batch", "instance"] as const),
@@ -232,7 +287,104 @@ export function parseTrainArgs(args: string[]): { help: boolean; given: Partial<
     force: v.force,
   };
   for (const k of Object.keys(given) as (keyof TrainConfig)[]) if (given[k] === undefined) delete given[k];
+  if (given.init !== undefined && given.resume) {
+    throw new UsageError(
+      "--init FILE starts a new run from a generator, --resume continues the run in --out: give one of them",
+    );
+  }
   return { help: !!v.help, given };
+}
+
+/** The options of one generator kind each: TrainConfig key → [flag, kind]. */
+const KIND_OPTIONS = {
+  nDown: ["n-down", "unet"],
+  ngf: ["ngf", "unet"],
+  encoder: ["encoder", "resnet-unet"],
+  layers: ["layers", "diverse"],
+  filters: ["filters", "diverse"],
+  noiseChannels: ["noise-channels", "diverse"],
+} as const satisfies Record<string, readonly [string, GeneratorKind]>;
+
+/** The architecture options: --generator and those of {@link KIND_OPTIONS}. */
+const ARCH_KEYS = ["generator", ...Object.keys(KIND_OPTIONS)] as (
+  | "generator"
+  | keyof typeof KIND_OPTIONS
+)[];
+
+/** The architecture options that describe a generator configuration (those of its kind). */
+function archOptions(c: FullGeneratorConfig): Partial<TrainConfig> {
+  if (c.kind === "resnet-unet") return { generator: "resnet-unet", encoder: c.encoder };
+  if (c.kind === "diverse") {
+    return { generator: "diverse", layers: c.layers, filters: c.filters, noiseChannels: c.noiseChannels };
+  }
+  return { generator: "unet", nDown: c.nDown, ngf: c.ngf };
+}
+
+/** The complete configuration the architecture options of `c` describe (defaults for the rest). */
+function configFromOptions(c: TrainConfig): FullGeneratorConfig {
+  if (c.generator === "resnet-unet") return { ...RESNET_UNET_DEFAULTS, encoder: c.encoder };
+  if (c.generator === "diverse") {
+    return { ...DIVERSE_DEFAULTS, layers: c.layers, filters: c.filters, noiseChannels: c.noiseChannels };
+  }
+  return { ...UNET_DEFAULTS, nDown: c.nDown, ngf: c.ngf };
+}
+
+/**
+ * The generator configuration a fresh run builds: `{ nDown, ngf }` for the U-Net, without `kind`, as
+ * runs have always passed it (the same seed gives the same weights as before).
+ */
+export function freshGeneratorConfig(c: TrainConfig): GeneratorConfig {
+  if (c.generator === "resnet-unet") return { kind: "resnet-unet", encoder: c.encoder };
+  if (c.generator === "diverse") {
+    return { kind: "diverse", layers: c.layers, filters: c.filters, noiseChannels: c.noiseChannels };
+  }
+  return { nDown: c.nDown, ngf: c.ngf };
+}
+
+/**
+ * Sets the generator of `c`: the one in `file` (the resumed checkpoint, whose architecture wins with a
+ * warning, or the --init file, which must agree with every architecture option given), or the one the
+ * options describe, each of which must belong to the chosen --generator.
+ */
+function resolveGenerator(
+  c: TrainConfig,
+  given: Partial<TrainConfig>,
+  file: { config: FullGeneratorConfig; resume: boolean } | null,
+  warn: (s: string) => void,
+) {
+  if (!file) {
+    for (const [k, [flag, kind]] of Object.entries(KIND_OPTIONS)) {
+      if (given[k as keyof TrainConfig] !== undefined && kind !== c.generator) {
+        throw new UsageError(
+          `--${flag} is an option of --generator ${kind}, not of --generator ${c.generator}`,
+        );
+      }
+    }
+    c.generatorConfig = configFromOptions(c);
+    return;
+  }
+  const saved = archOptions(file.config);
+  for (const k of ARCH_KEYS) {
+    const g = given[k], s = saved[k];
+    if (g === undefined || g === s) continue;
+    const flag = k === "generator" ? "generator" : KIND_OPTIONS[k][0];
+    if (file.resume) {
+      warn(
+        s === undefined
+          ? `--resume: the model is the checkpoint's ${
+            describeGenerator(file.config)
+          } (ignoring --${flag} ${g})`
+          : `--resume: the model is the checkpoint's, ${k}=${s} (ignoring ${g})`,
+      );
+    } else {
+      throw new UsageError(
+        `--init ${c.init}: the generator is the file's ${describeGenerator(file.config)}, ` +
+          (s === undefined ? `which has no --${flag}` : `not --${flag} ${g}`) + " (leave the option out)",
+      );
+    }
+  }
+  Object.assign(c, saved);
+  c.generatorConfig = file.config;
 }
 
 /** Fills defaults in; on --resume the data-order settings come from the checkpoint. */
@@ -240,6 +392,7 @@ export function resolveConfig(
   given: Partial<TrainConfig>,
   ck: Checkpoint | null,
   warn: (s: string) => void,
+  init: Checkpoint | null = null,
 ): TrainConfig {
   const saved = ck ? (ck.train as Partial<TrainState>) : null;
   const c = {
@@ -269,14 +422,12 @@ export function resolveConfig(
       warn(`--resume: keeping the checkpoint's crops=${crops} (ignoring ${given.crops})`);
     }
     c.crops = crops;
-    // The architecture is the checkpoint's.
+    // The architecture is the checkpoint's (the generator's: see resolveGenerator).
     const arch: Partial<TrainConfig> = {
-      nDown: ck!.generatorConfig.nDown,
-      ngf: ck!.generatorConfig.ngf,
       ndf: ck!.discriminatorConfig?.ndf,
       dNorm: ck!.discriminatorConfig?.norm,
     };
-    for (const k of ["nDown", "ngf", "ndf", "dNorm"] as const) {
+    for (const k of ["ndf", "dNorm"] as const) {
       const s = arch[k];
       if (s === undefined) continue;
       if (given[k] !== undefined && given[k] !== s) {
@@ -311,6 +462,12 @@ export function resolveConfig(
       c.emaDecay = ck!.emaDecay!;
     }
   }
+  const file = ck
+    ? { config: ck.generatorConfig, resume: true }
+    : init
+    ? { config: init.generatorConfig, resume: false }
+    : null;
+  resolveGenerator(c, given, file, warn);
   if (!c.data) throw new UsageError(DATA_REQUIRED);
   if (!(c.emaDecay < 1)) throw new UsageError(`--ema-decay ${c.emaDecay}: must be below 1 (e.g. 0.999)`);
   if (c.decayEpochs > c.pretrainEpochs + c.epochs) {
@@ -319,7 +476,14 @@ export function resolveConfig(
         `(--pretrain-epochs + --epochs)`,
     );
   }
-  const m = 2 ** c.nDown;
+  const gc = c.generatorConfig, m = sizeMultipleOf(gc);
+  if (c.size % m !== 0 && gc.kind !== undefined && gc.kind !== "unet") {
+    throw new UsageError(
+      `--size ${c.size} must be a multiple of ${m} for the ${describeGenerator(gc)} (${
+        sizeMultipleReason(gc)
+      })`,
+    );
+  }
   if (c.size % m !== 0) {
     const p = Math.log2(c.size & -c.size); // the largest power of two dividing the size
     throw new UsageError(
@@ -328,6 +492,12 @@ export function resolveConfig(
           ? `with --size ${c.size} use --n-down ${p} or less`
           : "the U-Net needs n-down ≥ 5, so a multiple of 32") +
         ")",
+    );
+  }
+  if (gc.kind === "resnet-unet" && gc.norm === "batch" && c.size === 32 && c.batch < 2) {
+    throw new UsageError(
+      `--batch ${c.batch} with --size 32: the ResNet U-Net's batch norm sees a 1×1 map there, ` +
+        "which needs --batch 2 or more (or a larger --size)",
     );
   }
   return c;

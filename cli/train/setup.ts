@@ -20,6 +20,8 @@ export interface OpenedRun {
   cfg: TrainConfig;
   /** The checkpoint resumed, null for a fresh run. */
   ck: Checkpoint | null;
+  /** The --init file whose generator a fresh run starts from, null without --init. */
+  init: Checkpoint | null;
   rt: Runtime;
   ds: Dataset;
   files: RunFiles;
@@ -37,7 +39,8 @@ export async function openRun(given: Partial<TrainConfig>, err: (s: string) => v
   if (!given.data && !given.resume) throw new UsageError(DATA_REQUIRED);
   const files = new RunFiles(given.out ?? DEFAULT_OUT);
   const ck = await readResumedCheckpoint(given, files);
-  const cfg = resolveConfig(given, ck, (s) => err(`train: ${s}`));
+  const init = given.init === undefined ? null : await readInitFile(given.init);
+  const cfg = resolveConfig(given, ck, (s) => err(`train: ${s}`), init);
   const discardFolders = await createRunFolder(files.dir);
   try {
     let rt;
@@ -52,7 +55,7 @@ export async function openRun(given: Partial<TrainConfig>, err: (s: string) => v
       if (cache.warning) err(`train: ${cache.warning}`);
     }
     const ds = await openDataset(cfg, err);
-    return { cfg, ck, rt, ds, files, discardFolders };
+    return { cfg, ck, init, rt, ds, files, discardFolders };
   } catch (e) {
     await discardFolders();
     throw e;
@@ -154,6 +157,24 @@ async function readResumedCheckpoint(
     );
   }
   return ck;
+}
+
+/**
+ * The generator file of --init: any file colorize reads (a shipped or exported model, a training
+ * checkpoint, an imported or PyTorch generator); a problem is a {@link UsageError} naming it.
+ */
+async function readInitFile(path: string): Promise<Checkpoint> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (e) {
+    throw new UsageError(`--init ${path}: ${osProblem(e)}`);
+  }
+  try {
+    return decodeCheckpoint(bytes, path);
+  } catch (e) {
+    throw new UsageError(`--init: ${errorLine(e)}`);
+  }
 }
 
 /** Decodes (or reads from the cache) the photos of `cfg.data`, with a progress bar. */

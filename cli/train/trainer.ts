@@ -9,6 +9,7 @@ import type { Runtime } from "../../engine/gpu.ts";
 import { manualSeed } from "../../engine/random.ts";
 import { keep, tidy } from "../../engine/tensor.ts";
 import { Pix2Pix } from "../../models/pix2pix.ts";
+import { describeGenerator } from "../../models/generators.ts";
 import { type Checkpoint, encodeCheckpoint, restorePix2Pix } from "../../models/checkpoint.ts";
 import {
   type Dataset,
@@ -21,7 +22,7 @@ import {
 } from "../dataset.ts";
 import { formatDuration, ProgressBar } from "../progress.ts";
 import { appendLine, atomicWrite } from "../fsutil.ts";
-import { type TrainConfig, UsageError } from "./options.ts";
+import { freshGeneratorConfig, type TrainConfig, UsageError } from "./options.ts";
 import type { OpenedRun } from "./setup.ts";
 import type { RunFiles } from "./files.ts";
 import { initialTrainState, latestPhase, type TrainState } from "./state.ts";
@@ -138,12 +139,16 @@ export class Trainer {
     if (trainIdx.length === 0) {
       throw new UsageError("data: no training images left after the validation split");
     }
+    const arch = cfg.generatorConfig;
+    if (arch.kind === "resnet-unet" && arch.norm === "batch" && cfg.size === 32 && trainIdx.length < 2) {
+      throw new UsageError("data: the ResNet U-Net at --size 32 needs batches of 2 or more training photos");
+    }
     const metricSet = valIdx.slice(0, cfg.valImages);
     // Samples come from validation photos (never trained on); a run without a split shows training photos.
     const sampleSet = (valIdx.length ? valIdx : trainIdx).slice(0, 4);
     const stepsPerEpoch = epochPlan(trainIdx, cfg.seed, 0, cfg.batch).batches.length;
 
-    const model = buildModel(cfg, ck, given);
+    const model = buildModel(cfg, ck, run.init, given);
     const state = initialTrainState(cfg, ck ? (ck.train as Partial<TrainState>) : null);
     if (cfg.emaDecay > 0 && !model.ema) {
       model.enableEma(cfg.emaDecay);
@@ -159,7 +164,7 @@ export class Trainer {
         (cfg.maxSteps !== null ? ` max-steps=${cfg.maxSteps}` : ""),
     );
     out(
-      `model: G U-Net n-down=${gc.nDown} ngf=${gc.ngf} ${gc.norm} norm (${gParams}M params); ` +
+      `model: G ${describeGenerator(gc)} (${gParams}M params); ` +
         `D PatchGAN ndf=${dc.ndf} ${dc.norm} norm (${dParams}M); ` +
         `gan=${o.gan} lambda-l1=${o.lambdaL1} lr=${lr} betas=${o.beta1}/${o.beta2} d-every=${cfg.dEvery}`,
     );
@@ -167,6 +172,10 @@ export class Trainer {
       `split: ${trainIdx.length} train / ${valIdx.length} val (val metrics on ${metricSet.length}), ` +
         `${stepsPerEpoch} step${stepsPerEpoch === 1 ? "" : "s"} per epoch; device: ${run.rt.adapterName}`,
     );
+    if (run.init) {
+      const weights = run.init.generatorEma ? "its moving average" : "its weights";
+      out(`init: G from ${cfg.init} (${weights}); D and the optimizers start fresh`);
+    }
     if (ck) {
       const { step, epoch, stepInEpoch } = state;
       out(`resume: ${files.checkpoint} at step ${step} (epoch ${epoch + 1}, step ${stepInEpoch} in it)`);
@@ -483,16 +492,31 @@ export class Trainer {
 
 /**
  * The model to train: the resumed checkpoint's, with --lr, --lambda-l1 and --gan when given again,
- * or a fresh one initialised from --seed.
+ * or a fresh one initialised from --seed, whose generator then takes the --init file's weights (its
+ * moving average when it has one, as colorize uses).
  */
-function buildModel(cfg: TrainConfig, ck: Checkpoint | null, given: Partial<TrainConfig>): Pix2Pix {
+function buildModel(
+  cfg: TrainConfig,
+  ck: Checkpoint | null,
+  init: Checkpoint | null,
+  given: Partial<TrainConfig>,
+): Pix2Pix {
   const overrides: Record<string, unknown> = {};
   for (const k of ["lr", "lambdaL1", "gan"] as const) if (given[k] !== undefined) overrides[k] = given[k];
   if (ck) return restorePix2Pix(ck, overrides);
   manualSeed(cfg.seed);
-  return new Pix2Pix(
-    { nDown: cfg.nDown, ngf: cfg.ngf },
+  const model = new Pix2Pix(
+    init ? init.generatorConfig : freshGeneratorConfig(cfg),
     { ndf: cfg.ndf, norm: cfg.dNorm },
     { lr: cfg.lr, lambdaL1: cfg.lambdaL1, gan: cfg.gan },
   );
+  if (init) {
+    try {
+      model.G.loadStateDict(init.generatorEma ?? init.generator);
+    } catch (e) {
+      model.dispose();
+      throw new UsageError(`--init ${init.source}: ${(e as Error).message}`);
+    }
+  }
+  return model;
 }

@@ -10,7 +10,7 @@ import { mul, sub } from "../../engine/ops/elementwise.ts";
 import { zeros } from "../../engine/ops/buffers.ts";
 import { l1Loss } from "../../engine/ops/loss.ts";
 import { runSumChannels } from "../../engine/ops/reduce.ts";
-import type { Unet } from "../../models/unet.ts";
+import type { Generator } from "../../models/generators.ts";
 import { type Dataset, loadPlanes, toBatch } from "../dataset.ts";
 import type { RgbaImage, SampleRow } from "../plot.ts";
 import { colorfulness } from "../eval.ts";
@@ -36,7 +36,7 @@ export interface Evaluation extends ValMetrics {
  * moving average (which is always in eval mode).
  */
 export async function evaluate(
-  G: Unet,
+  G: Generator,
   ds: Dataset,
   metricSet: number[],
   sampleSet: number[],
