@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { assertClose, gpu, rng } from "./helpers.ts";
 import {
+  BORDER_MARGIN,
   colorizeGeometry,
   colorizeLab,
   colorizeRgba,
@@ -61,10 +62,10 @@ Deno.test("geometry: padding plan splits equally, reflects, falls back to edge w
 });
 
 Deno.test("geometry: hand-computed model input (reflect pad, identity and area resize)", () => {
-  // 4×2 image padded to 4×4: one row above and one below, mirrored (numpy "reflect"):
+  // Margin 0 (the plain square of the longer side): 4×2 image padded to 4×4: one row above and one below, mirrored (numpy "reflect"):
   // padded rows = [row1, row0, row1, row0].
   const L = Float32Array.of(0, 10, 20, 30, 40, 50, 60, 70);
-  const x = modelInput(L, colorizeGeometry(4, 2, 4));
+  const x = modelInput(L, colorizeGeometry(4, 2, 4, 0));
   const r0 = [0, 10, 20, 30], r1 = [40, 50, 60, 70];
   const want = [...r1, ...r0, ...r1, ...r0].map((v) => v / 50 - 1);
   // Weights of exactly 1 at scale 1: the only error is f32 rounding of v/50 − 1.
@@ -74,7 +75,7 @@ Deno.test("geometry: hand-computed model input (reflect pad, identity and area r
   const sq = Float32Array.from({ length: 16 }, (_, i) => i * 5);
   const mean = (a: number[]) => a.reduce((s, v) => s + v, 0) / a.length;
   assertClose(
-    modelInput(sq, colorizeGeometry(4, 4, 2)),
+    modelInput(sq, colorizeGeometry(4, 4, 2, 0)),
     [mean([0, 5, 20, 25]), mean([10, 15, 30, 35]), mean([40, 45, 60, 65]), mean([50, 55, 70, 75])].map((v) =>
       v / 50 - 1
     ),
@@ -92,20 +93,53 @@ Deno.test("geometry: hand-computed model input (reflect pad, identity and area r
 Deno.test("geometry: output crop at scale 1 is exact; enlarging is bilinear with clamped edges", () => {
   // A 4×2 image at size 4: rows 1 and 2 of the model's output are the image (padding 1 above).
   const plane = Float32Array.from({ length: 16 }, (_, i) => i);
-  assert.deepEqual([...modelOutputToImage(plane, colorizeGeometry(4, 2, 4))], [4, 5, 6, 7, 8, 9, 10, 11]);
+  assert.deepEqual([...modelOutputToImage(plane, colorizeGeometry(4, 2, 4, 0))], [4, 5, 6, 7, 8, 9, 10, 11]);
   // A 2×4 image: columns 1 and 2 (padding 1 on the left).
-  assert.deepEqual([...modelOutputToImage(plane, colorizeGeometry(2, 4, 4))], [1, 2, 5, 6, 9, 10, 13, 14]);
+  assert.deepEqual([...modelOutputToImage(plane, colorizeGeometry(2, 4, 4, 0))], [1, 2, 5, 6, 9, 10, 13, 14]);
   // 2×2 model output → 4×4 image: pixel centres at model coordinates −0.25, 0.25, 0.75, 1.25 (clamped),
   // so each axis interpolates with fractions f = [0, 0.25, 0.75, 1].
   const small = Float32Array.of(0, 1, 2, 3);
   const f = [0, 0.25, 0.75, 1];
   const want = f.flatMap((fy) => f.map((fx) => fx + 2 * fy));
-  assertClose(modelOutputToImage(small, colorizeGeometry(4, 4, 2)), want, { atol: 1e-6 }, "2 → 4");
+  assertClose(modelOutputToImage(small, colorizeGeometry(4, 4, 2, 0)), want, { atol: 1e-6 }, "2 → 4");
+});
+
+Deno.test("geometry: a margin of reflected context on every side, and the crop maps back exactly", () => {
+  // The default keeps every picture edge away from the network's zero-padded border (MODEL.md, Failure cases).
+  assert.ok(BORDER_MARGIN > 0);
+  for (const [w, h] of [[100, 60], [61, 97], [33, 33]]) {
+    const long = Math.max(w, h), m = Math.round(BORDER_MARGIN * long);
+    const g = colorizeGeometry(w, h, 32);
+    assert.equal(g.side, long + 2 * m, `${w}×${h}`);
+    assert.deepEqual(g, colorizeGeometry(w, h, 32, BORDER_MARGIN));
+  }
+  // 4×2 with margin 1/4 (1 pixel) in a square of side 6, at size 6 (scale 1).
+  const g = colorizeGeometry(4, 2, 6, 0.25);
+  assert.equal(g.side, 6);
+  assert.deepEqual(g.padX, { before: 1, after: 1, mode: "reflect" });
+  assert.deepEqual(g.padY, { before: 2, after: 2, mode: "edge" });
+  // Input: columns [1, 0, 1, 2, 3, 2] (reflected), rows [0, 0, 0, 1, 1, 1] (replicated).
+  const L = Float32Array.of(0, 10, 20, 30, 40, 50, 60, 70);
+  const cols = [1, 0, 1, 2, 3, 2], rows = [0, 0, 0, 1, 1, 1];
+  const want = rows.flatMap((r) => cols.map((c) => L[4 * r + c] / 50 - 1));
+  assertClose(modelInput(L, g), want, { atol: 1e-6 }, "4×2 in a 6-square");
+  // Output: the image is model rows 2–3, columns 1–4, picked exactly.
+  const plane = Float32Array.from({ length: 36 }, (_, i) => i);
+  assert.deepEqual([...modelOutputToImage(plane, g)], [13, 14, 15, 16, 19, 20, 21, 22]);
+  // Margin 0 is the plain square of the longer side.
+  assert.equal(colorizeGeometry(100, 60, 32, 0).side, 100);
 });
 
 Deno.test("geometry: constants stay constant through pad, resize and crop for any aspect", () => {
-  for (const [w, h, size] of [[97, 61, 32], [200, 7, 64], [5, 300, 32], [33, 33, 64], [1, 1, 32]]) {
-    const g = colorizeGeometry(w, h, size);
+  for (
+    const [w, h, size, margin] of [[97, 61, 32], [200, 7, 64], [5, 300, 32], [33, 33, 64], [1, 1, 32], [
+      97,
+      61,
+      32,
+      0,
+    ]]
+  ) {
+    const g = colorizeGeometry(w, h, size, margin);
     const x = modelInput(new Float32Array(w * h).fill(40), g);
     // Weights sum to 1 up to f32 rounding of a few terms.
     assertClose(x, new Float32Array(size * size).fill(40 / 50 - 1), { atol: 1e-5 }, `${w}×${h} in`);
@@ -860,7 +894,9 @@ Deno.test("colorizeRgba works with every generator kind; sizes are multiples of 
   ];
   for (const [G, size, bad] of models) {
     const name = G.constructor.name;
-    const out = await colorizeRgba(G, img, size, { seed: 3 });
+    // Margin 0: with the default margin this random U-Net's ab at pixel 0 lands out of gamut and the
+    // clipping moves L by 1.25; this test is about generator kinds, the geometry tests cover the margin.
+    const out = await colorizeRgba(G, img, size, { seed: 3, margin: 0 });
     assert.equal(out.width, 45, name);
     assert.equal(out.height, 20, name);
     assertClose(lightness(out), lightness(img), { atol: 1 }, `${name}: L kept`);
