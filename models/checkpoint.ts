@@ -34,6 +34,7 @@ import {
   type SafetensorsInput,
   toFloat32,
 } from "../engine/safetensors.ts";
+import { addNormShapes } from "./state_shapes.ts";
 
 /** The `format` metadata value that marks our checkpoints. */
 export const CHECKPOINT_FORMAT = "pix2pix-colorize";
@@ -233,15 +234,7 @@ export function generatorTensorShapes(c: FullGeneratorConfig): Map<string, numbe
  */
 export function unetTensorShapes(c: UnetConfig): Map<string, number[]> {
   const out = new Map<string, number[]>();
-  const norm = (p: string, ch: number) => {
-    out.set(`${p}.weight`, [ch]);
-    out.set(`${p}.bias`, [ch]);
-    if (c.norm === "batch") {
-      out.set(`${p}.running_mean`, [ch]);
-      out.set(`${p}.running_var`, [ch]);
-      out.set(`${p}.num_batches_tracked`, []);
-    }
-  };
+  const norm = (p: string, ch: number) => addNormShapes(out, p, ch, c.norm);
   const f = c.ngf;
   // Blocks from the outside in: [nf, ni, kind]; the outermost reads inputChannels and writes outputChannels.
   const blocks: [number, number][] = [[f, 2 * f], [2 * f, 4 * f], [4 * f, 8 * f]];

@@ -23,6 +23,7 @@ import { icnr_, kaimingNormal_, zeros_ } from "../engine/init.ts";
 import { add, relu, tanh } from "../engine/ops/elementwise.ts";
 import { concat } from "../engine/ops/shape.ts";
 import { fmtShape, type Tensor } from "../engine/tensor.ts";
+import { addNormShapes } from "./state_shapes.ts";
 
 /** Generator configuration; stored in checkpoints (the `kind` tells it from a {@link UnetConfig}). */
 export interface ResnetUnetConfig {
@@ -358,15 +359,7 @@ export function checkResnetUnetConfig(c: ResnetUnetConfig): void {
  */
 export function resnetUnetTensorShapes(c: ResnetUnetConfig): Map<string, number[]> {
   const out = new Map<string, number[]>();
-  const norm = (p: string, ch: number) => {
-    out.set(`${p}.weight`, [ch]);
-    out.set(`${p}.bias`, [ch]);
-    if (c.norm === "batch") {
-      out.set(`${p}.running_mean`, [ch]);
-      out.set(`${p}.running_var`, [ch]);
-      out.set(`${p}.num_batches_tracked`, []);
-    }
-  };
+  const norm = (p: string, ch: number) => addNormShapes(out, p, ch, c.norm);
   // fastai's conv_layer: "0" the 3×3 convolution, "2" its norm.
   const convLayer = (p: string, ni: number, nf: number) => {
     out.set(`${p}.0.weight`, [nf, ni, 3, 3]);
