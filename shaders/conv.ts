@@ -68,11 +68,6 @@ export interface ConvTile {
   th?: number;
   /** Weight gradient only: channels of `b` per invocation (absent: 1, and the row generator). */
   tcb?: number;
-  /**
-   * Transposed convolution only: read the weights in their own layout, one float per tap, instead
-   * of vec4s of weights repacked by {@link CONV_REPACK} (cheaper when few pixels share them).
-   */
-  direct?: boolean;
 }
 
 function range(n: number): number[] {
@@ -527,7 +522,7 @@ export const CONV_TRANSPOSE = defineKernel({
   name: "convTranspose",
   bindings: (v: ConvTransposeVariant) => [
     read("x", "vec4<f32>"),
-    v.direct ? read("w") : read("wp", "vec4<f32>"),
+    read("wp", "vec4<f32>"),
     ...(v.bias ? [read("b")] : []),
     write("y"),
   ],
@@ -567,26 +562,7 @@ function convTransposeBody(v: ConvTransposeVariant): string {
   }
   const body: string[] = [];
   for (const c of range(tc)) {
-    if (v.direct) {
-      for (const tap of range(nv * nu)) {
-        body.push(`let wt${c}_${tap} = select(0.0, w[wr${c} + wo${tap}], wok${tap});`);
-      }
-    } else {
-      for (const q of range(t4 / 4)) body.push(`let wv${c}_${q} = wp[wr${c} + ${q}u];`);
-    }
-  }
-  // Where each tap's weight is: in its own layout, (kh·kw + kw) within the (ci, co) block, 0 past
-  // the kernel; repacked, component tap % 4 of vec4 tap / 4 of the class's row.
-  const weight = (
-    c: number,
-    tap: number,
-  ) => (v.direct ? `wt${c}_${tap}` : `wv${c}_${tap >> 2}.${COMP[tap & 3]}`);
-  if (v.direct) {
-    for (const tap of range(nv * nu)) {
-      const vv = Math.floor(tap / nu), u = tap % nu;
-      pre.push(`let wok${tap} = kh${vv} < ${g.kh} && kwBase + ${u * g.sw} < ${g.kw};`);
-      pre.push(`let wo${tap} = u32(kh${vv} * ${g.kw} + kwBase + ${u * g.sw});`);
-    }
+    for (const q of range(t4 / 4)) body.push(`let wv${c}_${q} = wp[wr${c} + ${q}u];`);
   }
   // Rows from the last: each output then visits its taps v = 0, 1, … in order, as CONV_TRANSPOSE_SHARED.
   for (const rr of range(rows).reverse()) {
@@ -606,7 +582,8 @@ function convTransposeBody(v: ConvTransposeVariant): string {
       if (g.kh % g.sh !== 0) body.push(`  if (kh${vv} < ${g.kh}) {`);
       for (const c of range(tc)) {
         for (const u of range(nu)) {
-          const wgt = weight(c, vv * nu + u);
+          const tap = vv * nu + u;
+          const wgt = `wv${c}_${tap >> 2}.${COMP[tap & 3]}`;
           for (const j of range(tp)) {
             body.push(`  a${c}_${t}_${j} = fma(x${rr}_${j - u + nu - 1}, ${wgt}, a${c}_${t}_${j});`);
           }
@@ -666,13 +643,7 @@ ${flatMain("t", "p.total")}
   for (var ci = 0u; ci < p.cin; ci++) {
     let xp = i32((n * p.cin + ci) * p.h * p.w);
     let wci = (wcls + ci) * p.cout;
-    ${
-    range(tc).map((c) =>
-      v.direct
-        ? `let wr${c} = (ci * p.cout + min(co0 + ${c}u, p.cout - 1u)) * ${g.kh * g.kw}u;`
-        : `let wr${c} = (wci + min(co0 + ${c}u, p.cout - 1u)) * ${t4 / 4}u;`
-    ).join("\n    ")
-  }
+    ${range(tc).map((c) => `let wr${c} = (wci + min(co0 + ${c}u, p.cout - 1u)) * ${t4 / 4}u;`).join("\n    ")}
     ${body.join("\n    ")}
   }
   let plane = p.oh * p.ow;

@@ -326,47 +326,6 @@ const tiled: [string, Cfg, boolean, Tiles][] = [
     transpose: { tc: 2, tp: 2, th: 2 },
     weightGrad: null,
   }],
-  // Transposed convolution reading the weights in their own layout (no repack).
-  ["transposed, weights read directly, stride 2", cfg([2, 20, 9, 12], 18, 4, 2, 1, true), true, {
-    forward: null,
-    transpose: { tc: 8, tp: 4, th: 4, direct: true },
-    weightGrad: null,
-  }],
-  ["transposed, weights read directly, stride 1", cfg([2, 12, 15, 15], 10, 4, 1, 1, false), true, {
-    forward: null,
-    transpose: { tc: 4, tp: 8, th: 2, direct: true },
-    weightGrad: null,
-  }],
-  ["weights read directly in the input gradient, 1x1 output", cfg([1, 24, 2, 2], 20, 4, 2, 1, false), false, {
-    forward: null,
-    transpose: { tc: 8, tp: 1, th: 1, direct: true },
-    weightGrad: null,
-  }],
-  ["transposed, weights read directly, kernel 3 stride 2", cfg([1, 2, 5, 6], 5, 3, 2, 1, true, 1), true, {
-    forward: null,
-    transpose: { tc: 4, tp: 2, th: 3, direct: true },
-    weightGrad: null,
-  }],
-  [
-    "transposed, weights read directly, non-square",
-    cfg([1, 2, 3, 4], 5, [3, 4], [2, 3], [1, 0], true, [1, 2]),
-    true,
-    {
-      forward: null,
-      transpose: { tc: 2, tp: 2, th: 2, direct: true },
-      weightGrad: null,
-    },
-  ],
-  [
-    "transposed, weights read directly, kernel smaller than the stride",
-    cfg([2, 3, 4, 4], 2, 2, 3, 0, true),
-    true,
-    {
-      forward: null,
-      transpose: { tc: 2, tp: 2, th: 2, direct: true },
-      weightGrad: null,
-    },
-  ],
   // Weight-gradient tiles over channels of both operands and th rows per step, with channel, row
   // and column tails, unaligned rows, split reductions, and kernels whose taps fill no vec4.
   ["weight-gradient channel tiles, stride 1 (the D layer)", cfg([2, 12, 16, 16], 20, 4, 1, 1, false), false, {

@@ -193,11 +193,6 @@ function pickTransposeTile(d: ConvDims): ConvTile {
   const nv = Math.ceil(g.kh / g.sh), nu = Math.ceil(g.kw / g.sw);
   const qh = Math.ceil(oh / g.sh), qw = Math.ceil(ow / g.sw);
   const t4 = transposeTaps(g);
-  const kk = g.kh * g.kw;
-  const repack = parallelCost(
-    cin * cout,
-    windowCost(kk, kk % 4 === 0 ? 0 : undefined) + g.sh * g.sw * (t4 / 4) * COST.vec4,
-  );
   let best: ConvTile = { tc: 1, tp: 1, th: 1 };
   let bestCost = Infinity;
   const maxTc = Math.min(32, 2 ** Math.ceil(Math.log2(cout)));
@@ -206,17 +201,14 @@ function pickTransposeTile(d: ConvDims): ConvTile {
       for (let th = 1; th <= 8; th++) {
         if (tc * tp * th > 512 || tc * tp * th * nv * nu > convTuning.maxUnroll) continue;
         if (th > 1 && th > qh) continue;
-        const perCi = (th + nv - 1) * windowCost(tp + nu - 1, undefined) + COST.fma * tc * tp * th * nv * nu;
+        const perCi = tc * (t4 / 4) * COST.vec4 + (th + nv - 1) * windowCost(tp + nu - 1, undefined) +
+          COST.fma * tc * tp * th * nv * nu;
         const store = tc * th * tp * COST.scalar;
         const invocations = Math.ceil(cout / tc) * g.sh * g.sw * n * Math.ceil(qh / th) * Math.ceil(qw / tp);
-        // Repacked weights: one vec4 per 4 taps, after a pass over all weights; direct: a float per tap.
-        for (const direct of [false, true]) {
-          const weights = tc * (direct ? nv * nu * COST.scalar : (t4 / 4) * COST.vec4);
-          const cost = parallelCost(invocations, cin * (perCi + weights) + store) + (direct ? 0 : repack);
-          if (cost < bestCost * 0.999) {
-            bestCost = cost;
-            best = direct ? { tc, tp, th, direct } : { tc, tp, th };
-          }
+        const cost = parallelCost(invocations, cin * perCi + store);
+        if (cost < bestCost * 0.999) {
+          bestCost = cost;
+          best = { tc, tp, th };
         }
       }
     }
@@ -409,35 +401,18 @@ function runConvTranspose(
   if (y.size === 0) return y;
   const d: ConvDims = { g, n, cin, h, w: wd, cout, oh, ow, bias: !!b };
   const variant = convVariant("convTranspose", d);
-  const wp = readsRepacked(variant, d) ? runRepackTransposeWeights(w, g) : null;
-  launchConvTranspose(variant, d, x.buffer, (wp ?? w).buffer, b?.buffer, y.buffer);
-  wp?.dispose();
+  const wp = runRepackTransposeWeights(w, g);
+  launchConvTranspose(variant, d, x.buffer, wp.buffer, b?.buffer, y.buffer);
+  wp.dispose();
   return y;
 }
 
-/** The register tile of a transposed convolution: forced, or picked for the shapes. */
-function transposeTile(d: ConvDims): ConvTile {
-  const { g, n, cout, oh, ow } = d;
-  return convTuning.transpose ??
-    (convTuning.legacyTiles
-      ? pickTile(cout, Math.ceil(ow / g.sw), n * Math.ceil(oh / g.sh) * g.sh * g.sw)
-      : memoTile("convTranspose", d, pickTransposeTile));
-}
-
-/** Whether `variant` reads weights repacked by CONV_REPACK (all but a register tile marked `direct`). */
-function readsRepacked(variant: ConvVariantName, d: ConvDims): boolean {
-  return variant !== "register" || !transposeTile(d).direct;
-}
-
-/**
- * Records one transposed convolution of `variant`; `weights` are the layer's weights repacked by
- * CONV_REPACK, or the weights themselves when {@link readsRepacked} says so.
- */
+/** Records one transposed convolution of `variant` on repacked weights `wp`. */
 function launchConvTranspose(
   variant: ConvVariantName,
   d: ConvDims,
   x: GPUBuffer,
-  weights: GPUBuffer,
+  wp: GPUBuffer,
   b: GPUBuffer | undefined,
   y: GPUBuffer,
 ) {
@@ -450,20 +425,22 @@ function launchConvTranspose(
     const total = n * qh * qw;
     const [gx, gz] = grid(Math.ceil(total / side));
     runtime().dispatch(CONV_TRANSPOSE_SHARED, { ...g, t, bias: d.bias }, {
-      buffers: { x, wp: weights, b, y },
+      buffers: { x, wp, b, y },
       uniforms: { n, cin, h, w: d.w, cout, oh, ow, qh, qw, total },
       workgroups: [gx, Math.ceil(cout / side) * g.sh * g.sw, gz],
     });
     return;
   }
-  const tile = transposeTile(d);
+  const tile = convTuning.transpose ??
+    (convTuning.legacyTiles
+      ? pickTile(cout, qw, n * qh * g.sh * g.sw)
+      : memoTile("convTranspose", d, pickTransposeTile));
   const th = tile.th ?? 1;
   const qwBlocks = Math.ceil(qw / tile.tp);
   const qhBlocks = Math.ceil(qh / th);
   const total = Math.ceil(cout / tile.tc) * g.sh * g.sw * n * qhBlocks * qwBlocks;
-  const direct = !!tile.direct;
-  runtime().dispatch(CONV_TRANSPOSE, { ...g, tc: tile.tc, tp: tile.tp, th, bias: d.bias, direct }, {
-    buffers: direct ? { x, w: weights, b, y } : { x, wp: weights, b, y },
+  runtime().dispatch(CONV_TRANSPOSE, { ...g, tc: tile.tc, tp: tile.tp, th, bias: d.bias }, {
+    buffers: { x, wp, b, y },
     uniforms: { n, cin, h, w: d.w, cout, oh, ow, qhBlocks, qwBlocks, total },
     workgroups: grid1d(total),
   });
@@ -477,7 +454,7 @@ function convBench(op: "conv" | "convTranspose", d: ConvDims): TuneBench {
   const { g } = d;
   const x = zeros([d.n, d.cin, d.h, d.w]);
   const w = zeros(op === "conv" ? [d.cout, d.cin, g.kh, g.kw] : [d.cin, d.cout, g.kh, g.kw]);
-  const wp = op === "conv" || !readsRepacked("shared32", d) ? w : runRepackTransposeWeights(w, g);
+  const wp = op === "conv" ? w : runRepackTransposeWeights(w, g);
   const b = d.bias ? zeros([d.cout]) : null;
   const y = Tensor.empty([d.n, d.cout, d.oh, d.ow], "autotune");
   return {
@@ -485,17 +462,10 @@ function convBench(op: "conv" | "convTranspose", d: ConvDims): TuneBench {
       const name = CONV_VARIANTS.find((v) => v === variant);
       if (!name) throw new Error(`${op}: no variant ${variant}`);
       if (op === "conv") launchConv(name, d, x.buffer, w.buffer, b?.buffer, y.buffer);
-      else {launchConvTranspose(
-          name,
-          d,
-          x.buffer,
-          (readsRepacked(name, d) ? wp : w).buffer,
-          b?.buffer,
-          y.buffer,
-        );}
+      else launchConvTranspose(name, d, x.buffer, wp.buffer, b?.buffer, y.buffer);
     },
     dispose() {
-      for (const t of new Set([x, w, wp, b, y])) t?.dispose();
+      for (const t of [x, w, wp, b, y]) t?.dispose();
     },
   };
 }
