@@ -70,9 +70,9 @@ export type ConvVariantName = typeof CONV_VARIANTS[number];
 
 /**
  * Tuning knobs. `forward`, `transpose` and `weightGrad` force a register tile for
- * every call (benchmarks and tests use this); null picks one per shape from a cost model of the
- * lavapipe software adapter, which the register kernels are written for. The tile is part of each
- * kernel's variant (pipelines are cached per variant), so changing them is safe.
+ * every call (benchmarks and tests use this); null picks one per shape (see `modelTiles`). The
+ * tile is part of each kernel's variant (pipelines are cached per variant), so changing them is
+ * safe.
  */
 export const convTuning = {
   /**
@@ -94,11 +94,21 @@ export const convTuning = {
    */
   maxUnroll: 8192,
   /**
-   * The automatic tiles of the first version ({@link pickTile}: one output row per invocation),
-   * instead of the cost-model picks; for timing old against new in one process.
+   * Whether automatic tiles come from the cost model of lavapipe (true: up to 512 outputs per
+   * invocation, large unrolled bodies) or are the first version's small tiles (false:
+   * {@link pickTile}, one output row per invocation). null (the default): the cost model on a
+   * lavapipe adapter (described as llvmpipe), whose costs it measures, and small tiles elsewhere:
+   * other adapters compile the large bodies far more slowly (SwiftShader in Chromium several times
+   * slower than lavapipe) and GPUs would spill such register tiles. Also for timing old against
+   * new in one process.
    */
-  legacyTiles: false,
+  modelTiles: null as boolean | null,
 };
+
+/** Whether automatic tiles come from the cost model: see {@link convTuning}.modelTiles. */
+function useModelTiles(): boolean {
+  return convTuning.modelTiles ?? /llvmpipe|lavapipe/i.test(runtime().adapterName);
+}
 
 /**
  * Relative cost per output pixel of a tp-pixel tile (lavapipe measurements: loads are
@@ -362,7 +372,7 @@ function launchConv(
     return;
   }
   const tile = convTuning.forward ??
-    (convTuning.legacyTiles ? pickTile(cout, ow, n * oh) : memoTile("conv", d, pickForwardTile));
+    (useModelTiles() ? memoTile("conv", d, pickForwardTile) : pickTile(cout, ow, n * oh));
   const owBlocks = Math.ceil(ow / tile.tp);
   const ohBlocks = Math.ceil(oh / (tile.th ?? 1));
   const total = Math.ceil(cout / tile.tc) * n * ohBlocks * owBlocks;
@@ -429,9 +439,9 @@ function launchConvTranspose(
     return;
   }
   const tile = convTuning.transpose ??
-    (convTuning.legacyTiles
-      ? pickTile(cout, qw, n * qh * g.sh * g.sw)
-      : memoTile("convTranspose", d, pickTransposeTile));
+    (useModelTiles()
+      ? memoTile("convTranspose", d, pickTransposeTile)
+      : pickTile(cout, qw, n * qh * g.sh * g.sw));
   const th = tile.th ?? 1;
   const qwBlocks = Math.ceil(qw / tile.tp);
   const qhBlocks = Math.ceil(qh / th);
