@@ -61,8 +61,13 @@ export interface ConvTile {
   tc: number;
   /** Pixels (weight gradient: columns) per invocation. */
   tp: number;
-  /** Output rows per invocation (absent: 1; the direct convolution then uses its row generator). */
+  /**
+   * Output rows per invocation (weight gradient: rows of `a` per step); absent: 1, and the direct
+   * convolution uses its row generator.
+   */
   th?: number;
+  /** Weight gradient only: channels of `b` per invocation (absent: 1, and the row generator). */
+  tcb?: number;
 }
 
 function range(n: number): number[] {
@@ -662,14 +667,17 @@ export interface ConvWeightGradVariant extends ConvGeometry, ConvTile {
  * a = x and b = dy (out = dw [Cin,Cout,kH,kW]).
  *
  * Bindings: a, b (both vec4s), out (vec4s when kh·kw is a multiple of 4),
- * uniforms {n, ca, ha, wa, cb, hb, wb, total, rowsPerSplit, rows, splits}.
- * Dispatch: flat index over ⌈ca/tc⌉ · splits · cb (cb fastest). An invocation owns tc
- * channels of `a` × one channel of `b` × all kh·kw taps, and sums the rows
- * [split·rowsPerSplit, …) of the n·ha rows of `a`; with several splits (when the
- * outputs alone give too few invocations) each writes its own slice of `out`
- * ([splits, ca, cb, kh, kw]) and {@link CONV_SUM_SPLITS} adds the slices.
- * Per row and tp columns: tc windows of tp floats of `a`, kh windows of (tp−1)·sw + kw
- * floats of `b`, and tc·tp·kh·kw multiply-adds.
+ * uniforms {n, ca, ha, wa, cb, hb, wb, total, rowsPerSplit, rows, splits, cbBlocks, haBlocks}.
+ * Dispatch: flat index over ⌈ca/tc⌉ · splits · cbBlocks (cbBlocks = ⌈cb/tcb⌉, fastest). An
+ * invocation owns tc channels of `a` × tcb channels of `b` × all kh·kw taps, and sums the row
+ * blocks [split·rowsPerSplit, …) of the `rows` = n·haBlocks blocks of th rows of `a` (haBlocks =
+ * ⌈ha/th⌉); with several splits (when the outputs alone give too few invocations) each writes its
+ * own slice of `out` ([splits, ca, cb, kh, kw]) and {@link CONV_SUM_SPLITS} adds the slices.
+ * Without tcb in the variant (the row generator: tcb = th = 1): per row and tp columns, tc windows
+ * of tp floats of `a`, kh windows of (tp−1)·sw + kw floats of `b`, and tc·tp·kh·kw multiply-adds.
+ * With tcb (the tile generator): per block of th rows and tp columns, tc·th windows of `a` and,
+ * per channel of `b`, each of its (th−1)·sh + kh rows that the block reads once, then
+ * tc·tcb·th·tp·kh·kw multiply-adds.
  */
 export const CONV_WEIGHT_GRAD = defineKernel({
   name: "convWeightGrad",
@@ -690,8 +698,10 @@ export const CONV_WEIGHT_GRAD = defineKernel({
     rowsPerSplit: "u32",
     rows: "u32",
     splits: "u32",
+    cbBlocks: "u32",
+    haBlocks: "u32",
   },
-  body: convWeightGradBody,
+  body: (v) => (v.tcb === undefined ? convWeightGradBody(v) : convWeightGradTileBody(v)),
 });
 
 /** Each (ca, cb) pair's kh·kw outputs are written as vec4s when they fill whole vec4s. */
@@ -788,6 +798,123 @@ ${flatMain("t", "p.total")}
   }
   let ostride = p.cb * ${kk}u;
   let obase = ((split * p.ca + ca0) * p.cb + cb) * ${kk}u;
+${writes.join("\n")}
+}`;
+}
+
+/** {@link CONV_WEIGHT_GRAD}'s tile generator: tc × tcb channels, th rows × tp columns of `a` per step. */
+function convWeightGradTileBody(v: ConvWeightGradVariant): string {
+  const g = v;
+  const { tc, tp } = v;
+  const tcb = v.tcb ?? 1;
+  const th = v.th ?? 1;
+  const kk = g.kh * g.kw;
+  const win = (tp - 1) * g.sw + g.kw;
+  const rows = (th - 1) * g.sh + g.kh;
+  const staticA = v.alignA && tp % 4 === 0;
+  const staticB = v.alignB && (tp * g.sw) % 4 === 0;
+  const ob = (4 - (g.pw % 4)) % 4;
+  const vecOut = weightGradVecOut(g);
+  const body: string[] = [];
+  for (const c of range(tc)) {
+    for (const t of range(th)) {
+      body.push(
+        ...loadWindow({
+          arr: "a",
+          name: `v${c}_${t}_`,
+          len: tp,
+          start: `ar${c}_${t} + i32(j)`,
+          offset: staticA ? 0 : undefined,
+          mask: (s) => `av${t} && (j + ${s}u < p.wa)`,
+        }),
+      );
+    }
+  }
+  for (const r of range(rows)) {
+    const uses = range(th).map((t) => [t, r - t * g.sh]).filter(([, k]) => k >= 0 && k < g.kh);
+    if (uses.length === 0) continue;
+    body.push(`if (rb${r}) {`);
+    for (const cb of range(tcb)) {
+      body.push(
+        ...loadWindow({
+          arr: "b",
+          name: `x${cb}_${r}_`,
+          len: win,
+          start: `bp${cb} + (${plus("iy0", r)}) * WB + bx0`,
+          offset: staticB ? ob : undefined,
+          mask: (s) => `(${plus("bx0", s)} >= 0 && ${plus("bx0", s)} < WB)`,
+        }).map((l) => `  ${l}`),
+      );
+    }
+    for (const [t, kh] of uses) {
+      // Consecutive fmas go to different accumulators (tcb·kw chains interleaved): a chain of
+      // fmas on one accumulator would wait for each result (latency, not throughput, bound).
+      for (const c of range(tc)) {
+        for (const j of range(tp)) {
+          for (const cb of range(tcb)) {
+            for (const kw of range(g.kw)) {
+              const acc = `s${c}_${cb}_${kh * g.kw + kw}`;
+              body.push(`  ${acc} = fma(v${c}_${t}_${j}, x${cb}_${r}_${j * g.sw + kw}, ${acc});`);
+            }
+          }
+        }
+      }
+    }
+    body.push(`}`);
+  }
+  const writes: string[] = [];
+  for (const c of range(tc)) {
+    for (const cb of range(tcb)) {
+      writes.push(`  if (ca0 + ${c}u < p.ca && cb0 + ${cb}u < p.cb) {`);
+      const o = `obase + ${c}u * ostride + ${cb * kk}u`;
+      if (vecOut) {
+        for (const q of range(kk / 4)) {
+          const val = `vec4<f32>(${range(4).map((k) => `s${c}_${cb}_${4 * q + k}`).join(", ")})`;
+          writes.push(`    out[((${o}) >> 2u) + ${q}u] = ${val};`);
+        }
+      } else {
+        for (const k of range(kk)) writes.push(`    out[${o} + ${k}u] = s${c}_${cb}_${k};`);
+      }
+      writes.push(`  }`);
+    }
+  }
+  return /* wgsl */ `
+${flatMain("t", "p.total")}
+  let cb0 = (t % p.cbBlocks) * ${tcb}u;
+  let r = t / p.cbBlocks;
+  let split = r % p.splits;
+  let ca0 = (r / p.splits) * ${tc}u;
+  let HB = i32(p.hb);
+  let WB = i32(p.wb);
+  ${range(tc).map((c) => `let ac${c} = min(ca0 + ${c}u, p.ca - 1u);`).join("\n  ")}
+  ${range(tcb).map((c) => `let bc${c} = min(cb0 + ${c}u, p.cb - 1u);`).join("\n  ")}
+  ${
+    range(tc).flatMap((c) => range(tcb).flatMap((cb) => range(kk).map((k) => `var s${c}_${cb}_${k} = 0.0;`)))
+      .join("\n  ")
+  }
+  let row0 = split * p.rowsPerSplit;
+  let row1 = min(row0 + p.rowsPerSplit, p.rows);
+  for (var row = row0; row < row1; row++) {
+    let i0 = (row % p.haBlocks) * ${th}u;
+    let n = row / p.haBlocks;
+    let iy0 = i32(i0) * ${g.sh} - ${g.ph};
+    ${range(th).map((t) => `let av${t} = i0 + ${t}u < p.ha;`).join("\n    ")}
+    ${
+    range(tc).flatMap((c) =>
+      range(th).map((t) =>
+        `let ar${c}_${t} = i32(((n * p.ca + ac${c}) * p.ha + min(i0 + ${t}u, p.ha - 1u)) * p.wa);`
+      )
+    ).join("\n    ")
+  }
+    ${range(tcb).map((c) => `let bp${c} = i32((n * p.cb + bc${c}) * p.hb * p.wb);`).join("\n    ")}
+    ${range(rows).map((r) => `let rb${r} = ${plus("iy0", r)} >= 0 && ${plus("iy0", r)} < HB;`).join("\n    ")}
+    for (var j = 0u; j < p.wa; j += ${tp}u) {
+      let bx0 = i32(j) * ${g.sw} - ${g.pw};
+      ${body.join("\n      ")}
+    }
+  }
+  let ostride = p.cb * ${kk}u;
+  let obase = ((split * p.ca + ca0) * p.cb + cb0) * ${kk}u;
 ${writes.join("\n")}
 }`;
 }

@@ -326,6 +326,34 @@ const tiled: [string, Cfg, boolean, Tiles][] = [
     transpose: { tc: 2, tp: 2, th: 2 },
     weightGrad: null,
   }],
+  // Weight-gradient tiles over channels of both operands and th rows per step, with channel, row
+  // and column tails, unaligned rows, split reductions, and kernels whose taps fill no vec4.
+  ["weight-gradient channel tiles, stride 1 (the D layer)", cfg([2, 12, 16, 16], 20, 4, 1, 1, false), false, {
+    forward: null,
+    transpose: null,
+    weightGrad: { tc: 8, tp: 8, tcb: 4, th: 2 },
+  }],
+  ["weight-gradient channel tiles, stride 2", cfg([2, 6, 20, 24], 20, 4, 2, 1, true), false, {
+    forward: null,
+    transpose: null,
+    weightGrad: { tc: 16, tp: 4, tcb: 2, th: 2 },
+  }],
+  ["weight-gradient channel tiles, split reduction", cfg([2, 5, 21, 18], 9, 4, 2, 1, true), false, {
+    forward: null,
+    transpose: null,
+    weightGrad: { tc: 4, tp: 4, tcb: 2, th: 3 },
+    weightGradMinThreads: 1e9,
+  }],
+  ["weight-gradient channel tiles", cfg([2, 20, 9, 12], 18, 4, 2, 1, true), true, {
+    forward: null,
+    transpose: null,
+    weightGrad: { tc: 8, tp: 4, tcb: 4, th: 2 },
+  }],
+  ["weight-gradient channel tiles, 3x3 stride 1", cfg([1, 6, 12, 20], 17, 3, 1, 1, true), false, {
+    forward: null,
+    transpose: null,
+    weightGrad: { tc: 4, tp: 8, tcb: 2, th: 3 },
+  }],
 ];
 for (const [label, c, transposed, tiles] of tiled) {
   const name = transposed ? "convTranspose2d" : "conv2d";

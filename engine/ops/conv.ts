@@ -94,6 +94,12 @@ export const convTuning = {
    */
   maxUnroll: 8192,
   /**
+   * Calls a pipeline is assumed to serve once compiled (a training run: thousands): the tile
+   * pickers charge {@link compileCost} / compileRuns per call, so a layer whose work is small
+   * keeps a small body. Mesa's shader cache keeps compiled kernels across runs.
+   */
+  compileRuns: 1000,
+  /**
    * Whether automatic tiles come from the cost model of lavapipe (true: up to 512 outputs per
    * invocation, large unrolled bodies) or are the first version's small tiles (false:
    * {@link pickTile}, one output row per invocation). null (the default): the cost model on a
@@ -125,6 +131,15 @@ const TP_COST: Record<number, number> = { 1: 4, 2: 2.4, 4: 1.6, 8: 1.2, 16: 1 };
  */
 const COST = { vec4: 5.5, scalar: 2.2, fma: 0.05, select: 0.03 };
 
+/**
+ * Lavapipe's compile time per multiply-add of a kernel's unrolled body, in ns (measured without
+ * Mesa's shader cache: 5–20 s for 8192), spread over {@link convTuning}.compileRuns calls: what
+ * a large body must save per call to be worth compiling.
+ */
+function compileCost(body: number): number {
+  return (1.5e6 * body) / convTuning.compileRuns;
+}
+
 /** Loads and selects of a {@link loadWindow}-style run of `len` floats (static offset or not). */
 function windowCost(len: number, offset: number | undefined): number {
   if (offset !== undefined) return COST.vec4 * Math.ceil((offset + len) / 4);
@@ -146,11 +161,14 @@ function parallelCost(invocations: number, laneCost: number): number {
 /** Tiles already picked, by op, shape and maxUnroll (a step meets the same few shapes every time). */
 const picked = new Map<string, ConvTile>();
 
-function memoTile(op: string, d: ConvDims, pick: (d: ConvDims) => ConvTile): ConvTile {
-  const key = `${op} ${convKey(d)} ${convTuning.maxUnroll}`;
+function memo(key: string, pick: () => ConvTile): ConvTile {
   let t = picked.get(key);
-  if (!t) picked.set(key, t = pick(d));
+  if (!t) picked.set(key, t = pick());
   return t;
+}
+
+function memoTile(op: string, d: ConvDims, pick: (d: ConvDims) => ConvTile): ConvTile {
+  return memo(`${op} ${convKey(d)} ${convTuning.maxUnroll}`, () => pick(d));
 }
 
 /**
@@ -180,7 +198,7 @@ function pickForwardTile(d: ConvDims): ConvTile {
         const perCi = xCost + wCost + COST.fma * tc * tp * th * kk;
         const store = tc * th * (ow % 4 === 0 && tp % 4 === 0 ? (tp / 4) * COST.vec4 : tp * COST.scalar);
         const invocations = Math.ceil(cout / tc) * n * Math.ceil(oh / th) * Math.ceil(ow / tp);
-        const cost = parallelCost(invocations, cin * perCi + store);
+        const cost = parallelCost(invocations, cin * perCi + store) + compileCost(tc * tp * th * kk);
         if (cost < bestCost * 0.999) {
           bestCost = cost;
           best = { tc, tp, th };
@@ -212,7 +230,7 @@ function pickTransposeTile(d: ConvDims): ConvTile {
           COST.fma * tc * tp * th * nv * nu;
         const store = tc * th * tp * COST.scalar;
         const invocations = Math.ceil(cout / tc) * g.sh * g.sw * n * Math.ceil(qh / th) * Math.ceil(qw / tp);
-        const cost = parallelCost(invocations, cin * perCi + store);
+        const cost = parallelCost(invocations, cin * perCi + store) + compileCost(tc * tp * th * nv * nu);
         if (cost < bestCost * 0.999) {
           bestCost = cost;
           best = { tc, tp, th };
@@ -495,35 +513,130 @@ function pickWeightGradTile(ca: number): ConvTile {
   return { tc: Math.min(16, 2 ** Math.ceil(Math.log2(Math.max(1, ca)))), tp: 4 };
 }
 
+/** Sizes of one weight-gradient launch: out[ca,cb,kh,kw] = Σ a[n,ca,i,j]·b[n,cb,…]. */
+interface WeightGradDims {
+  g: ConvGeometry;
+  n: number;
+  ca: number;
+  ha: number;
+  wa: number;
+  cb: number;
+  hb: number;
+  wb: number;
+}
+
+/** How a weight-gradient launch divides its work: the tile, and the reduction's row blocks and splits. */
+interface WeightGradPlan {
+  tile: ConvTile;
+  /** Row blocks of `a` (n·⌈ha/th⌉) and how many each split sums. */
+  rows: number;
+  rowsPerSplit: number;
+  splits: number;
+  /** Invocations per split: channel blocks of `a` × channel blocks of `b`. */
+  lanes: number;
+}
+
+/**
+ * Splits the reduction when the outputs alone give fewer than {@link convTuning}.weightGradMinThreads
+ * invocations (a first layer with one input channel would leave cores idle), keeping the partial
+ * sums within a few MB.
+ */
+function planWeightGrad(d: WeightGradDims, tile: ConvTile): WeightGradPlan {
+  const th = tile.tcb === undefined ? 1 : tile.th ?? 1;
+  const rows = d.n * Math.ceil(d.ha / th);
+  const lanes = Math.ceil(d.ca / tile.tc) * Math.ceil(d.cb / (tile.tcb ?? 1));
+  const outSize = d.ca * d.cb * d.g.kh * d.g.kw;
+  const maxSplits = Math.max(1, Math.floor((1 << 22) / outSize));
+  const want = Math.max(1, Math.min(Math.ceil(convTuning.weightGradMinThreads / lanes), rows, maxSplits));
+  const rowsPerSplit = Math.ceil(rows / want);
+  return { tile, rows, rowsPerSplit, splits: Math.ceil(rows / rowsPerSplit), lanes };
+}
+
+/**
+ * The weight gradient's tile for `d`: tc channels of `a` × tcb channels of `b` (tc·tcb·kh·kw
+ * accumulators, at most 512) and th rows × tp columns of `a` per step, minimising {@link COST}
+ * over the dispatch and the split sums, with at most {@link convTuning}.maxUnroll multiply-adds
+ * in the unrolled step.
+ */
+function pickWeightGradTileModel(d: WeightGradDims): ConvTile {
+  const { g, ca, cb, wa } = d;
+  const kk = g.kh * g.kw;
+  const ob = (4 - (g.pw % 4)) % 4;
+  let best: ConvTile = { tc: 1, tp: 4, tcb: 1, th: 1 };
+  let bestCost = Infinity;
+  const pow2 = (x: number) => Math.min(32, 2 ** Math.ceil(Math.log2(Math.max(1, x))));
+  for (let tc = 1; tc <= pow2(ca); tc *= 2) {
+    for (let tcb = 1; tcb <= pow2(cb); tcb *= 2) {
+      if (tc * tcb * kk > 512) continue;
+      for (const tp of [1, 2, 4, 8, 16]) {
+        for (let th = 1; th <= 8; th++) {
+          if (tc * tcb * th * tp * kk > convTuning.maxUnroll || (th > 1 && th > d.ha)) continue;
+          const tile = { tc, tp, tcb, th };
+          const plan = planWeightGrad(d, tile);
+          const win = (tp - 1) * g.sw + g.kw;
+          const rowsB = (th - 1) * g.sh + g.kh;
+          // Measured: fmas slow down once the accumulators and the operands they read exceed
+          // about 700 values per invocation (spill traffic): 2.6× slower at 800.
+          const live = tc * tcb * kk + tc * th * tp + tcb * win;
+          const fma = COST.fma * (1 + Math.max(0, live - 700) / 64);
+          const step = tc * th * windowCost(tp, wa % 4 === 0 && tp % 4 === 0 ? 0 : undefined) +
+            tcb * rowsB * windowCost(win, d.wb % 4 === 0 && (tp * g.sw) % 4 === 0 ? ob : undefined) +
+            fma * tc * tcb * th * tp * kk;
+          const lane = plan.rowsPerSplit * Math.ceil(wa / tp) * step +
+            tc * tcb * Math.ceil(kk / 4) * COST.vec4;
+          let cost = parallelCost(plan.lanes * plan.splits, lane) + compileCost(tc * tcb * th * tp * kk);
+          if (plan.splits > 1) cost += parallelCost(ca * cb * kk, (plan.splits + 1) * COST.scalar);
+          if (cost < bestCost * 0.999) {
+            bestCost = cost;
+            best = tile;
+          }
+        }
+      }
+    }
+  }
+  return best;
+}
+
 /** out[ca,cb,kh,kw] = Σ a[n,ca,i,j]·b[n,cb,i·sh−ph+kh, j·sw−pw+kw]: a weight gradient. */
 function runWeightGrad(op: string, a: Tensor, b: Tensor, g: ConvGeometry): Tensor {
   const [n, ca, ha, wa] = a.shape;
   const [, cb, hb, wb] = b.shape;
-  const rows = n * ha;
-  if (rows === 0) return zeros([ca, cb, g.kh, g.kw]);
+  if (n * ha === 0) return zeros([ca, cb, g.kh, g.kw]);
   const out = Tensor.empty([ca, cb, g.kh, g.kw], op);
   const rt = runtime();
-  const tile = convTuning.weightGrad ?? pickWeightGradTile(ca);
-  const caBlocks = Math.ceil(ca / tile.tc);
-  // Few outputs (a first layer with one input channel) would leave cores idle: split the rows,
-  // keeping the partial sums within a few MB.
-  const lanes = cb * caBlocks;
-  const maxSplits = Math.max(1, Math.floor((1 << 22) / out.size));
-  const splits = Math.max(1, Math.min(Math.ceil(convTuning.weightGradMinThreads / lanes), rows, maxSplits));
-  const rowsPerSplit = Math.ceil(rows / splits);
-  const usedSplits = Math.ceil(rows / rowsPerSplit);
-  const total = lanes * usedSplits;
-  const variant = { ...g, tc: tile.tc, tp: tile.tp, alignA: wa % 4 === 0, alignB: wb % 4 === 0 };
-  const target = usedSplits > 1 ? Tensor.empty([usedSplits * out.size], op) : out;
+  const d: WeightGradDims = { g, n, ca, ha, wa, cb, hb, wb };
+  const key =
+    `weightGrad ${n}x${ca}x${ha}x${wa} ${cb}x${hb}x${wb} k${g.kh}x${g.kw} s${g.sh}x${g.sw} p${g.ph}x${g.pw} ${convTuning.maxUnroll} ${convTuning.compileRuns} ${convTuning.weightGradMinThreads}`;
+  const tile = convTuning.weightGrad ??
+    (useModelTiles() ? memo(key, () => pickWeightGradTileModel(d)) : pickWeightGradTile(ca));
+  const { rows, rowsPerSplit, splits, lanes } = planWeightGrad(d, tile);
+  const total = lanes * splits;
+  const tiled = tile.tcb === undefined ? {} : { tcb: tile.tcb, th: tile.th ?? 1 };
+  const variant = { ...g, tc: tile.tc, tp: tile.tp, alignA: wa % 4 === 0, alignB: wb % 4 === 0, ...tiled };
+  const target = splits > 1 ? Tensor.empty([splits * out.size], op) : out;
   rt.dispatch(CONV_WEIGHT_GRAD, variant, {
     buffers: { a: a.buffer, b: b.buffer, out: target.buffer },
-    uniforms: { n, ca, ha, wa, cb, hb, wb, total, rowsPerSplit, rows, splits: usedSplits },
+    uniforms: {
+      n,
+      ca,
+      ha,
+      wa,
+      cb,
+      hb,
+      wb,
+      total,
+      rowsPerSplit,
+      rows,
+      splits,
+      cbBlocks: Math.ceil(cb / (tile.tcb ?? 1)),
+      haBlocks: Math.ceil(ha / (tile.tcb === undefined ? 1 : tile.th ?? 1)),
+    },
     workgroups: grid1d(total),
   });
-  if (usedSplits > 1) {
+  if (splits > 1) {
     rt.dispatch(CONV_SUM_SPLITS, undefined, {
       buffers: { parts: target.buffer, out: out.buffer },
-      uniforms: { m: out.size, splits: usedSplits },
+      uniforms: { m: out.size, splits },
       workgroups: grid1d(out.size),
     });
     target.dispose();
