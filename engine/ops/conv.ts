@@ -98,7 +98,7 @@ export const convTuning = {
    * pickers charge {@link compileCost} / compileRuns per call, so a layer whose work is small
    * keeps a small body. Mesa's shader cache keeps compiled kernels across runs.
    */
-  compileRuns: 1000,
+  compileRuns: 10000,
   /**
    * Whether automatic tiles come from the cost model of lavapipe (true: up to 512 outputs per
    * invocation, large unrolled bodies) or are the first version's small tiles (false:
