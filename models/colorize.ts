@@ -27,6 +27,7 @@
 
 import { type Generator, sizeMultipleReason } from "./generators.ts";
 import { DiverseGenerator } from "./diverse.ts";
+import { generatorInput, type Hint, hintMap, squareCell, takesHints } from "./hints.ts";
 import { noGrad } from "../engine/autograd.ts";
 import { runtime } from "../engine/gpu.ts";
 import { Tensor, tensor, tidy } from "../engine/tensor.ts";
@@ -207,11 +208,16 @@ function checkSize(G: Generator, size: number) {
   }
 }
 
-function checkGenerator(G: Generator) {
-  if (G.config.inputChannels !== 1 || G.config.outputChannels !== 2) {
+function checkGenerator(G: Generator, options: ColorizeOptions) {
+  const hints = takesHints(G.config);
+  if ((G.config.inputChannels !== 1 && !hints) || G.config.outputChannels !== 2) {
     throw new Error(
-      `colorize: the generator maps ${G.config.inputChannels} to ${G.config.outputChannels} channels, not L to ab (1 to 2)`,
+      `colorize: the generator maps ${G.config.inputChannels} to ${G.config.outputChannels} channels, ` +
+        "not L (or L and colour hints) to ab (1 or 4 to 2)",
     );
+  }
+  if (options.hints?.length && !hints) {
+    throw new Error("colorize: this model takes no colour hints (it was trained without --hints-input)");
   }
 }
 
@@ -232,6 +238,11 @@ export interface ColorizeOptions {
   seed?: number;
   /** Reflected context on every side as a fraction of the longer side (default {@link BORDER_MARGIN}). */
   margin?: number;
+  /**
+   * Colour hints in the photo's pixel coordinates (models/hints.ts), for a model trained with hint
+   * input; such a model without hints colours on its own. A model without hint input refuses them.
+   */
+  hints?: readonly Hint[];
 }
 
 interface Band {
@@ -271,7 +282,7 @@ function uploadWeights(
 /**
  * Records the generator's prediction [1,2,size,size] (model units) for a photo given as bands
  * of L [1,1,rows,W]: rows pass of every band into one [H, size] plane, column pass with the
- * normalisation, then G. Runs inside noGrad and tidy, G in eval mode.
+ * normalisation, the hint map (a hint model), then G. Runs inside noGrad and tidy, G in eval mode.
  */
 function predict(
   G: Generator,
@@ -280,13 +291,17 @@ function predict(
   L: readonly Tensor[],
   taps: Tensor,
   tables: Record<keyof GeometryWeights, AxisTable>,
-  seed: number | undefined,
+  options: ColorizeOptions,
 ): Tensor {
   const rows = Tensor.empty([g.height, g.size], "colorize");
   bands.forEach((b, k) => runResampleRows(L[k], taps, tables.inX, rows, b.y0));
-  const x = Tensor.empty([1, 1, g.size, g.size], "colorize");
-  runModelInputColumns(rows, taps, tables.inY, x);
-  return G instanceof DiverseGenerator ? G.forward(x, seed) : G.forward(x);
+  const L0 = Tensor.empty([1, 1, g.size, g.size], "colorize");
+  runModelInputColumns(rows, taps, tables.inY, L0);
+  const hints = takesHints(G.config)
+    ? hintMap((options.hints ?? []).map((h) => ({ cell: squareCell(h.x, h.y, g), a: h.a, b: h.b })), g.size)
+    : undefined;
+  const x = generatorInput(G.config, L0, hints);
+  return G instanceof DiverseGenerator ? G.forward(x, options.seed) : G.forward(x);
 }
 
 /** Runs `fn` with G in eval mode (running statistics, no dropout) and no gradients; restores G's mode. */
@@ -321,7 +336,7 @@ export async function colorizeLab(
   if (L.length !== width * height) {
     throw new Error(`colorize: ${L.length} L values for a ${width}×${height} image`);
   }
-  checkGenerator(G);
+  checkGenerator(G, options);
   checkSize(G, size);
   const g = colorizeGeometry(width, height, size, options.margin);
   // The largest band tensor is the output's a and b: 8 bytes a pixel.
@@ -332,7 +347,7 @@ export async function colorizeLab(
       const Ls = bands.map((b) =>
         tensor(L.subarray(b.y0 * width, (b.y0 + b.rows) * width), [1, 1, b.rows, width])
       );
-      const pred = predict(G, g, bands, Ls, taps, tables, options.seed);
+      const pred = predict(G, g, bands, Ls, taps, tables, options);
       return bands.map((b) => runAbToImage(pred, { taps, x: tables.outX, y: tables.outY, width, ...b }));
     }));
   const hw = width * height;
@@ -426,7 +441,7 @@ export async function colorizeRgba(
   if (img.rgba.length !== 4 * width * height) {
     throw new Error(`colorize: ${img.rgba.length} bytes are not ${width}×${height} RGBA pixels`);
   }
-  checkGenerator(G);
+  checkGenerator(G, options);
   checkSize(G, size);
   const g = colorizeGeometry(width, height, size, options.margin);
   // Every band tensor (packed pixels, L, packed output) has 4 bytes a pixel; the output has 4 more
@@ -437,7 +452,7 @@ export async function colorizeRgba(
       const { taps, tables } = uploadWeights(g);
       const pixels = bands.map((b) => uploadRgba8(bandBytes(img.rgba, width, b), b.rows, width));
       const Ls = pixels.map(rgba8ToL);
-      const pred = predict(G, g, bands, Ls, taps, tables, options.seed);
+      const pred = predict(G, g, bands, Ls, taps, tables, options);
       return bands.map((b, k) =>
         runAbToImage(pred, { taps, x: tables.outX, y: tables.outY, width, ...b }, {
           L: Ls[k],

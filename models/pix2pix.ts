@@ -114,7 +114,8 @@ export class Pix2Pix {
   }
 
   /**
-   * One GAN step on a batch: L [N,1,H,W] in [−1,1], ab [N,2,H,W] in [−1,1].
+   * One GAN step on a batch: L [N,1,H,W] in [−1,1] (for a hint model L and the hint map,
+   * [N,4,H,W]: models/hints.ts), ab [N,2,H,W] in [−1,1]. D sees the generator's input with ab.
    * With `updateD` false (to update D only every k steps, which practitioners
    * report trying) only G learns.
    */

@@ -20,6 +20,7 @@ import {
 import { UNET_DEFAULTS } from "../../models/unet.ts";
 import { RESNET_UNET_DEFAULTS } from "../../models/resnet_unet.ts";
 import { DIVERSE_DEFAULTS } from "../../models/diverse.ts";
+import { HINT_CHANNELS, takesHints } from "../../models/hints.ts";
 
 // The usage error of every command, exported here too for the train modules that throw it.
 export { UsageError };
@@ -61,6 +62,11 @@ Model
                         checkpoint, as colorize reads it: its moving average if it has one), to
                         fine-tune it on --data; the discriminator and optimizers start fresh and the
                         generator's architecture is the file's (not with --resume)
+  --hints-input         train a hint model: the generator also takes a map of colour hints and their
+                        mask (4 input channels), sampled from each training image (a quarter of them
+                        get none), as Zhang et al. 2017; colorize --hint/--hints feeds it. With
+                        --init of a model without hint input, the hint weights start at zero, so
+                        the model starts out colouring exactly as the file's
   --ndf N               discriminator filters in the first layer (default 64)
   --d-norm batch|instance   discriminator normalisation (default batch)
   --gan vanilla|lsgan|hinge adversarial loss (default vanilla: BCE with logits, as pix2pix)
@@ -117,6 +123,8 @@ export interface TrainConfig {
   layers: number;
   filters: number;
   noiseChannels: number;
+  /** `--hints-input`: the generator takes L and a hint map (models/hints.ts). */
+  hintsInput: boolean;
   /** `--init FILE`: the generator file a fresh run starts from. */
   init?: string;
   /**
@@ -167,6 +175,7 @@ const DEFAULTS = {
   layers: DIVERSE_DEFAULTS.layers,
   filters: DIVERSE_DEFAULTS.filters,
   noiseChannels: DIVERSE_DEFAULTS.noiseChannels,
+  hintsInput: false,
   dNorm: "batch",
   gan: "vanilla",
   dEvery: 1,
@@ -229,6 +238,7 @@ export function parseTrainArgs(args: string[]): { help: boolean; given: Partial<
     filters: str,
     "noise-channels": str,
     init: str,
+    "hints-input": bool,
     "d-norm": str,
     gan: str,
     "d-every": str,
@@ -265,6 +275,7 @@ export function parseTrainArgs(args: string[]): { help: boolean; given: Partial<
     filters: num("filters", v.filters, { int: true, min: 1 }),
     noiseChannels: num("noise-channels", v["noise-channels"], { int: true, min: 0 }),
     init: v.init,
+    hintsInput: v["hints-input"],
     ndf: num("ndf", v.ndf, { int: true, min: 1 }),
     nDown: num("n-down", v["n-down"], { int: true, min: 5, max: 12 }),
     dNorm: choice("d-norm", v["d-norm"], ["batch", "instance"] as const),
@@ -322,11 +333,18 @@ function archOptions(c: FullGeneratorConfig): Partial<TrainConfig> {
 
 /** The complete configuration the architecture options of `c` describe (defaults for the rest). */
 function configFromOptions(c: TrainConfig): FullGeneratorConfig {
-  if (c.generator === "resnet-unet") return { ...RESNET_UNET_DEFAULTS, encoder: c.encoder };
+  const inputChannels = c.hintsInput ? 1 + HINT_CHANNELS : 1;
+  if (c.generator === "resnet-unet") return { ...RESNET_UNET_DEFAULTS, encoder: c.encoder, inputChannels };
   if (c.generator === "diverse") {
-    return { ...DIVERSE_DEFAULTS, layers: c.layers, filters: c.filters, noiseChannels: c.noiseChannels };
+    return {
+      ...DIVERSE_DEFAULTS,
+      layers: c.layers,
+      filters: c.filters,
+      noiseChannels: c.noiseChannels,
+      inputChannels,
+    };
   }
-  return { ...UNET_DEFAULTS, nDown: c.nDown, ngf: c.ngf };
+  return { ...UNET_DEFAULTS, nDown: c.nDown, ngf: c.ngf, inputChannels };
 }
 
 /**
@@ -334,11 +352,13 @@ function configFromOptions(c: TrainConfig): FullGeneratorConfig {
  * runs have always passed it (the same seed gives the same weights as before).
  */
 export function freshGeneratorConfig(c: TrainConfig): GeneratorConfig {
-  if (c.generator === "resnet-unet") return { kind: "resnet-unet", encoder: c.encoder };
+  // Only a hint model names its input channels, so other runs build exactly what they always did.
+  const hints = c.hintsInput ? { inputChannels: 1 + HINT_CHANNELS } : {};
+  if (c.generator === "resnet-unet") return { kind: "resnet-unet", encoder: c.encoder, ...hints };
   if (c.generator === "diverse") {
-    return { kind: "diverse", layers: c.layers, filters: c.filters, noiseChannels: c.noiseChannels };
+    return { kind: "diverse", layers: c.layers, filters: c.filters, noiseChannels: c.noiseChannels, ...hints };
   }
-  return { nDown: c.nDown, ngf: c.ngf };
+  return { nDown: c.nDown, ngf: c.ngf, ...hints };
 }
 
 /**
@@ -385,6 +405,20 @@ function resolveGenerator(
   }
   Object.assign(c, saved);
   c.generatorConfig = file.config;
+  const fileHints = takesHints(file.config);
+  if (file.resume) {
+    if (given.hintsInput && !fileHints) warn("--resume: the checkpoint's model takes no hints (ignoring --hints-input)");
+    c.hintsInput = fileHints;
+  } else if (c.hintsInput && !fileHints) {
+    // Fine-tuning an automatic model into a hint model: the same architecture with the hint channels
+    // added to its input (their weights start at zero: see widenInputWeights).
+    if (file.config.kind === "diverse") {
+      throw new UsageError(`--init ${c.init} --hints-input: a diverse generator cannot be widened to take hints`);
+    }
+    c.generatorConfig = { ...file.config, inputChannels: 1 + HINT_CHANNELS };
+  } else {
+    c.hintsInput = fileHints;
+  }
 }
 
 /** Fills defaults in; on --resume the data-order settings come from the checkpoint. */

@@ -6,10 +6,12 @@
  */
 
 import type { Runtime } from "../../engine/gpu.ts";
-import { manualSeed } from "../../engine/random.ts";
+import { manualSeed, Rng } from "../../engine/random.ts";
 import { keep, tidy } from "../../engine/tensor.ts";
 import { Pix2Pix } from "../../models/pix2pix.ts";
 import { describeGenerator } from "../../models/generators.ts";
+import { generatorInput, takesHints, widenForHints } from "../../models/hints.ts";
+import { sampleHints } from "./hints.ts";
 import { type Checkpoint, encodeCheckpoint, restorePix2Pix } from "../../models/checkpoint.ts";
 import {
   type Dataset,
@@ -174,7 +176,10 @@ export class Trainer {
     );
     if (run.init) {
       const weights = run.init.generatorEma ? "its moving average" : "its weights";
-      out(`init: G from ${cfg.init} (${weights}); D and the optimizers start fresh`);
+      const widened = takesHints(cfg.generatorConfig) && !takesHints(run.init.generatorConfig)
+        ? "; hint input added, its weights at zero"
+        : "";
+      out(`init: G from ${cfg.init} (${weights}${widened}); D and the optimizers start fresh`);
     }
     if (ck) {
       const { step, epoch, stepInEpoch } = state;
@@ -282,9 +287,14 @@ export class Trainer {
     manualSeed(mixSeed(cfg.seed, 0xd50, state.step));
     const losses = tidy(() => {
       const b = toBatch(planes, cfg.size);
+      // A hint model's hints come from the batch itself, drawn from (seed, step) like the dropout masks.
+      const hints = takesHints(model.G.config)
+        ? sampleHints(planes, cfg.size, new Rng(mixSeed(cfg.seed, 0x4817, state.step)))
+        : undefined;
+      const x = generatorInput(model.G.config, b.L, hints);
       const l = pretrain
-        ? model.pretrainStep(b.L, b.ab)
-        : model.trainStep(b.L, b.ab, state.step % cfg.dEvery === 0);
+        ? model.pretrainStep(x, b.ab)
+        : model.trainStep(x, b.ab, state.step % cfg.dEvery === 0);
       return { lossD: l.lossD, lossGGan: l.lossGGan, lossL1: l.lossL1 };
     });
     for (const t of Object.values(losses)) if (t) keep(t);
@@ -506,13 +516,19 @@ function buildModel(
   if (ck) return restorePix2Pix(ck, overrides);
   manualSeed(cfg.seed);
   const model = new Pix2Pix(
-    init ? init.generatorConfig : freshGeneratorConfig(cfg),
+    init ? cfg.generatorConfig : freshGeneratorConfig(cfg),
     { ndf: cfg.ndf, norm: cfg.dNorm },
     { lr: cfg.lr, lambdaL1: cfg.lambdaL1, gan: cfg.gan },
   );
   if (init) {
     try {
-      model.G.loadStateDict(init.generatorEma ?? init.generator);
+      const weights = init.generatorEma ?? init.generator;
+      // --hints-input on an automatic model's file: its weights with zeros for the hint channels.
+      model.G.loadStateDict(
+        takesHints(model.G.config) && !takesHints(init.generatorConfig)
+          ? widenForHints(weights, model.G)
+          : weights,
+      );
     } catch (e) {
       model.dispose();
       throw new UsageError(`--init ${init.source}: ${(e as Error).message}`);

@@ -11,6 +11,7 @@ import { zeros } from "../../engine/ops/buffers.ts";
 import { l1Loss } from "../../engine/ops/loss.ts";
 import { runSumChannels } from "../../engine/ops/reduce.ts";
 import type { Generator } from "../../models/generators.ts";
+import { generatorInput } from "../../models/hints.ts";
 import { type Dataset, loadPlanes, toBatch } from "../dataset.ts";
 import type { RgbaImage, SampleRow } from "../plot.ts";
 import { colorfulness } from "../eval.ts";
@@ -32,7 +33,7 @@ export interface Evaluation extends ValMetrics {
 
 /**
  * Validation L1 (model units), RGB PSNR (dB) and colorfulness relative to the originals', in eval
- * mode, plus sample-grid rows when `sampleSet` is not empty. `G` is the trained generator or its
+ * mode, plus sample-grid rows when `sampleSet` is not empty. A hint model is measured without hints. `G` is the trained generator or its
  * moving average (which is always in eval mode).
  */
 export async function evaluate(
@@ -53,7 +54,7 @@ export async function evaluate(
       const [l1, sq, rgb] = noGrad(() =>
         tidy(() => {
           const b = toBatch(planes, S);
-          const fake = G.forward(b.L);
+          const fake = G.forward(generatorInput(G.config, b.L));
           const rgbFake = modelToRgb(b.L, fake);
           const d = sub(rgbFake, b.rgb);
           // Per-image sums of squared errors: view [N,3,S,S] as [1, N, 3S, S] and sum per "channel".
@@ -82,7 +83,7 @@ export async function evaluate(
       const [fakeRgb, grayRgb] = noGrad(() =>
         tidy(() => {
           const b = toBatch(planes, S);
-          const fake = G.forward(b.L);
+          const fake = G.forward(generatorInput(G.config, b.L));
           // The gray column is exactly what the generator sees: L with zero chroma.
           return [modelToRgb(b.L, fake), modelToRgb(b.L, zeros(b.ab.shape))];
         })

@@ -1,0 +1,189 @@
+/**
+ * User colour hints, as in "Real-Time User-Guided Image Colorization with Learned Deep Priors" (Zhang
+ * et al., SIGGRAPH 2017): a hint model's generator takes, besides L, a sparse map of given ab values
+ * and a mask of where they are. Its input is [L, hint a, hint b, hint mask] (4 channels, in that
+ * order); a generator with 1 input channel is an automatic one. Hints are given in a photo's pixel
+ * coordinates with an sRGB colour whose ab is used (the lightness is the photo's own).
+ *
+ * This module is the one place that knows the hint map's layout: the training sampler
+ * (cli/train/hints.ts), the colorizer (models/colorize.ts), the CLI and the web page all go through it.
+ */
+
+import { MODEL_AB_SCALE, rgbToLabCpu } from "../engine/color.ts";
+import { concat } from "../engine/ops/shape.ts";
+import { zeros } from "../engine/ops/buffers.ts";
+import { fmtShape, type Tensor, tensor } from "../engine/tensor.ts";
+
+/** Channels of the hint map that follow L in a hint model's input: a, b (model units) and the mask. */
+export const HINT_CHANNELS = 3;
+
+/**
+ * Side, in model pixels, of the square a user's hint covers in the hint map. Training reveals squares
+ * of 1–9 pixels; 3 is small enough to place a hint on a narrow object and large enough to be more than
+ * a single pixel at the model's 128×128.
+ */
+export const HINT_PATCH = 3;
+
+/** One hint: a point of the photo (pixels, origin top-left) and the Lab a and b it should have. */
+export interface Hint {
+  x: number;
+  y: number;
+  a: number;
+  b: number;
+}
+
+/** A hint as users write it, in a hints file, on the command line or in the web page. */
+export interface HintSpec {
+  x: number;
+  y: number;
+  /** "#rrggbb" (or "#rgb"). */
+  color: string;
+}
+
+/** True when a generator of this configuration takes hints (L plus the hint map). */
+export function takesHints(config: { inputChannels: number }): boolean {
+  return config.inputChannels === 1 + HINT_CHANNELS;
+}
+
+/** "#rrggbb" or "#rgb" as sRGB bytes; null when it is not such a colour. */
+export function parseHexColor(s: string): [number, number, number] | null {
+  const m = /^#([0-9a-f]{3}|[0-9a-f]{6})$/i.exec(s);
+  if (!m) return null;
+  const h = m[1].length === 3 ? [...m[1]].map((c) => c + c).join("") : m[1];
+  return [0, 2, 4].map((i) => parseInt(h.slice(i, i + 2), 16)) as [number, number, number];
+}
+
+/** sRGB bytes as "#rrggbb". */
+export function toHexColor(r: number, g: number, b: number): string {
+  return "#" + [r, g, b].map((v) => Math.round(Math.min(255, Math.max(0, v))).toString(16).padStart(2, "0"))
+    .join("");
+}
+
+/** The Lab a and b of an sRGB colour given as bytes. */
+export function colorAb(r: number, g: number, b: number): { a: number; b: number } {
+  const [, a, bb] = rgbToLabCpu(r / 255, g / 255, b / 255);
+  return { a, b: bb };
+}
+
+/**
+ * Checks hints written as {@link HintSpec}s against a `width`×`height` photo and converts them; throws
+ * an Error whose message names the hint (1-based) and its problem. `value` is anything parsed from
+ * JSON: it must be an array of `{ "x", "y", "color" }` objects.
+ */
+export function parseHints(value: unknown, width: number, height: number): Hint[] {
+  if (!Array.isArray(value)) {
+    throw new Error('hints must be a JSON array of {"x": …, "y": …, "color": "#rrggbb"} objects');
+  }
+  return value.map((h, i) => {
+    const where = `hint ${i + 1}`;
+    if (h === null || typeof h !== "object" || Array.isArray(h)) {
+      throw new Error(`${where} is not an object {"x": …, "y": …, "color": "#rrggbb"}`);
+    }
+    const { x, y, color } = h as Record<string, unknown>;
+    for (const [k, v] of [["x", x], ["y", y]] as const) {
+      if (typeof v !== "number" || !Number.isFinite(v)) throw new Error(`${where}: "${k}" must be a number`);
+    }
+    if (typeof color !== "string") throw new Error(`${where}: "color" must be a string like "#b03a2e"`);
+    const spec = { x: x as number, y: y as number, color };
+    return hintFromSpec(spec, width, height, where);
+  });
+}
+
+/** One {@link HintSpec} checked against the photo's size and converted; `where` names it in errors. */
+export function hintFromSpec(spec: HintSpec, width: number, height: number, where = "hint"): Hint {
+  const rgb = parseHexColor(spec.color);
+  if (!rgb) throw new Error(`${where}: colour ${JSON.stringify(spec.color)} is not #rrggbb or #rgb`);
+  if (!(spec.x >= 0 && spec.x < width && spec.y >= 0 && spec.y < height)) {
+    throw new Error(
+      `${where}: (${spec.x}, ${spec.y}) is outside the ${width}×${height} photo ` +
+        `(x from 0 to ${width - 1}, y from 0 to ${height - 1})`,
+    );
+  }
+  return { x: spec.x, y: spec.y, ...colorAb(...rgb) };
+}
+
+/**
+ * Where photo pixel (x, y) falls in the model's size×size square: the square is the photo padded by
+ * `padX`/`padY` pixels before it to a side of `side`, then resized to `size` (see models/colorize.ts).
+ */
+export function squareCell(
+  x: number,
+  y: number,
+  g: { side: number; size: number; padX: { before: number }; padY: { before: number } },
+): [number, number] {
+  const s = g.size / g.side;
+  const cell = (v: number, pad: number) => Math.min(g.size - 1, Math.max(0, Math.floor((v + 0.5 + pad) * s)));
+  return [cell(x, g.padX.before), cell(y, g.padY.before)];
+}
+
+/**
+ * The hint map [3, size, size] (a / MODEL_AB_SCALE, b / MODEL_AB_SCALE, mask) of hints at the given
+ * cells: each covers a {@link HINT_PATCH}-pixel square around its cell; later hints win where squares
+ * overlap.
+ */
+export function hintMap(hints: readonly { cell: [number, number]; a: number; b: number }[], size: number) {
+  const hw = size * size, map = new Float32Array(HINT_CHANNELS * hw);
+  const r = (HINT_PATCH - 1) >> 1;
+  for (const { cell: [cx, cy], a, b } of hints) {
+    for (let y = Math.max(0, cy - r); y <= Math.min(size - 1, cy - r + HINT_PATCH - 1); y++) {
+      for (let x = Math.max(0, cx - r); x <= Math.min(size - 1, cx - r + HINT_PATCH - 1); x++) {
+        const p = y * size + x;
+        map[p] = a / MODEL_AB_SCALE;
+        map[hw + p] = b / MODEL_AB_SCALE;
+        map[2 * hw + p] = 1;
+      }
+    }
+  }
+  return map;
+}
+
+/**
+ * A generator's input from L [N, 1, H, W]: L itself for an automatic generator; for a hint model L
+ * followed by `hints` [N, 3, H, W] (as {@link hintMap} lays it out; no hints: zeros).
+ */
+export function generatorInput(config: { inputChannels: number }, L: Tensor, hints?: Tensor | Float32Array) {
+  if (!takesHints(config)) {
+    if (hints) {
+      throw new Error("colorize: this model takes no colour hints (it was trained without --hints-input)");
+    }
+    return L;
+  }
+  const [n, , h, w] = L.shape;
+  const shape = [n, HINT_CHANNELS, h, w];
+  const map = hints === undefined
+    ? zeros(shape)
+    : hints instanceof Float32Array
+    ? tensor(hints, shape)
+    : hints;
+  if (map.shape.join() !== shape.join()) {
+    throw new Error(`hint map ${fmtShape(map.shape)} does not match ${fmtShape(shape)}`);
+  }
+  return concat([L, map], 1);
+}
+
+/**
+ * The weights of an automatic generator (1 input channel) made to fit `target`, the same architecture
+ * taking hints: every tensor that reads the input (in the U-Net the first convolution; in the ResNet U-Net
+ * the stem and the layer after the input is concatenated back at the end) gets zero weights for the hint
+ * channels, which follow the existing ones. The widened model colours exactly as the automatic one
+ * until training moves those weights. Tensors that already fit are returned as they are.
+ */
+export function widenForHints(
+  weights: Map<string, Float32Array>,
+  target: { stateDict(): Map<string, Tensor> },
+): Map<string, Float32Array> {
+  const out = new Map(weights);
+  for (const [name, t] of target.stateDict()) {
+    const w = weights.get(name);
+    if (!w || w.length === t.size || t.shape.length < 2) continue;
+    const [o, cNew] = t.shape, cOld = cNew - HINT_CHANNELS;
+    const inner = t.size / (o * cNew);
+    if (cOld < 1 || w.length !== o * cOld * inner) continue;
+    const wide = new Float32Array(t.size);
+    for (let i = 0; i < o; i++) {
+      wide.set(w.subarray(i * cOld * inner, (i + 1) * cOld * inner), i * cNew * inner);
+    }
+    out.set(name, wide);
+  }
+  return out;
+}
