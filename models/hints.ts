@@ -71,6 +71,15 @@ export function colorAb(r: number, g: number, b: number): { a: number; b: number
  * JSON: it must be an array of `{ "x", "y", "color" }` objects.
  */
 export function parseHints(value: unknown, width: number, height: number): Hint[] {
+  return parseHintSpecs(value).map((spec, i) => hintFromSpec(spec, width, height, `hint ${i + 1}`));
+}
+
+/**
+ * The checks of {@link parseHints} that need no photo: `value` is an array of `{ "x", "y", "color" }`
+ * objects with numbers for x and y and a valid colour. Whether each point lies inside a photo is left to
+ * {@link hintFromSpec}, so one hints file can be checked once and then applied to photos of any size.
+ */
+export function parseHintSpecs(value: unknown): HintSpec[] {
   if (!Array.isArray(value)) {
     throw new Error('hints must be a JSON array of {"x": …, "y": …, "color": "#rrggbb"} objects');
   }
@@ -85,14 +94,14 @@ export function parseHints(value: unknown, width: number, height: number): Hint[
     }
     if (typeof color !== "string") throw new Error(`${where}: "color" must be a string like "#b03a2e"`);
     const spec = { x: x as number, y: y as number, color };
-    return hintFromSpec(spec, width, height, where);
+    specRgb(spec, where);
+    return spec;
   });
 }
 
 /** One {@link HintSpec} checked against the photo's size and converted; `where` names it in errors. */
 export function hintFromSpec(spec: HintSpec, width: number, height: number, where = "hint"): Hint {
-  const rgb = parseHexColor(spec.color);
-  if (!rgb) throw new Error(`${where}: colour ${JSON.stringify(spec.color)} is not #rrggbb or #rgb`);
+  const rgb = specRgb(spec, where);
   if (!(spec.x >= 0 && spec.x < width && spec.y >= 0 && spec.y < height)) {
     throw new Error(
       `${where}: (${spec.x}, ${spec.y}) is outside the ${width}×${height} photo ` +
@@ -100,6 +109,13 @@ export function hintFromSpec(spec: HintSpec, width: number, height: number, wher
     );
   }
   return { x: spec.x, y: spec.y, ...colorAb(...rgb) };
+}
+
+/** A spec's colour as sRGB bytes, or an Error naming it (`where`) when it is malformed. */
+function specRgb(spec: HintSpec, where: string): [number, number, number] {
+  const rgb = parseHexColor(spec.color);
+  if (!rgb) throw new Error(`${where}: colour ${JSON.stringify(spec.color)} is not #rrggbb or #rgb`);
+  return rgb;
 }
 
 /**
