@@ -1,10 +1,11 @@
 /**
- * `deno task colorize IN… [-o OUT] [--model FILE] [--size N] [--samples N]`: colorizes
- * photos with a trained generator (any kind of models/generators.ts). Inputs are files or folders
- * (searched recursively for .jpg/.jpeg/.png/.gif/.tif/.tiff/.webp, skipping earlier outputs
- * *.color.png and *.color-K.png). A bad input is reported on one line and the others are still done;
- * the exit code says whether everything worked. A model that takes noise (the diverse generator)
- * writes --samples N different colourings, noise seeds 1 … N.
+ * `deno task colorize IN… [-o OUT] [--model FILE] [--size N] [--samples N] [--hints FILE]
+ * [--hint X,Y,#RRGGBB]`: colorizes photos with a trained generator (any kind of models/generators.ts).
+ * Inputs are files or folders (searched recursively for .jpg/.jpeg/.png/.gif/.tif/.tiff/.webp,
+ * skipping earlier outputs *.color.png and *.color-K.png). A bad input is reported on one line and the
+ * others are still done; the exit code says whether everything worked. A model that takes noise (the
+ * diverse generator) writes --samples N different colourings, noise seeds 1 … N. A hint model (trained
+ * with --hints-input) takes colour hints (cli/hints_file.ts), the same ones for every photo.
  */
 
 import { fileURLToPath } from "node:url";
@@ -19,6 +20,8 @@ import {
   generatorTensorShapes,
 } from "../models/checkpoint.ts";
 import { colorizeRgba } from "../models/colorize.ts";
+import { type Hint, takesHints } from "../models/hints.ts";
+import { type GivenHint, hintsForPhoto, readGivenHints } from "./hints_file.ts";
 import { autotuner } from "../engine/autotune.ts";
 import { loadTuneCache, saveTuneCache } from "./tune_cache.ts";
 import {
@@ -47,6 +50,7 @@ const OUTPUT_NAME = /\.color(-\d+)?\.(png|jpe?g)$/i;
 const MAX_SAMPLES = 1000;
 
 const HELP = `Usage: deno task colorize IN... [-o OUT] [--model FILE] [--size N] [--samples N]
+                             [--hints FILE] [--hint X,Y,#RRGGBB]...
 
 Colorizes black-and-white (or colour) photos with a trained generator (pix2pix U-Net,
 ResNet U-Net or diverse generator). Only the lightness of each input is used; the
@@ -75,13 +79,26 @@ Options:
                      FILE's name with -1 … -N before the extension), noise seeds 1 … N, so each
                      is reproducible. Without it such a model colours with seed 1. A model
                      without noise gives one colouring: N > 1 is refused (exit 2)
+      --hints FILE   colour hints for a hint model (trained with --hints-input; Zhang et al.
+                     2017): a JSON array of {"x": 120, "y": 64, "color": "#b03a2e"}, x and y
+                     in the input photo's pixels from its top-left corner (as the web page
+                     saves them). A hint gives the colour's a and b near its point; the
+                     lightness stays the photo's. Repeatable (the files' hints in order)
+      --hint X,Y,#RRGGBB
+                     one hint on the command line (#RGB too), e.g. --hint 120,64,#b03a2e;
+                     repeatable; applied after --hints FILE's, later hints winning where they
+                     overlap. With several photos every photo gets the same hints at the same
+                     pixel coordinates; a photo that some hint lies outside is reported on
+                     one line and not colorized, and the others still are. A malformed file
+                     or hint, or hints for a model without hint input, is refused (exit 2)
   -q, --quiet        no progress bar
       --tune         time the GPU kernel variants once per adapter and layer shape and keep
                      the fastest (the choices are cached in ~/.cache/colorize/autotune.json)
   -h, --help         this text
 
 Exit codes: 0 all done, 1 some inputs failed (each reported as "colorize: FILE: problem"),
-2 nothing could be done (usage, missing or unusable model, no WebGPU).`;
+2 nothing could be done (usage, bad hints, missing or unusable model, no WebGPU; also when
+every photo was refused because a hint lies outside it).`;
 
 /** Where the CLI writes: lines on stderr and stdout, and whether to draw a progress bar. */
 export interface CliIo {
@@ -391,6 +408,8 @@ export async function main(
     quiet: { type: "boolean", short: "q" },
     tune: { type: "boolean" },
     samples: { type: "string" },
+    hints: { type: "string", multiple: true },
+    hint: { type: "string", multiple: true },
   }, { positionals: true, help: HELP, io });
   if (typeof parsed === "number") return parsed;
   const { values, positionals } = parsed;
@@ -415,6 +434,16 @@ export async function main(
     }
   }
 
+  // The hints are checked, all but whether they fit each photo, before the model or any photo is read.
+  const hintFiles = values.hints ?? [], hintFlags = values.hint ?? [];
+  let given: GivenHint[];
+  try {
+    given = await readGivenHints(hintFiles, hintFlags);
+  } catch (e) {
+    io.error(`colorize: ${errorLine(e)}`);
+    return 2;
+  }
+
   const model = await readCheckpoint(values.model, opts.defaultModel ?? DEFAULT_MODEL_URL);
   if ("error" in model) {
     io.error(model.error);
@@ -422,6 +451,14 @@ export async function main(
   }
   const { ck, source } = model;
   const config = ck.generatorConfig;
+  // Asking for hints is refused even when the file holds none: the model would silently ignore them.
+  if ((hintFiles.length > 0 || hintFlags.length > 0) && !takesHints(config)) {
+    io.error(
+      `colorize: ${hintFiles.length ? "--hints" : "--hint"}: ${source} takes no colour hints ` +
+        "(trained without --hints-input)",
+    );
+    return 2;
+  }
   if (samples !== undefined && samples > 1 && noiseChannelsOf(config) === 0) {
     io.error(
       `colorize: --samples ${samples}: ${source} gives one coloring per photo (its ${
@@ -496,6 +533,9 @@ export async function main(
   }
 
   let failed = 0;
+  // Photos refused because a hint lies outside them: when they are all that failed and nothing
+  // was done, the command line was at fault (exit 2).
+  let hintRefusals = 0;
   const report = (line: string) => {
     // Erase a half-drawn bar so the message gets its own line; the next tick redraws the bar.
     if (bar?.tty) Deno.stderr.writeSync(encoder.encode("\r\x1b[K"));
@@ -529,8 +569,15 @@ export async function main(
       }
       const img = await readImage(job.input);
       if (!(img.width > 0 && img.height > 0)) throw new Error(`empty image (${img.width}×${img.height})`);
+      let hints: Hint[] | undefined;
+      try {
+        hints = given.length ? hintsForPhoto(given, img.width, img.height) : undefined;
+      } catch (e) {
+        hintRefusals++;
+        throw e;
+      }
       for (const { path, seed } of outputs) {
-        const out = await colorizeRgba(G, img, size, { seed });
+        const out = await colorizeRgba(G, img, size, { seed, hints });
         if (autotuner.pending) {
           // New layer shapes were met: time their kernel variants now, between photos.
           await autotuner.tune();
@@ -559,6 +606,7 @@ export async function main(
     io.info(`colorize: ${ok} of ${jobs.length + failures.length} done${failed ? `, ${failed} failed` : ""}`);
   }
   G.dispose();
+  if (ok === 0 && failed > 0 && hintRefusals === failed) return 2;
   return failed ? 1 : 0;
 }
 
