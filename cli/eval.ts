@@ -6,20 +6,25 @@
  * the first row, the baseline a model must beat. Grayscale photos are skipped
  * and counted, by the test and tolerance training uses: they have no colour to
  * score, and the gray row would reproduce them exactly (infinite PSNR).
+ * With `--hints N` (or a list of counts) a hint model is also given N colour
+ * hints per photo sampled from the original (cli/eval_hints.ts), one row per count.
  */
 
 import { basename, join } from "node:path";
 import { initGpu } from "../engine/gpu.ts";
 import { buildGenerator, checkpointImageSize, decodeCheckpoint } from "../models/checkpoint.ts";
-import { colorizeRgba, labToRgba, type RgbaImage, rgbaToL } from "../models/colorize.ts";
+import { colorizeGeometry, colorizeRgba, labToRgba, type RgbaImage, rgbaToL } from "../models/colorize.ts";
 import type { Generator } from "../models/generators.ts";
+import { type Hint, takesHints } from "../models/hints.ts";
+import { parseHintCounts, photoHintRng, sampleHintsFromImage } from "./eval_hints.ts";
 import { listImages } from "./dataset.ts";
 import { IMAGE_EXTENSIONS, isGrayscale, readImage } from "./image.ts";
 import { GRAY_TOLERANCE } from "./corpus/filter.ts";
 import { ProgressBar } from "./progress.ts";
 import { consoleIo, errorLine, readCommandLine } from "./args.ts";
 
-const HELP = `Usage: deno task eval --data DIR [--model FILE]... [--size N] [--limit N] [--json FILE]
+const HELP = `Usage: deno task eval --data DIR [--model FILE]... [--size N] [--limit N]
+                      [--hints N[,N...]] [--seed S] [--json FILE]
 
 Scores colorization on the photos of DIR (searched recursively): PSNR of the RGB
 output against the original, and colorfulness (Hasler & Süsstrunk 2003) of the
@@ -30,6 +35,15 @@ Grayscale photos are skipped and counted, as training skips them.
   --model FILE   a checkpoint; repeat to compare models (e.g. L1-only and GAN)
   --size N       model resolution (default: the size each checkpoint was trained at)
   --limit N      use the first N photos only
+  --hints N      give each hint model (train --hints-input) N colour hints per
+                 photo, sampled from the original: a uniformly random pixel with
+                 the original's mean ab over the patch the hint covers in the
+                 model's input (as training reveals patches). A list such as
+                 0,1,5,10,20 gives one row per count (the table gets a hints
+                 column); the first k of N hints are the k hints, so more hints
+                 add points. N > 0 with a model without hint input is an error
+  --seed S       seed of the hint points (default 1): the same seed and photos
+                 give every model the same points
   --json FILE    also write the table as JSON
   -h, --help     this text
 
@@ -69,6 +83,8 @@ export function colorfulness(img: RgbaImage): number {
 /** One row of the quality table: mean PSNR and mean colorfulness over the photos. */
 export interface EvalRow {
   name: string;
+  /** Hints per photo (eval --hints); absent when hints were not asked for, and on the gray row. */
+  hints?: number;
   psnr: number;
   colorfulness: number;
   /** Mean output colorfulness divided by the originals' mean colorfulness. */
@@ -82,22 +98,56 @@ async function grayOf(img: RgbaImage): Promise<RgbaImage> {
   return { width: img.width, height: img.height, rgba };
 }
 
+/** What {@link evaluate} can vary besides the models. */
+export interface EvalOptions {
+  /**
+   * Hint counts per photo (eval --hints): every model gets one row per count, in this order, each row's
+   * `hints` set. Without it every model gets one row without hints (and no `hints` field).
+   */
+  hints?: readonly number[];
+  /** Seed of the hint points (default 1); see cli/eval_hints.ts. */
+  seed?: number;
+}
+
 /**
- * Scores every generator (and the gray baseline) on the images; returns one row each plus the originals'.
- * The images should be in colour: the gray row of a grayscale photo has infinite PSNR.
+ * Scores every generator (and the gray baseline) on the images; returns one row per model (per hint
+ * count with `options.hints`) after the gray row, plus the originals' colorfulness. The images should
+ * be in colour: the gray row of a grayscale photo has infinite PSNR. A model without hint input given
+ * a count above 0 fails as colorizeRgba does.
  */
 export async function evaluate(
   images: RgbaImage[],
   models: { name: string; G: Generator; size: number }[],
   onImage?: () => void,
+  options: EvalOptions = {},
 ): Promise<{ rows: EvalRow[]; originalColorfulness: number }> {
-  const names = ["gray (ab = 0)", ...models.map((m) => m.name)];
-  const sums = names.map(() => ({ psnr: 0, color: 0 }));
+  const counts = options.hints ?? [0];
+  const most = Math.max(...counts);
+  const seed = options.seed ?? 1;
+  const rows: { name: string; hints?: number }[] = [{ name: "gray (ab = 0)" }];
+  for (const m of models) {
+    for (const n of counts) rows.push(options.hints ? { name: m.name, hints: n } : { name: m.name });
+  }
+  const sums = rows.map(() => ({ psnr: 0, color: 0 }));
   let original = 0;
-  for (const img of images) {
+  for (const [i, img] of images.entries()) {
     original += colorfulness(img);
     const outputs = [await grayOf(img)];
-    for (const m of models) outputs.push(await colorizeRgba(m.G, img, m.size));
+    for (const m of models) {
+      // Drawn once per model with the photo's own generator: the same points for every model, their
+      // colours averaged over each model's patch; a count takes the first hints of the list.
+      const hints: Hint[] = most > 0
+        ? sampleHintsFromImage(
+          img,
+          most,
+          photoHintRng(seed, i),
+          colorizeGeometry(img.width, img.height, m.size),
+        )
+        : [];
+      for (const n of counts) {
+        outputs.push(await colorizeRgba(m.G, img, m.size, { hints: hints.slice(0, n) }));
+      }
+    }
     outputs.forEach((out, k) => {
       sums[k].psnr += psnr(out, img);
       sums[k].color += colorfulness(out);
@@ -107,8 +157,8 @@ export async function evaluate(
   const n = images.length;
   const originalColorfulness = original / n;
   return {
-    rows: names.map((name, k) => ({
-      name,
+    rows: rows.map((row, k) => ({
+      ...row,
       psnr: sums[k].psnr / n,
       colorfulness: sums[k].color / n,
       colorfulnessRatio: originalColorfulness > 0 ? sums[k].color / n / originalColorfulness : 0,
@@ -117,20 +167,26 @@ export async function evaluate(
   };
 }
 
-/** The table as Markdown (what the README and MODEL.md show). */
+/**
+ * The table as Markdown (what the README and MODEL.md show). When some row has a hint count (eval
+ * --hints) a "hints" column follows the model's name ("—" where no hint is given: the gray row and
+ * the originals).
+ */
 export function formatTable(
   result: { rows: EvalRow[]; originalColorfulness: number },
   count: number,
 ): string {
+  const withHints = result.rows.some((r) => r.hints !== undefined);
+  const hintCell = (h?: number) => (withHints ? ` ${h ?? "—"} |` : "");
   const lines = [
-    `| model | PSNR (dB) | colorfulness | vs originals |`,
-    `| --- | ---: | ---: | ---: |`,
+    `| model |${withHints ? " hints |" : ""} PSNR (dB) | colorfulness | vs originals |`,
+    `| --- |${withHints ? " ---: |" : ""} ---: | ---: | ---: |`,
     ...result.rows.map((r) =>
-      `| ${r.name} | ${r.psnr.toFixed(2)} | ${r.colorfulness.toFixed(1)} | ${
+      `| ${r.name} |${hintCell(r.hints)} ${r.psnr.toFixed(2)} | ${r.colorfulness.toFixed(1)} | ${
         (100 * r.colorfulnessRatio).toFixed(0)
       }% |`
     ),
-    `| originals (${count} photos) | — | ${result.originalColorfulness.toFixed(1)} | 100% |`,
+    `| originals (${count} photos) |${hintCell()} — | ${result.originalColorfulness.toFixed(1)} | 100% |`,
   ];
   return lines.join("\n");
 }
@@ -142,6 +198,8 @@ export async function main(args: string[]): Promise<number> {
     model: { type: "string", multiple: true },
     size: { type: "string" },
     limit: { type: "string" },
+    hints: { type: "string" },
+    seed: { type: "string" },
     json: { type: "string" },
   }, { help: HELP, io: consoleIo });
   if (typeof parsed === "number") return parsed;
@@ -160,16 +218,35 @@ export async function main(args: string[]): Promise<number> {
     console.error(`eval: --limit must be a positive integer (got ${opts.limit})`);
     return 2;
   }
+  let hints: number[] | undefined;
+  try {
+    hints = opts.hints === undefined ? undefined : parseHintCounts(opts.hints);
+  } catch (e) {
+    console.error(`eval: ${errorLine(e)}`);
+    return 2;
+  }
+  const seed = opts.seed === undefined ? 1 : /^\d+$/.test(opts.seed) ? Number(opts.seed) : NaN;
+  if (!Number.isSafeInteger(seed)) {
+    console.error(`eval: --seed must be a whole number ≥ 0 (got ${opts.seed})`);
+    return 2;
+  }
+  if (opts.seed !== undefined && !hints) {
+    console.error("eval: --seed chooses the hint points: it needs --hints");
+    return 2;
+  }
   try {
     await initGpu();
     const models = [];
     for (const file of opts.model ?? []) {
       const ck = decodeCheckpoint(await Deno.readFile(file), file);
-      models.push({
-        name: basename(file),
-        G: buildGenerator(ck),
-        size: size ?? checkpointImageSize(ck) ?? 256,
-      });
+      const G = buildGenerator(ck);
+      const most = Math.max(...(hints ?? [0]));
+      if (most > 0 && !takesHints(G.config)) {
+        throw new Error(
+          `--hints ${most}: ${file} takes no colour hints (it was trained without --hints-input)`,
+        );
+      }
+      models.push({ name: basename(file), G, size: size ?? checkpointImageSize(ck) ?? 256 });
     }
     // listImages gives paths relative to the folder.
     let files = (await listImages(opts.data)).map((f) => join(opts.data!, f));
@@ -204,13 +281,17 @@ export async function main(args: string[]): Promise<number> {
       );
     }
     const bar = new ProgressBar({ total: images.length, label: "eval", unit: "img" });
-    const result = await evaluate(images, models, () => bar.tick());
+    const result = await evaluate(images, models, () => bar.tick(), { hints, seed });
     bar.done();
     console.log(formatTable(result, images.length));
     if (opts.json) {
       await Deno.writeTextFile(
         opts.json,
-        JSON.stringify({ count: images.length, grayscale, unreadable, ...result }, null, 2) + "\n",
+        JSON.stringify(
+          { count: images.length, grayscale, unreadable, ...(hints ? { hints, seed } : {}), ...result },
+          null,
+          2,
+        ) + "\n",
       );
     }
     return unreadable === 0 ? 0 : 1;

@@ -13,6 +13,8 @@ import { MODEL_AB_SCALE, rgbToLabCpu } from "../engine/color.ts";
 import { concat } from "../engine/ops/shape.ts";
 import { zeros } from "../engine/ops/buffers.ts";
 import { fmtShape, type Tensor, tensor } from "../engine/tensor.ts";
+import { generatorTensorShapes } from "./checkpoint.ts";
+import type { FullGeneratorConfig } from "./generators.ts";
 
 /** Channels of the hint map that follow L in a hint model's input: a, b (model units) and the mask. */
 export const HINT_CHANNELS = 3;
@@ -133,16 +135,65 @@ export function squareCell(
 }
 
 /**
+ * The model cells a hint at `cell` covers in a size×size hint map: the {@link HINT_PATCH}-pixel square
+ * around it, clipped to the map (inclusive bounds).
+ */
+export function hintPatchCells(
+  [cx, cy]: readonly [number, number],
+  size: number,
+): { x0: number; x1: number; y0: number; y1: number } {
+  const r = (HINT_PATCH - 1) >> 1;
+  const clip = (v: number) => Math.min(size - 1, Math.max(0, v));
+  return {
+    x0: clip(cx - r),
+    x1: clip(cx - r + HINT_PATCH - 1),
+    y0: clip(cy - r),
+    y1: clip(cy - r + HINT_PATCH - 1),
+  };
+}
+
+/**
+ * The photo pixels (inclusive bounds) a hint at photo pixel (x, y) colours in the hint map: those whose
+ * {@link squareCell} lies in its {@link hintPatchCells}, clipped to the photo. About
+ * HINT_PATCH·side/size pixels a side; never empty (the hint's own pixel is in it). Revealing the mean ab
+ * of these pixels matches training, where a revealed patch shows its mean ab.
+ */
+export function hintPatchPixels(
+  x: number,
+  y: number,
+  g: {
+    width: number;
+    height: number;
+    side: number;
+    size: number;
+    padX: { before: number };
+    padY: { before: number };
+  },
+): { x0: number; x1: number; y0: number; y1: number } {
+  const cells = hintPatchCells(squareCell(x, y, g), g.size);
+  // squareCell is monotonic along each axis, so the pixels form one interval per axis: grow it from
+  // the hint's own pixel while the next pixel's cell is still inside (exactly squareCell's rounding).
+  const grow = (v: number, n: number, lo: number, hi: number, cellOf: (v: number) => number) => {
+    let a = Math.floor(v), b = Math.floor(v);
+    while (a > 0 && cellOf(a - 1) >= lo) a--;
+    while (b < n - 1 && cellOf(b + 1) <= hi) b++;
+    return [a, b];
+  };
+  const [x0, x1] = grow(x, g.width, cells.x0, cells.x1, (v) => squareCell(v, y, g)[0]);
+  const [y0, y1] = grow(y, g.height, cells.y0, cells.y1, (v) => squareCell(x, v, g)[1]);
+  return { x0, x1, y0, y1 };
+}
+
+/**
  * The hint map [3, size, size] (a / MODEL_AB_SCALE, b / MODEL_AB_SCALE, mask) of hints at the given
- * cells: each covers a {@link HINT_PATCH}-pixel square around its cell; later hints win where squares
- * overlap.
+ * cells: each covers its {@link hintPatchCells}; later hints win where squares overlap.
  */
 export function hintMap(hints: readonly { cell: [number, number]; a: number; b: number }[], size: number) {
   const hw = size * size, map = new Float32Array(HINT_CHANNELS * hw);
-  const r = (HINT_PATCH - 1) >> 1;
-  for (const { cell: [cx, cy], a, b } of hints) {
-    for (let y = Math.max(0, cy - r); y <= Math.min(size - 1, cy - r + HINT_PATCH - 1); y++) {
-      for (let x = Math.max(0, cx - r); x <= Math.min(size - 1, cx - r + HINT_PATCH - 1); x++) {
+  for (const { cell, a, b } of hints) {
+    const { x0, x1, y0, y1 } = hintPatchCells(cell, size);
+    for (let y = y0; y <= y1; y++) {
+      for (let x = x0; x <= x1; x++) {
         const p = y * size + x;
         map[p] = a / MODEL_AB_SCALE;
         map[hw + p] = b / MODEL_AB_SCALE;
@@ -179,27 +230,54 @@ export function generatorInput(config: { inputChannels: number }, L: Tensor, hin
 
 /**
  * The weights of an automatic generator (1 input channel) made to fit `target`, the same architecture
- * taking hints: every tensor that reads the input (in the U-Net the first convolution; in the ResNet U-Net
- * the stem and the layer after the input is concatenated back at the end) gets zero weights for the hint
- * channels, which follow the existing ones. The widened model colours exactly as the automatic one
- * until training moves those weights. Tensors that already fit are returned as they are.
+ * taking hints, so that the widened model colours exactly as the automatic one (whatever the hints)
+ * until training moves the new weights. The hint channels follow the existing ones wherever the input
+ * is read: in the U-Net the first convolution; in the ResNet U-Net the stem and, because the input is
+ * concatenated back before the last residual block, that block's two convolutions and norms (whose
+ * channels grow on both axes) and the head. The old tensor is copied into the leading corner of the
+ * new one; weights reading new channels are zero, so no old channel depends on a hint. New output
+ * channels (the residual block's) get zero weights and identity norms (scale 1, running variance 1):
+ * they carry the hint channels through the block's skip unchanged, and the head reads them with zero
+ * weights. The diverse generator, whose input is followed by noise channels, cannot be widened.
+ * Tensors whose shape does not change are returned as they are.
  */
 export function widenForHints(
   weights: Map<string, Float32Array>,
-  target: { stateDict(): Map<string, Tensor> },
+  target: { config: FullGeneratorConfig; stateDict(): Map<string, Tensor> },
 ): Map<string, Float32Array> {
+  const config = target.config;
+  if (!takesHints(config)) throw new Error("widenForHints: the target model takes no hints");
+  if (config.kind === "diverse") {
+    throw new Error("a diverse generator cannot be widened to take hints (its noise follows the input)");
+  }
+  const before = generatorTensorShapes({ ...config, inputChannels: config.inputChannels - HINT_CHANNELS });
   const out = new Map(weights);
   for (const [name, t] of target.stateDict()) {
-    const w = weights.get(name);
-    if (!w || w.length === t.size || t.shape.length < 2) continue;
-    const [o, cNew] = t.shape, cOld = cNew - HINT_CHANNELS;
-    const inner = t.size / (o * cNew);
-    if (cOld < 1 || w.length !== o * cOld * inner) continue;
-    const wide = new Float32Array(t.size);
-    for (let i = 0; i < o; i++) {
-      wide.set(w.subarray(i * cOld * inner, (i + 1) * cOld * inner), i * cNew * inner);
-    }
-    out.set(name, wide);
+    const w = weights.get(name), from = before.get(name);
+    if (!w || !from || from.join() === t.shape.join()) continue;
+    // Sizes that do not match the automatic model's are left for loadStateDict to report.
+    if (w.length !== from.reduce((a, b) => a * b, 1)) continue;
+    const last = name.slice(name.lastIndexOf(".") + 1);
+    const fill = t.shape.length === 1 && (last === "weight" || last === "running_var") ? 1 : 0;
+    out.set(name, embed(w, from, t.shape, fill));
   }
   return out;
+}
+
+/** `w` of shape `from` in the leading corner of a tensor of shape `to` (each side at least as long), the rest `fill`. */
+function embed(w: Float32Array, from: readonly number[], to: readonly number[], fill: number): Float32Array {
+  const wide = new Float32Array(to.reduce((a, b) => a * b, 1)).fill(fill);
+  // Row-major strides; copy the old tensor one innermost run at a time.
+  const rank = to.length, inner = from[rank - 1];
+  const outer = w.length / inner;
+  for (let i = 0; i < outer; i++) {
+    let rest = i, dst = 0, stride = to[rank - 1];
+    for (let d = rank - 2; d >= 0; d--) {
+      dst += (rest % from[d]) * stride;
+      rest = Math.floor(rest / from[d]);
+      stride *= to[d];
+    }
+    wide.set(w.subarray(i * inner, (i + 1) * inner), dst);
+  }
+  return wide;
 }
