@@ -170,3 +170,14 @@ export {
 export type { Checkpoint, CheckpointParts, OptimizerCheckpoint } from "./models/checkpoint.ts";
 export { colorizeLab, colorizeRgba } from "./models/colorize.ts";
 export type { ColorizeOptions, RgbaImage } from "./models/colorize.ts";
+// User colour hints (Zhang et al. 2017, "Real-Time User-Guided Image Colorization with Learned Deep Priors").
+export {
+  colorAb,
+  HINT_PATCH,
+  hintFromSpec,
+  parseHexColor,
+  parseHints,
+  takesHints,
+  toHexColor,
+} from "./models/hints.ts";
+export type { Hint, HintSpec } from "./models/hints.ts";

@@ -5,7 +5,10 @@
  * and must agree with the same computations in Deno (lavapipe). Then the
  * colorizing page (web/index.html) is driven like a user would: a photo is
  * picked, the result is downloaded and checked, and a screenshot is saved to
- * out/browser/web-page.png. Last, the page without WebGPU must say so.
+ * out/browser/web-page.png. With a hint model (see {@link findHintModel}) colour
+ * hints are placed, picked, saved, loaded, dragged and removed, and the result
+ * must match `deno task colorize --hints`. Last, the page without WebGPU must
+ * say so.
  *
  * Needs /usr/bin/chromium (Debian package `chromium`; the test fails, never
  * skips, without it) and playwright-core from npm, which only drives that
@@ -22,7 +25,8 @@ import { assertClose, gpu } from "./helpers.ts";
 import { serveStatic } from "../cli/serve.ts";
 import { bundle } from "../cli/bundle.ts";
 import { decodeImage, type RgbaImage, writeImage } from "../cli/image.ts";
-import type { DriverConfig, DriverReport, PageReport } from "./browser/driver.ts";
+import type { DriverConfig, DriverReport, HintsScenario, PageReport } from "./browser/driver.ts";
+import { colorAt } from "../web/hints_ui.ts";
 import { CHROMIUM, CHROMIUM_ARGS } from "./browser/chromium.ts";
 
 await gpu();
@@ -30,12 +34,50 @@ await gpu();
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const OUT = join(ROOT, "out", "browser");
 const SCREENSHOT = join(OUT, "web-page.png");
+/** The hint model's page with a hint placed and coloured. */
+const HINTS_SCREENSHOT = join(OUT, "web-page-hints.png");
 /** A tiny checkpoint for the page's model loading, under the served root (out/ is ignored by git). */
 const TINY_MODEL = join(OUT, "tiny.safetensors");
 const TINY_SIZE = 64;
 
 /** W×H of the test photo: not square, odd and even, larger than the model on one side. */
 const W = 213, H = 142;
+
+/** The development copy of a hint model (a checkpoint of `deno task train --hints-input`), under out/. */
+const HINT_MODEL_COPY = join(OUT, "hint-model.safetensors");
+
+/**
+ * The hint edits: a pixel in a smooth area away from the discs and stripes, a saturated yellow (far
+ * from the bluish gray models predict there), and a pixel to drag the hint to. The bad hints file has
+ * a colour that is no colour.
+ */
+const HINT_POINT = { x: 30, y: 115 }, HINT_COLOR = "#e0c020", HINT_DRAG_TO = { x: 70, y: 121 };
+const BAD_HINTS = '[{"x": 1, "y": 2, "color": "red"}]';
+
+/** The hint model the page test uses: where it is, its URL path, and why there is none. */
+type HintModel = { file: string; urlPath: string } | { missing: string };
+
+/**
+ * models/default.safetensors when it takes hints (the shipped model is to become a hint model), else
+ * the development copy at out/browser/hint-model.safetensors; neither means the hint test fails.
+ */
+async function findHintModel(): Promise<HintModel> {
+  const takes = async (file: string) => {
+    const bytes = await Deno.readFile(file).catch(() => null);
+    return bytes !== null && E.takesHints(E.decodeCheckpoint(bytes, file).generatorConfig);
+  };
+  if (await takes(join(ROOT, "models", "default.safetensors"))) {
+    return { file: join(ROOT, "models", "default.safetensors"), urlPath: "/models/default.safetensors" };
+  }
+  if (await takes(HINT_MODEL_COPY)) {
+    return { file: HINT_MODEL_COPY, urlPath: "/out/browser/hint-model.safetensors" };
+  }
+  return {
+    missing:
+      "the hint page test needs a hint model: models/default.safetensors takes no hints and there is " +
+      `no hint model at ${HINT_MODEL_COPY} (copy a checkpoint of "deno task train --hints-input" there)`,
+  };
+}
 
 interface Run {
   report: DriverReport;
@@ -44,6 +86,9 @@ interface Run {
   downloads: Record<string, Uint8Array | undefined>;
   /** Whether models/default.safetensors exists (the page then uses it by default). */
   shipped: boolean;
+  hintModel: HintModel;
+  /** The hint scenario's files (inside a temporary folder removed after the run, so read here). */
+  hintFiles: { png?: Uint8Array; json?: string; movedJson?: string };
   /** The driver's stderr, for failure messages. */
   stderr: string;
 }
@@ -77,6 +122,18 @@ function browserRun(): Promise<Run> {
         () => true,
         () => false,
       );
+      const hintModel = await findHintModel();
+      const hints: HintsScenario = {
+        point: HINT_POINT,
+        color: HINT_COLOR,
+        download: join(dir, "hints.color.png"),
+        json: join(dir, "hints.json"),
+        badFile: join(dir, "bad-hints.json"),
+        dragTo: HINT_DRAG_TO,
+        movedJson: join(dir, "moved-hints.json"),
+        screenshot: HINTS_SCREENSHOT,
+      };
+      await Deno.writeTextFile(hints.badFile, BAD_HINTS);
       const config: DriverConfig = {
         base: `http://127.0.0.1:${server.addr.port}`,
         chromium: CHROMIUM,
@@ -96,6 +153,14 @@ function browserRun(): Promise<Run> {
             path: `/web/?model=${encodeURIComponent("/out/browser/tiny.safetensors")}`,
             download: join(dir, "checkpoint.png"),
           },
+          ...("urlPath" in hintModel
+            ? [{
+              name: "hints",
+              path: `/web/?model=${encodeURIComponent(hintModel.urlPath)}`,
+              download: join(dir, "hints-none.png"),
+              hints,
+            }]
+            : []),
         ],
         // A hang guard, not a speed test: SwiftShader compiles the large register-tiled conv kernels
         // slowly, and a loaded 2-core machine has taken over 60 s for the shipped model's page.
@@ -109,7 +174,7 @@ function browserRun(): Promise<Run> {
         stdout: "piped",
         stderr: "piped",
         // Each wait in the driver has its own limit (above); this only stops a hung browser.
-        signal: AbortSignal.timeout(600_000),
+        signal: AbortSignal.timeout(1_200_000),
       }).output();
       const err = new TextDecoder().decode(stderr);
       if (code !== 0) throw new Error(`the browser driver failed (exit ${code}):\n${err}`);
@@ -118,7 +183,12 @@ function browserRun(): Promise<Run> {
       for (const p of config.pages) {
         downloads[p.name] = await Deno.readFile(p.download).catch(() => undefined);
       }
-      return { report, photo, downloads, shipped, stderr: err };
+      const hintFiles = {
+        png: await Deno.readFile(hints.download).catch(() => undefined),
+        json: await Deno.readTextFile(hints.json).catch(() => undefined),
+        movedJson: await Deno.readTextFile(hints.movedJson).catch(() => undefined),
+      };
+      return { report, photo, downloads, shipped, hintModel, hintFiles, stderr: err };
     } finally {
       ac.abort();
       await server.finished;
@@ -286,6 +356,8 @@ browserTest(
     assert.match(p.status ?? "", new RegExp(`^Done: ${W}×${H} in [0-9.]+ s \\(random demo model\\)`));
     assert.equal(p.afterWidth, W, "the result is shown");
     assert.equal(p.downloadName, "photo.color.png");
+    assert.equal(p.hintToolsVisible, false, "no hint tools without a hint model");
+    assert.match(p.hintsUnavailable ?? "", /^Colour hints need a hint model/);
     const png = downloads.fallback;
     assert.ok(png, `no PNG was downloaded\n${context}`);
     const out = await decodeImage(png, "fallback.png");
@@ -319,6 +391,7 @@ browserTest(
     const context = pageContext(p, stderr);
     assert.equal(p?.state, "done", context);
     assert.equal(p.noteVisible, false, "no fallback note with a real checkpoint");
+    assert.equal(p.hintToolsVisible, false, "no hint tools: the tiny model takes no hints");
     // The checkpoint's recorded training size is used, as by deno task colorize.
     assert.match(
       p.status ?? "",
@@ -346,6 +419,129 @@ browserTest(
       `checkpoint page vs Deno: max channel difference ${d}, ${differing} of ${page.rgba.length} differ`,
     );
     assert.ok(d <= 1, `the page's PNG differs from colorizeRgba by up to ${d} levels`);
+  },
+);
+
+/** Mean Lab a and b over the (2r+1)² pixels around `p`. */
+function meanAb(img: RgbaImage, p: { x: number; y: number }, r: number): [number, number] {
+  let a = 0, b = 0, n = 0;
+  for (let y = p.y - r; y <= p.y + r; y++) {
+    for (let x = p.x - r; x <= p.x + r; x++) {
+      const i = 4 * (y * img.width + x);
+      const lab = rgbToLabCpu(img.rgba[i] / 255, img.rgba[i + 1] / 255, img.rgba[i + 2] / 255);
+      (a += lab[1], b += lab[2], n++);
+    }
+  }
+  return [a / n, b / n];
+}
+
+/** `deno task colorize PHOTO --model MODEL --hints JSON -o OUT` (the CLI, on lavapipe); its output. */
+async function colorizeCli(photo: RgbaImage, model: string, hintsJson: string): Promise<RgbaImage> {
+  const dir = await Deno.makeTempDir({ prefix: "browser_cli_" });
+  try {
+    const [input, hints, output] = ["photo.png", "hints.json", "photo.color.png"].map((f) => join(dir, f));
+    await writeImage(input, photo);
+    await Deno.writeTextFile(hints, hintsJson);
+    const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: ["task", "-q", "colorize", input, "--model", model, "--hints", hints, "-o", output, "--quiet"],
+      cwd: ROOT,
+      env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assert.equal(code, 0, `deno task colorize --hints failed: ${new TextDecoder().decode(stderr)}`);
+    return await decodeImage(await Deno.readFile(output), output);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+browserTest(
+  "browser: web page with a hint model: click, pick a colour, the result moves toward it and equals " +
+    "deno task colorize --hints; save, load (bad and good), drag, Delete and right-click",
+  async () => {
+    const { report, photo, downloads, hintModel, hintFiles, stderr } = await browserRun();
+    if ("missing" in hintModel) assert.fail(hintModel.missing);
+    const p = report.pages.hints;
+    const context = pageContext(p, stderr);
+    assert.equal(p?.state, "done", context);
+    assert.equal(p.hintToolsVisible, true, `the hint tools are shown\n${context}`);
+    assert.equal(p.hintsUnavailable, undefined, "no 'hints need a hint model' note");
+    const h = p.hints;
+    assert.ok(h, `no hint edits were made\n${context}`);
+    assert.equal(p.error, undefined, `the hint edits did not finish\n${context}`);
+    const none = await decodeImage(downloads.hints!, "hints-none.png");
+
+    // The click placed one hint, selected, whose colour starts at the colour the model predicted there.
+    assert.equal(h.markersAfterClick, 1, context);
+    assert.equal(h.pickerAfterClick, colorAt(none, HINT_POINT), "the picker starts at the predicted colour");
+    assert.equal(h.markerLabel, `Hint 1 at ${HINT_POINT.x}, ${HINT_POINT.y}, colour ${h.pickerAfterClick}`);
+
+    // The picked colour was applied and the photo colorized again with it.
+    assert.equal(h.stateAfterPick, "done", context);
+    assert.match(h.statusAfterPick ?? "", new RegExp(`^Done: ${W}×${H} with 1 hint in [0-9.]+ s`));
+    const [r, g, b] = E.parseHexColor(HINT_COLOR)!;
+    assert.equal(h.markerColor, `rgb(${r}, ${g}, ${b})`, "the marker shows the hint's colour");
+
+    // (c) The saved hints are the CLI's JSON, in photo pixels.
+    assert.equal(h.jsonName, "hints.json");
+    assert.ok(hintFiles.json, context);
+    assert.deepEqual(JSON.parse(hintFiles.json), [{ ...HINT_POINT, color: HINT_COLOR }]);
+
+    assert.equal(h.downloadName, "photo.color.png");
+    assert.ok(hintFiles.png, `no PNG was downloaded after the hint\n${context}`);
+    const hinted = await decodeImage(hintFiles.png, "hints.color.png");
+
+    // (b) The downloaded PNG is what deno task colorize --hints makes of the same hints.
+    const cli = await colorizeCli(photo, hintModel.file, hintFiles.json);
+    assert.deepEqual([hinted.width, hinted.height], [cli.width, cli.height]);
+    const d = maxDiff(hinted.rgba, cli.rgba);
+    let differing = 0;
+    for (let i = 0; i < cli.rgba.length; i++) if (hinted.rgba[i] !== cli.rgba[i]) differing++;
+    console.log(`hint page vs CLI: max channel difference ${d}, ${differing} of ${cli.rgba.length} differ`);
+    // As for the checkpoint page: the same pipeline on two adapters, at most one 8-bit level apart.
+    assert.ok(d <= 1, `the page's PNG differs from deno task colorize --hints by up to ${d} levels`);
+
+    // A bad hints file: one message on the page, the hints unchanged.
+    assert.equal(h.badLoadVisible, true);
+    assert.equal(
+      h.badLoadMessage,
+      'bad-hints.json: hint 1: colour "red" is not #rrggbb or #rgb. The hints were not changed.',
+    );
+    assert.equal(h.markersAfterBadLoad, 1);
+
+    // Dragging moved the hint to the pixel under the pointer.
+    assert.equal(h.stateAfterDrag, "done", context);
+    assert.ok(hintFiles.movedJson, context);
+    assert.deepEqual(JSON.parse(hintFiles.movedJson), [{ ...HINT_DRAG_TO, color: HINT_COLOR }]);
+
+    // Delete removes the selected hint; the saved file loads back; a right-click removes its marker.
+    assert.equal(h.markersAfterDelete, 0);
+    assert.equal(h.stateAfterDelete, "done", context);
+    assert.equal(h.markersAfterLoad, 1);
+    assert.equal(h.stateAfterLoad, "done", context);
+    assert.equal(h.markersAfterRightClick, 0);
+    assert.equal(h.stateAfterRightClick, "done", context);
+    assert.equal(h.hintCountText, "0 hints");
+
+    // (a) Near the point, the colour moved toward the hint's ab.
+    const target = E.colorAb(r, g, b);
+    const dist = (ab: [number, number]) => Math.hypot(ab[0] - target.a, ab[1] - target.b);
+    const before = dist(meanAb(none, HINT_POINT, 2)), after = dist(meanAb(hinted, HINT_POINT, 2));
+    console.log(
+      `hint ${HINT_COLOR} (ab ${target.a.toFixed(1)}, ${target.b.toFixed(1)}): ab distance near the point ` +
+        `${before.toFixed(1)} without the hint, ${after.toFixed(1)} with it`,
+    );
+    // Without the hint wiring nothing would move (same adapter, same computation: equal results), so
+    // this asks for a clear step toward the hint rather than for the model's quality (deno task eval
+    // --hints measures that): 5 ab units, about twice a just-noticeable colour difference.
+    assert.ok(before > 30, `the hint's colour must differ from the prediction for the test to mean anything`);
+    assert.ok(
+      after < before - 5,
+      `the colour near the hint moved toward it by ${(before - after).toFixed(1)} ab units (${
+        before.toFixed(1)
+      } → ${after.toFixed(1)}); at least 5 expected`,
+    );
   },
 );
 

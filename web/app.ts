@@ -13,6 +13,12 @@
  * Images are decoded by the browser (createImageBitmap + canvas) and encoded
  * with canvas.toBlob, so no codec is bundled.
  *
+ * With a hint model (Zhang et al. 2017; models/hints.ts) the result is an editor
+ * (web/hint_editor.ts): colour hints are placed, moved, recoloured and removed on
+ * it, and after each change the photo is colorized again with them, the latest
+ * state only (web/hints_ui.ts `LatestOnly`). Hints are saved and loaded as the
+ * JSON file `deno task colorize --hints` reads.
+ *
  * `document.body.dataset.state` is loading → ready → working → done (or error,
  * nogpu) for tests and styling.
  */
@@ -22,14 +28,20 @@ import {
   colorizeRgba,
   decodeCheckpoint,
   type Generator,
+  hintFromSpec,
+  type HintSpec,
   initGpu,
   initPix2pixWeights,
   manualSeed,
   NoGpuError,
+  type RgbaImage,
+  takesHints,
   Unet,
 } from "../mod.ts";
 import { checkpointImageSize } from "../models/checkpoint.ts";
 import { type FallbackCase, fallbackNote } from "./model_note.ts";
+import { HintEditor } from "./hint_editor.ts";
+import { colorAt, hintsFromJson, hintsToJson, LatestOnly } from "./hints_ui.ts";
 
 /** Model resolution when the checkpoint does not record one (pix2pix's 256×256). */
 const DEFAULT_SIZE = 256;
@@ -63,6 +75,15 @@ const ui = {
   before: $<HTMLImageElement>("before"),
   after: $<HTMLImageElement>("after"),
   download: $<HTMLAnchorElement>("download"),
+  editor: $<HTMLDivElement>("editor"),
+  hintTools: $<HTMLElement>("hint-tools"),
+  hintsUnavailable: $<HTMLParagraphElement>("hints-unavailable"),
+  hintColor: $<HTMLInputElement>("hint-color"),
+  hintCount: $<HTMLSpanElement>("hint-count"),
+  saveHints: $<HTMLAnchorElement>("save-hints"),
+  loadHints: $<HTMLInputElement>("load-hints"),
+  clearHints: $<HTMLButtonElement>("clear-hints"),
+  hintsError: $<HTMLParagraphElement>("hints-error"),
 };
 
 function setState(state: State, message?: string) {
@@ -226,39 +247,127 @@ function encodePng(rgba: Uint8Array, width: number, height: number): Promise<Blo
 }
 
 let model: LoadedModel | null = null;
-const urls: string[] = [];
 
-async function colorize(file: File) {
-  if (!model) return;
-  for (const u of urls.splice(0)) URL.revokeObjectURL(u);
+/** The photo on the page and what is known about its last colorizing. */
+interface Photo {
+  img: RgbaImage;
+  /** The file's name without its extension, for the downloads. */
+  stem: string;
+  /** The last colorized result: the colours a new hint starts from. */
+  result?: RgbaImage;
+}
+
+let photo: Photo | null = null;
+/** Object URLs of the shown photo and result, revoked when they are replaced. */
+let beforeUrl = "", afterUrl = "", hintsUrl = "";
+
+/** Whether the loaded model takes colour hints. */
+const hintModel = () => model !== null && takesHints(model.G.config);
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+
+/**
+ * Colorizes the photo with `hints` and shows the result (and offers it as a PNG). Errors are shown
+ * in the status line; the page stays usable.
+ */
+async function render(hints: readonly HintSpec[]) {
+  if (!model || !photo) return;
+  const { img, stem } = photo;
+  const { width, height } = img;
   const t0 = performance.now();
+  const with_ = hints.length ? ` with ${plural(hints.length, "hint")}` : "";
   try {
-    setState("working", `Decoding ${file.name}…`);
-    const img = await decode(file);
-    const { width, height } = img;
-    const before = URL.createObjectURL(file);
-    urls.push(before);
-    ui.before.src = before;
-    ui.after.removeAttribute("src");
-    ui.result.hidden = false;
-    ui.download.hidden = true;
-    setState("working", `Colorizing ${width}×${height} (model at ${model.size}×${model.size})…`);
+    setState("working", `Colorizing ${width}×${height}${with_} (model at ${model.size}×${model.size})…`);
     await paint();
-    const rgba = new Uint8Array(img.data.buffer, img.data.byteOffset, img.data.length);
-    const out = await colorizeRgba(model.G, { width, height, rgba }, model.size);
+    const out = await colorizeRgba(model.G, img, model.size, {
+      hints: hints.length ? hints.map((h, i) => hintFromSpec(h, width, height, `hint ${i + 1}`)) : undefined,
+    });
     setState("working", "Encoding PNG…");
     await paint();
     const png = await encodePng(out.rgba, width, height);
-    const after = URL.createObjectURL(png);
-    urls.push(after);
-    ui.after.src = after;
-    ui.download.href = after;
-    ui.download.download = `${file.name.replace(/\.[^.]*$/, "") || "photo"}.color.png`;
+    if (afterUrl) URL.revokeObjectURL(afterUrl);
+    afterUrl = URL.createObjectURL(png);
+    photo.result = out;
+    ui.after.src = afterUrl;
+    ui.download.href = afterUrl;
+    ui.download.download = `${stem}.color.png`;
     ui.download.hidden = false;
     const s = ((performance.now() - t0) / 1000).toFixed(1);
-    setState("done", `Done: ${width}×${height} in ${s} s (${model.label}). Drop another photo to go on.`);
+    const next = hintModel()
+      ? "Click the result to add a colour hint, or drop another photo."
+      : "Drop another photo to go on.";
+    setState("done", `Done: ${width}×${height}${with_} in ${s} s (${model.label}). ${next}`);
+  } catch (e) {
+    setState("error", `${stem}: ${(e as Error).message}`);
+  }
+}
+
+/** Recolorizes after hint edits: one run at a time, the latest hints only. */
+const renders = new LatestOnly<readonly HintSpec[]>(render);
+
+const editor = new HintEditor({
+  frame: ui.editor,
+  image: ui.after,
+  picker: ui.hintColor,
+  predicted: (p) => (photo?.result ? colorAt(photo.result, p) : "#808080"),
+  onChange: (hints) => {
+    ui.hintsError.hidden = true;
+    showHintCount(hints);
+    renders.request(hints);
+  },
+});
+
+/** The hint count and the hints file offered by "Save hints", after a change. */
+function showHintCount(hints: readonly HintSpec[]) {
+  ui.hintCount.textContent = plural(hints.length, "hint");
+  if (hintsUrl) URL.revokeObjectURL(hintsUrl);
+  hintsUrl = URL.createObjectURL(new Blob([hintsToJson(hints)], { type: "application/json" }));
+  ui.saveHints.href = hintsUrl;
+  ui.clearHints.disabled = hints.length === 0;
+}
+
+async function colorize(file: File) {
+  if (!model) return;
+  try {
+    setState("working", `Decoding ${file.name}…`);
+    const data = await decode(file);
+    const { width, height } = data;
+    const img = {
+      width,
+      height,
+      rgba: new Uint8Array(data.data.buffer, data.data.byteOffset, data.data.length),
+    };
+    photo = { img, stem: file.name.replace(/\.[^.]*$/, "") || "photo" };
+    if (beforeUrl) URL.revokeObjectURL(beforeUrl);
+    beforeUrl = URL.createObjectURL(file);
+    ui.before.src = beforeUrl;
+    ui.after.removeAttribute("src");
+    ui.result.hidden = false;
+    ui.download.hidden = true;
+    ui.hintsError.hidden = true;
+    const hints = hintModel();
+    ui.hintTools.hidden = !hints;
+    ui.hintsUnavailable.hidden = hints;
+    editor.setPhoto(img);
+    editor.enable(hints);
+    showHintCount([]);
+    await renders.request([]);
   } catch (e) {
     setState("error", `${file.name}: ${(e as Error).message}`);
+  }
+}
+
+/** "Load hints": a hints file replaces the hints; a bad one is reported and changes nothing. */
+async function loadHints(file: File) {
+  if (!photo) return;
+  try {
+    const hints = hintsFromJson(await file.text(), photo.img);
+    editor.replace(hints);
+  } catch (e) {
+    ui.hintsError.textContent = `${file.name}: ${(e as Error).message}. The hints were not changed.`;
+    ui.hintsError.hidden = false;
   }
 }
 
@@ -281,6 +390,12 @@ function wire() {
     const f = e.dataTransfer?.files?.[0];
     if (f && !ui.file.disabled) colorize(f);
   });
+  ui.loadHints.addEventListener("change", () => {
+    const f = ui.loadHints.files?.[0];
+    if (f) loadHints(f);
+    ui.loadHints.value = "";
+  });
+  ui.clearHints.addEventListener("click", () => editor.replace([]));
   // A photo dropped beside the box must not make the browser navigate away from the page.
   addEventListener("dragover", (e) => e.preventDefault());
   addEventListener("drop", (e) => e.preventDefault());
