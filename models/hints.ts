@@ -28,15 +28,21 @@ export const HINT_PATCH = 3;
 
 /** One hint: a point of the photo (pixels, origin top-left) and the Lab a and b it should have. */
 export interface Hint {
+  /** Column of the photo pixel, from 0 at the left. */
   x: number;
+  /** Row of the photo pixel, from 0 at the top. */
   y: number;
+  /** CIE Lab a the colour should have there (green − / red +, about ±110). */
   a: number;
+  /** CIE Lab b the colour should have there (blue − / yellow +, about ±110). */
   b: number;
 }
 
 /** A hint as users write it, in a hints file, on the command line or in the web page. */
 export interface HintSpec {
+  /** Column of the photo pixel, from 0 at the left. */
   x: number;
+  /** Row of the photo pixel, from 0 at the top. */
   y: number;
   /** "#rrggbb" (or "#rgb"). */
   color: string;
