@@ -89,19 +89,26 @@ export type { AdamOptions, AdamState } from "./engine/optim.ts";
 
 // Color and files
 export {
+  COLOR_SPACES,
   labToModel,
   labToRgb,
   labToRgbCpu,
+  MODEL_UV_SCALE,
   modelToLab,
   modelToRgb,
+  modelToRgbCpu,
   rgbToLab,
   rgbToLabCpu,
   rgbToModel,
+  rgbToModelCpu,
   rgbToYuv,
   rgbToYuvCpu,
   yuvToRgb,
   yuvToRgbCpu,
+  yuvToRgbInGamut,
+  yuvToRgbInGamutCpu,
 } from "./engine/color.ts";
+export type { ColorSpace } from "./engine/color.ts";
 export { decodeSafetensors, encodeSafetensors, toFloat32 } from "./engine/safetensors.ts";
 export type {
   Dtype,
@@ -139,6 +146,7 @@ export {
 export type { ResnetUnetConfig } from "./models/resnet_unet.ts";
 export {
   buildGeneratorFromConfig,
+  colorSpaceOf,
   describeGenerator,
   GENERATOR_KINDS,
   generatorConfigOf,

@@ -15,7 +15,7 @@
 import { join } from "node:path";
 import { Rng, shuffle } from "../engine/random.ts";
 import { type Tensor, tensor } from "../engine/tensor.ts";
-import { rgbToModel } from "../engine/color.ts";
+import { type ColorSpace, rgbToModel } from "../engine/color.ts";
 import {
   IMAGE_EXTENSIONS,
   isGrayscale,
@@ -699,17 +699,23 @@ export async function loadPlanes(
   return out;
 }
 
-/** A batch on the GPU: the RGB images and the model's L/50−1 input and ab/110 target. */
+/**
+ * A batch on the GPU: the RGB images and, in the model units of its colour space, the generator's
+ * luma input and chroma target (Lab: L/50−1 and ab/110; YUV: 2Y−1 and UV over their ranges).
+ */
 export interface Batch {
   rgb: Tensor;
   L: Tensor;
   ab: Tensor;
 }
 
-/** Uploads planes from {@link loadPlanes} and converts them to model units on the GPU (caller disposes). */
-export function toBatch(planes: Float32Array, size: number): Batch {
+/**
+ * Uploads planes from {@link loadPlanes} and converts them to the model units of `space` (the
+ * generator's: models/generators.ts `colorSpaceOf`) on the GPU (caller disposes).
+ */
+export function toBatch(planes: Float32Array, size: number, space: ColorSpace = "lab"): Batch {
   const n = planes.length / (3 * size * size);
   const rgb = tensor(planes, [n, 3, size, size]);
-  const { L, ab } = rgbToModel(rgb);
+  const { L, ab } = rgbToModel(rgb, space);
   return { rgb, L, ab };
 }

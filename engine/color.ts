@@ -1,7 +1,10 @@
 /**
  * Colour spaces for colorization: sRGB ⇄ CIE Lab exactly as skimage's
  * rgb2lab/lab2rgb (D65, 2° observer), sRGB ⇄ YUV as skimage's rgb2yuv/yuv2rgb,
- * and the pix2pix normalisation of Lab (L/50−1 and ab/110, both about [−1, 1]).
+ * and the model units of the two spaces a generator can work in ({@link ColorSpace}):
+ * pix2pix's normalisation of Lab (L/50−1 and ab/110, both about [−1, 1]) and, for
+ * YUV as Cao et al. 2017 ("Unsupervised Diverse Colorization via Generative
+ * Adversarial Networks") colour in it, 2Y−1 and U, V over their largest magnitudes.
  *
  * GPU versions work on NCHW tensors, one invocation per pixel (kernels in
  * shaders/color.ts); they are data preparation, not part of a model, so they
@@ -18,11 +21,15 @@ import type { AxisTable } from "./image.ts";
 import {
   AB_TO_IMAGE,
   COLOR,
+  type ColorSpace,
   type ColorStep,
   D65_WHITE,
   LAB_LIMIT,
   type Mat3,
+  MODEL_AB_SCALE,
   MODEL_INPUT_COLUMNS,
+  MODEL_L_SCALE,
+  MODEL_UV_SCALE,
   type PixelLayout,
   RESAMPLE_ROWS,
   RGB_FROM_XYZ,
@@ -33,10 +40,13 @@ import {
 
 // The constants are defined beside the kernels generated from them; the CPU versions here use the same.
 export {
+  COLOR_SPACES,
+  type ColorSpace,
   D65_WHITE,
   type Mat3,
   MODEL_AB_SCALE,
   MODEL_L_SCALE,
+  MODEL_UV_SCALE,
   RGB_FROM_XYZ,
   RGB_FROM_YUV,
   XYZ_FROM_RGB,
@@ -100,6 +110,57 @@ export function rgbToYuvCpu(r: number, g: number, b: number): [number, number, n
 /** One YUV colour to sRGB, as skimage.color.yuv2rgb (not clipped, like skimage). */
 export function yuvToRgbCpu(y: number, u: number, v: number): [number, number, number] {
   return apply(RGB_FROM_YUV, y, u, v);
+}
+
+/**
+ * One YUV colour to sRGB in [0, 1] keeping its luma, as the yuvToRgbInGamut kernel: Y is clipped to
+ * [0, 1], and the chroma's share of the colour (RGB_FROM_YUV·(0, U, V), which has zero luma) is
+ * scaled down by the least factor that brings every channel into [0, 1]. An out-of-gamut colour
+ * desaturates toward its own gray instead of clipping per channel, so Y is kept exactly.
+ */
+export function yuvToRgbInGamutCpu(y: number, u: number, v: number): [number, number, number] {
+  y = Math.min(Math.max(y, 0), 1);
+  const c = apply(RGB_FROM_YUV, 0, u, v);
+  let k = 1;
+  for (const ci of c) {
+    const room = ci > 0 ? 1 - y : y;
+    if (Math.abs(ci) > room) k = Math.min(k, room / Math.abs(ci));
+  }
+  return c.map((ci) => Math.min(Math.max(y + k * ci, 0), 1)) as [number, number, number];
+}
+
+/** Luma (L or Y) to the generator's input units: L / MODEL_L_SCALE − 1 or 2Y − 1, both [−1, 1]. */
+export function lumaToModelCpu(space: ColorSpace, luma: number): number {
+  return space === "yuv" ? 2 * luma - 1 : luma / MODEL_L_SCALE - 1;
+}
+
+/**
+ * One sRGB colour in the model units of `space`, as {@link rgbToModel}: [luma, chroma 1, chroma 2] =
+ * [L/50 − 1, a/110, b/110] or [2Y − 1, U/U_max, V/V_max] ({@link MODEL_UV_SCALE}).
+ */
+export function rgbToModelCpu(space: ColorSpace, r: number, g: number, b: number): [number, number, number] {
+  if (space === "yuv") {
+    const [y, u, v] = rgbToYuvCpu(r, g, b);
+    return [lumaToModelCpu(space, y), u / MODEL_UV_SCALE[0], v / MODEL_UV_SCALE[1]];
+  }
+  const [L, a, bb] = rgbToLabCpu(r, g, b);
+  return [lumaToModelCpu(space, L), a / MODEL_AB_SCALE, bb / MODEL_AB_SCALE];
+}
+
+/**
+ * Model units of `space` back to sRGB in [0, 1], as {@link modelToRgb}: through {@link labToRgbCpu}
+ * (out-of-gamut channels clip) or {@link yuvToRgbInGamutCpu} (out-of-gamut chroma shrinks, luma kept).
+ */
+export function modelToRgbCpu(
+  space: ColorSpace,
+  m0: number,
+  m1: number,
+  m2: number,
+): [number, number, number] {
+  if (space === "yuv") {
+    return yuvToRgbInGamutCpu((m0 + 1) / 2, m1 * MODEL_UV_SCALE[0], m2 * MODEL_UV_SCALE[1]);
+  }
+  return labToRgbCpu((m0 + 1) * MODEL_L_SCALE, m1 * MODEL_AB_SCALE, m2 * MODEL_AB_SCALE);
 }
 
 /** A per-colour conversion such as {@link rgbToLabCpu}. */
@@ -239,6 +300,15 @@ export function yuvToRgb(yuv: Tensor): Tensor {
   return run("yuvToRgb", ["yuvToRgb"], [yuv], "rgb", "rgb")[0];
 }
 
+/**
+ * YUV [N,3,H,W] → sRGB [N,3,H,W] in [0, 1] with the luma kept: out-of-gamut chroma is scaled toward
+ * gray until the colour fits (see {@link yuvToRgbInGamutCpu}).
+ */
+export function yuvToRgbInGamut(yuv: Tensor): Tensor {
+  check("yuvToRgbInGamut", yuv, 3);
+  return run("yuvToRgbInGamut", ["yuvToRgbInGamut"], [yuv], "rgb", "rgb")[0];
+}
+
 /** Lab [N,3,H,W] → the generator's input L/50 − 1 [N,1,H,W] and its target ab/110 [N,2,H,W]. */
 export function labToModel(lab: Tensor): { L: Tensor; ab: Tensor } {
   check("labToModel", lab, 3);
@@ -252,17 +322,30 @@ export function modelToLab(L: Tensor, ab: Tensor): Tensor {
   return run("modelToLab", ["modelToLab"], [L, ab], "l+ab", "rgb")[0];
 }
 
-/** {@link rgbToLab} then {@link labToModel} in one pass: the training data path. */
-export function rgbToModel(rgb: Tensor): { L: Tensor; ab: Tensor } {
+/** The fused conversions between sRGB and the model units of each colour space. */
+const MODEL_STEPS: Record<ColorSpace, { toModel: ColorStep[]; toRgb: ColorStep[] }> = {
+  lab: { toModel: ["rgbToLab", "labToModel"], toRgb: ["modelToLab", "labToRgb"] },
+  yuv: { toModel: ["rgbToYuv", "yuvToModel"], toRgb: ["modelToYuv", "yuvToRgbInGamut"] },
+};
+
+/**
+ * sRGB [N,3,H,W] → a generator's input luma [N,1,H,W] and its chroma target [N,2,H,W] in the model
+ * units of `space` (see {@link rgbToModelCpu}), in one pass: the training data path. For "lab",
+ * {@link rgbToLab} then {@link labToModel}; the tensors are named L and ab in either space.
+ */
+export function rgbToModel(rgb: Tensor, space: ColorSpace = "lab"): { L: Tensor; ab: Tensor } {
   check("rgbToModel", rgb, 3);
-  const [L, ab] = run("rgbToModel", ["rgbToLab", "labToModel"], [rgb], "rgb", "l+ab");
+  const [L, ab] = run("rgbToModel", MODEL_STEPS[space].toModel, [rgb], "rgb", "l+ab");
   return { L, ab };
 }
 
-/** {@link modelToLab} then {@link labToRgb} in one pass: generator output to a displayable image. */
-export function modelToRgb(L: Tensor, ab: Tensor): Tensor {
+/**
+ * The inverse of {@link rgbToModel} in one pass, generator output to a displayable image in [0, 1]
+ * (see {@link modelToRgbCpu}): for "lab", {@link modelToLab} then {@link labToRgb}.
+ */
+export function modelToRgb(L: Tensor, ab: Tensor, space: ColorSpace = "lab"): Tensor {
   checkPair("modelToRgb", L, ab);
-  return run("modelToRgb", ["modelToLab", "labToRgb"], [L, ab], "l+ab", "rgb")[0];
+  return run("modelToRgb", MODEL_STEPS[space].toRgb, [L, ab], "l+ab", "rgb")[0];
 }
 
 // ---------------------------------------------------------------------------
@@ -294,6 +377,13 @@ export async function readRgba8(t: Tensor): Promise<Uint8Array> {
 export function rgba8ToL(rgba: Tensor): Tensor {
   check("rgba8ToL", rgba, 1);
   return run("rgba8ToL", ["rgbToLab"], [rgba], "rgba8", "l")[0];
+}
+
+/** Packed RGBA [N,1,H,W] → the luma a generator of `space` sees [N,1,H,W]: L (0..100) or Y (0..1). */
+export function rgba8ToLuma(rgba: Tensor, space: ColorSpace): Tensor {
+  if (space === "lab") return rgba8ToL(rgba);
+  check("rgba8ToLuma", rgba, 1);
+  return run("rgba8ToLuma", ["rgbToYuv"], [rgba], "rgba8", "l")[0];
 }
 
 /**
@@ -330,12 +420,19 @@ export function runResampleRows(src: Tensor, taps: Tensor, table: AxisTable, out
 
 /**
  * Column pass of the generator's input: `src` (last dims [srcRows, width]) resampled along y
- * with `table` into `out` (last dims [outRows, width]), then L / MODEL_L_SCALE − 1.
+ * with `table` into `out` (last dims [outRows, width]), then to model units of `space`
+ * ({@link lumaToModelCpu}: L / MODEL_L_SCALE − 1, or 2Y − 1).
  */
-export function runModelInputColumns(src: Tensor, taps: Tensor, table: AxisTable, out: Tensor) {
+export function runModelInputColumns(
+  src: Tensor,
+  taps: Tensor,
+  table: AxisTable,
+  out: Tensor,
+  space: ColorSpace = "lab",
+) {
   const [outRows, width] = plane(out);
   if (outRows * width === 0) return;
-  runtime().dispatch(MODEL_INPUT_COLUMNS, undefined, {
+  runtime().dispatch(MODEL_INPUT_COLUMNS, { space }, {
     buffers: { src: src.buffer, taps: taps.buffer, out: out.buffer },
     uniforms: { width, outRows, ...table },
     workgroups: grid1d(outRows * width),
@@ -356,24 +453,27 @@ export interface AbToImageArgs {
   y0: number;
   /** Rows in the band. */
   rows: number;
+  /** The generator's colour space (default "lab"): `pred` is ab or UV, the image's luma L or Y. */
+  space?: ColorSpace;
 }
 
 /**
  * The generator's prediction `pred` [1,2,side,side] resampled to a band of the photo (see
- * AB_TO_IMAGE): with `image` (the band's L [1,1,rows,W] and packed pixels), a flat tensor of
- * rows·W + 1 u32: the packed RGBA of (L, ab) with the pixels' alpha, then the number of those
- * pixels whose a or b is NaN or ±∞ ({@link readRgba8} reads both at once); without, the a and b
- * planes [1,2,rows,W] in Lab units.
+ * AB_TO_IMAGE): with `image` (the band's luma [1,1,rows,W], L or Y as `args.space` says, and packed
+ * pixels), a flat tensor of rows·W + 1 u32: the packed RGBA of (luma, chroma) with the pixels'
+ * alpha, then the number of those pixels whose chroma is NaN or ±∞ ({@link readRgba8} reads both at
+ * once); without, the two chroma planes [1,2,rows,W] in the colour space's units (Lab's a and b, or
+ * YUV's U and V).
  */
 export function runAbToImage(pred: Tensor, args: AbToImageArgs, image?: { L: Tensor; rgba: Tensor }): Tensor {
-  const { taps, x, y, width, y0, rows } = args;
+  const { taps, x, y, width, y0, rows, space = "lab" } = args;
   const side = pred.shape[3];
   const out = Tensor.empty(image ? [rows * width + 1] : [1, 2, rows, width], "abToImage");
   // The count starts at zero (recorded in order with the dispatches, so no submit of its own).
   if (image) runtime().upload(out.buffer, new Float32Array(1), 4 * rows * width);
   if (rows * width === 0) return out;
   const output = image ? "rgba8" : "ab";
-  runtime().dispatch(AB_TO_IMAGE, { output }, {
+  runtime().dispatch(AB_TO_IMAGE, { output, space }, {
     buffers: {
       l: image?.L.buffer,
       rgba: image?.rgba.buffer,

@@ -426,8 +426,10 @@ function parseGeneratorConfig(source: string, raw: Record<string, unknown>): Ful
   if (kind === "diverse") {
     const { inputChannels, outputChannels, layers, filters, noiseChannels, norm } =
       raw as unknown as DiverseConfig;
+    // Saved before the colour space could be chosen: Lab, the only one then.
+    const colorSpace = raw.colorSpace === undefined ? "lab" : raw.colorSpace as DiverseConfig["colorSpace"];
     return checked(
-      { kind, inputChannels, outputChannels, layers, filters, noiseChannels, norm },
+      { kind, inputChannels, outputChannels, layers, filters, noiseChannels, norm, colorSpace },
       checkDiverseConfig,
     );
   }

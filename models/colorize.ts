@@ -5,7 +5,8 @@
  * (BORDER_MARGIN), shrink it to the model's size,
  * predict ab, cut the padding back out and enlarge ab to the photo's
  * resolution. ab is recombined with the photo's ORIGINAL L, so luminance detail
- * survives at full resolution and only chroma is low-res.
+ * survives at full resolution and only chroma is low-res. A model that colours in
+ * YUV (models/generators.ts `colorSpaceOf`) goes the same way with Y and UV.
  *
  * The photo stays on the GPU from upload to readback: its packed 8-bit RGBA goes
  * up once, becomes L (engine/color.ts), is resampled to the model's square (a
@@ -25,17 +26,19 @@
  * generator) colours a photo differently for each noise seed (ColorizeOptions.seed).
  */
 
-import { type Generator, sizeMultipleReason } from "./generators.ts";
+import { colorSpaceOf, type Generator, sizeMultipleReason } from "./generators.ts";
 import { DiverseGenerator } from "./diverse.ts";
 import { generatorInput, type Hint, hintMap, squareCell, takesHints } from "./hints.ts";
 import { noGrad } from "../engine/autograd.ts";
 import { runtime } from "../engine/gpu.ts";
 import { Tensor, tensor, tidy } from "../engine/tensor.ts";
 import {
+  type ColorSpace,
   labToRgba8,
-  MODEL_L_SCALE,
+  lumaToModelCpu,
   readRgba8,
   rgba8ToL,
+  rgba8ToLuma,
   runAbToImage,
   runModelInputColumns,
   runResampleRows,
@@ -173,13 +176,18 @@ export function resample(
 }
 
 /**
- * The generator's input: L (0..100, `width`×`height`) padded to a square,
- * resized to size×size and normalised to L/50 − 1 (float64 reference of the GPU path).
+ * The generator's input: the luma (`width`×`height`; L in 0..100, or Y in 0..1 for a YUV model)
+ * padded to a square, resized to size×size and normalised to L/50 − 1 or 2Y − 1 (float64 reference
+ * of the GPU path).
  */
-export function modelInput(L: ArrayLike<number>, g: ColorizeGeometry): Float64Array {
+export function modelInput(
+  L: ArrayLike<number>,
+  g: ColorizeGeometry,
+  space: ColorSpace = "lab",
+): Float64Array {
   const { inX, inY } = geometryWeights(g);
   const x = resample(L, g.width, g.height, inX, inY);
-  for (let i = 0; i < x.length; i++) x[i] = x[i] / MODEL_L_SCALE - 1;
+  for (let i = 0; i < x.length; i++) x[i] = lumaToModelCpu(space, x[i]);
   return x;
 }
 
@@ -281,8 +289,9 @@ function uploadWeights(
 
 /**
  * Records the generator's prediction [1,2,size,size] (model units) for a photo given as bands
- * of L [1,1,rows,W]: rows pass of every band into one [H, size] plane, column pass with the
- * normalisation, the hint map (a hint model), then G. Runs inside noGrad and tidy, G in eval mode.
+ * of its luma [1,1,rows,W] (L, or Y for a YUV model): rows pass of every band into one [H, size]
+ * plane, column pass with the normalisation, the hint map (a hint model), then G. Runs inside
+ * noGrad and tidy, G in eval mode.
  */
 function predict(
   G: Generator,
@@ -296,7 +305,7 @@ function predict(
   const rows = Tensor.empty([g.height, g.size], "colorize");
   bands.forEach((b, k) => runResampleRows(L[k], taps, tables.inX, rows, b.y0));
   const L0 = Tensor.empty([1, 1, g.size, g.size], "colorize");
-  runModelInputColumns(rows, taps, tables.inY, L0);
+  runModelInputColumns(rows, taps, tables.inY, L0, colorSpaceOf(G.config));
   const hints = takesHints(G.config)
     ? hintMap((options.hints ?? []).map((h) => ({ cell: squareCell(h.x, h.y, g), a: h.a, b: h.b })), g.size)
     : undefined;
@@ -335,6 +344,10 @@ export async function colorizeLab(
   }
   if (L.length !== width * height) {
     throw new Error(`colorize: ${L.length} L values for a ${width}×${height} image`);
+  }
+  if (colorSpaceOf(G.config) !== "lab") {
+    // Its input is Y, which L alone does not determine: only the photo's colours give it.
+    throw new Error("colorize: this model colours in YUV, not Lab; colorize its RGBA image instead");
   }
   checkGenerator(G, options);
   checkSize(G, size);
@@ -427,7 +440,8 @@ export async function labToRgba(
 /**
  * Colorizes an RGBA image (colour or gray: only its lightness is used) with
  * generator `G` at model resolution `size`; returns an image of the same size
- * whose L channel is the input's and whose alpha is the input's. Throws "model
+ * whose luma (L, or Y for a model that colours in YUV) is the input's, up to
+ * 8-bit rounding and Lab's gamut clipping, and whose alpha is the input's. Throws "model
  * output holds NaN or infinite values" rather than return colours made of them.
  */
 export async function colorizeRgba(
@@ -444,17 +458,19 @@ export async function colorizeRgba(
   checkGenerator(G, options);
   checkSize(G, size);
   const g = colorizeGeometry(width, height, size, options.margin);
-  // Every band tensor (packed pixels, L, packed output) has 4 bytes a pixel; the output has 4 more
-  // for its count of non-finite pixels.
+  const space = colorSpaceOf(G.config);
+  // Every band tensor (packed pixels, luma, packed output) has 4 bytes a pixel; the output has 4
+  // more for its count of non-finite pixels.
   const bands = rowBands(width, height, 4, options, 4);
   const outs = inEval(G, () =>
     tidy(() => {
       const { taps, tables } = uploadWeights(g);
       const pixels = bands.map((b) => uploadRgba8(bandBytes(img.rgba, width, b), b.rows, width));
-      const Ls = pixels.map(rgba8ToL);
+      // The photo's own luma, L or Y as the model's colour space says, kept at full resolution.
+      const Ls = pixels.map((p) => rgba8ToLuma(p, space));
       const pred = predict(G, g, bands, Ls, taps, tables, options);
       return bands.map((b, k) =>
-        runAbToImage(pred, { taps, x: tables.outX, y: tables.outY, width, ...b }, {
+        runAbToImage(pred, { taps, x: tables.outX, y: tables.outY, width, space, ...b }, {
           L: Ls[k],
           rgba: pixels[k],
         })

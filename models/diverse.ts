@@ -8,8 +8,11 @@
  * colouring) and a noise map (so the noise is not washed out by the first layers
  * and different draws give different colourings of one image).
  *
- * The module is colour-space agnostic: 1 luminance channel in, 2 chroma channels
- * out in [−1, 1] (tanh); the paper uses Y → UV, our pipeline L → ab.
+ * The network itself is colour-space agnostic: 1 luminance channel in, 2 chroma
+ * channels out in [−1, 1] (tanh). The paper colours in YUV (Y → UV); pix2pix and our
+ * other generators in Lab (L → ab). The configuration's `colorSpace` records which
+ * one a model was trained in, so training, validation and colorizing convert to and
+ * from the same units (models/generators.ts `colorSpaceOf`).
  */
 
 import { Module } from "../engine/nn/module.ts";
@@ -19,6 +22,7 @@ import { concat } from "../engine/ops/shape.ts";
 import { fmtShape, Tensor } from "../engine/tensor.ts";
 import { uniform_ } from "../engine/init.ts";
 import { globalRng, Rng } from "../engine/random.ts";
+import { COLOR_SPACES, type ColorSpace } from "../engine/color.ts";
 
 /** Configuration of a {@link DiverseGenerator}; stored in checkpoints as JSON (the `kind` tells it from the others). */
 export interface DiverseConfig {
@@ -43,6 +47,12 @@ export interface DiverseConfig {
   noiseChannels: number;
   /** Normalisation after each hidden convolution. */
   norm: "batch" | "instance";
+  /**
+   * The colour space of its input and output: "lab" (L → ab, as the other generators) or "yuv"
+   * (Y → UV, as the paper). Absent (configurations written before this field existed): "lab". Read
+   * it through models/generators.ts `colorSpaceOf`.
+   */
+  colorSpace?: ColorSpace;
 }
 
 /**
@@ -61,6 +71,7 @@ export const DIVERSE_DEFAULTS: DiverseConfig = {
   filters: 64,
   noiseChannels: 1,
   norm: "batch",
+  colorSpace: "lab",
 };
 
 /**
@@ -103,6 +114,18 @@ export function checkDiverseConfig(c: DiverseConfig): void {
   positive("noiseChannels", 0);
   if (c.norm !== "batch" && c.norm !== "instance") {
     throw new Error(`DiverseGenerator: norm must be "batch" or "instance" (got ${c.norm})`);
+  }
+  if (c.colorSpace !== undefined && !COLOR_SPACES.includes(c.colorSpace)) {
+    throw new Error(
+      `DiverseGenerator: colorSpace must be ${COLOR_SPACES.map((s) => JSON.stringify(s)).join(" or ")} ` +
+        `(got ${JSON.stringify(c.colorSpace)})`,
+    );
+  }
+  // Colour hints (models/hints.ts) are Lab ab values; a YUV model takes the luma alone.
+  if (c.colorSpace === "yuv" && c.inputChannels !== 1) {
+    throw new Error(
+      `DiverseGenerator: a "yuv" model takes 1 input channel (Y; colour hints are Lab-only), got ${c.inputChannels}`,
+    );
   }
 }
 

@@ -10,6 +10,7 @@ import { Unet, type UnetConfig } from "./unet.ts";
 import { ResnetUnet, type ResnetUnetConfig } from "./resnet_unet.ts";
 import { type DiverseConfig, DiverseGenerator } from "./diverse.ts";
 import { initPix2pixWeights } from "./init.ts";
+import type { ColorSpace } from "../engine/color.ts";
 
 /** The generator architectures. */
 export type GeneratorKind = "unet" | "resnet-unet" | "diverse";
@@ -112,13 +113,24 @@ export function noiseChannelsOf(config: FullGeneratorConfig): number {
   return config.kind === "diverse" ? config.noiseChannels : 0;
 }
 
+/**
+ * The colour space a generator of `config` works in: the one place that decides it. A diverse
+ * generator's `colorSpace` ("lab" when absent, as in configurations saved before YUV models); every
+ * other kind colours in Lab. Training targets, validation and colorizing all follow it.
+ */
+export function colorSpaceOf(config: GeneratorConfig | FullGeneratorConfig): ColorSpace {
+  return config.kind === "diverse" ? config.colorSpace ?? "lab" : "lab";
+}
+
 /** The architecture in a few words, for messages: "U-Net with nDown=8, ngf=64, batch norm", …. */
 export function describeGenerator(config: FullGeneratorConfig): string {
   if (config.kind === "resnet-unet") return `ResNet U-Net (${config.encoder}, ${config.norm} norm)`;
   if (config.kind === "diverse") {
     const noise = `${config.noiseChannels} noise channel${config.noiseChannels === 1 ? "" : "s"}`;
+    // Lab models are described as before the colour space could be chosen.
+    const space = colorSpaceOf(config) === "yuv" ? ", YUV colour" : "";
     return `diverse generator with ${config.layers} layers, ${config.filters} filters, ${noise}, ` +
-      `${config.norm} norm`;
+      `${config.norm} norm${space}`;
   }
   return `U-Net with nDown=${config.nDown}, ngf=${config.ngf}, ${config.norm} norm`;
 }

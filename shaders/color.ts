@@ -1,9 +1,10 @@
 /**
  * WGSL for the colour pipeline of colorization: per-pixel conversions on NCHW
  * tensors, sRGB ⇄ CIE Lab (as skimage's rgb2lab/lab2rgb), sRGB ⇄ YUV (BT.601,
- * as skimage's rgb2yuv) and the pix2pix normalisation of Lab (L/50−1, ab/110),
- * and the resampling passes that take a photo to the generator's size and its
- * prediction back to the photo's.
+ * as skimage's rgb2yuv), the model units of each colour space a generator can
+ * work in (Lab: pix2pix's L/50−1, ab/110; YUV: 2Y−1 and U, V over their largest
+ * magnitudes), and the resampling passes that take a photo to the generator's
+ * size and its prediction back to the photo's.
  *
  * Every conversion is a function vec3 → vec3 applied to one pixel; {@link COLOR}
  * reads the pixel from one 3-channel tensor, from an L tensor [N,1,H,W] plus an
@@ -68,6 +69,22 @@ export const MODEL_L_SCALE = 50;
 /** The generator predicts ab / MODEL_AB_SCALE: a and b of sRGB colours stay within about ±110 (pix2pix). */
 export const MODEL_AB_SCALE = 110;
 
+/**
+ * The colour space a generator works in: it sees the luma of one (L of CIE Lab, or Y of BT.601 YUV)
+ * and predicts the two chroma channels of the same (ab, or UV) in model units.
+ */
+export type ColorSpace = "lab" | "yuv";
+
+/** The colour spaces, in the order messages list them. */
+export const COLOR_SPACES: readonly ColorSpace[] = ["lab", "yuv"];
+
+/**
+ * The generator predicts U / MODEL_UV_SCALE[0] and V / MODEL_UV_SCALE[1]: the largest |U| and |V| of
+ * sRGB colours (blue's U and red's V, the positive entries of their rows of {@link YUV_FROM_RGB}), so
+ * tanh's [−1, 1] covers exactly the range of each. Y ∈ [0, 1] is seen as 2Y − 1.
+ */
+export const MODEL_UV_SCALE: readonly [number, number] = [YUV_FROM_RGB[5], YUV_FROM_RGB[6]];
+
 /** An f32 literal that round-trips the float64 value to its nearest f32. */
 function lit(v: number): string {
   const s = Math.fround(v).toPrecision(9);
@@ -89,6 +106,7 @@ const RGB_FROM_YUV = ${mat(RGB_FROM_YUV)};
 const WHITE = vec3<f32>(${D65_WHITE.map(lit).join(", ")});
 const MODEL_L_SCALE = ${lit(MODEL_L_SCALE)};
 const MODEL_AB_SCALE = ${lit(MODEL_AB_SCALE)};
+const MODEL_UV_SCALE = vec2<f32>(${MODEL_UV_SCALE.map(lit).join(", ")});
 
 // Lab inputs are clamped to a range far outside any real colour so that cubing and the
 // matrix product cannot overflow to inf (inf − inf would give NaN); results there clip anyway.
@@ -120,6 +138,22 @@ fn yuvToRgb(yuv: vec3<f32>) -> vec3<f32> { return RGB_FROM_YUV * yuv; }
 fn lToModel(l: f32) -> f32 { return l / MODEL_L_SCALE - 1.0; }
 fn labToModel(lab: vec3<f32>) -> vec3<f32> { return vec3<f32>(lToModel(lab.x), lab.yz / MODEL_AB_SCALE); }
 fn modelToLab(m: vec3<f32>) -> vec3<f32> { return vec3<f32>((m.x + 1.0) * MODEL_L_SCALE, m.yz * MODEL_AB_SCALE); }
+fn yToModel(y: f32) -> f32 { return 2.0 * y - 1.0; }
+fn yuvToModel(yuv: vec3<f32>) -> vec3<f32> { return vec3<f32>(yToModel(yuv.x), yuv.yz / MODEL_UV_SCALE); }
+fn modelToYuv(m: vec3<f32>) -> vec3<f32> { return vec3<f32>((m.x + 1.0) * 0.5, m.yz * MODEL_UV_SCALE); }
+
+// YUV → sRGB in [0, 1] keeping the luma: R = G = B = Y when U = V = 0 (the U and V rows of
+// YUV_FROM_RGB sum to 0), so the chroma part c = RGB_FROM_YUV·(0, U, V) is scaled by the largest
+// k ≤ 1 that keeps Y + k·c inside [0, 1] on every channel. The colour desaturates toward its own
+// gray instead of clipping per channel, and Y (whose row is orthogonal to c) is unchanged.
+fn yuvToRgbInGamut(yuv: vec3<f32>) -> vec3<f32> {
+  let y = clamp(yuv.x, 0.0, 1.0);
+  let c = RGB_FROM_YUV * vec3<f32>(0.0, yuv.yz);
+  let room = select(vec3<f32>(y), vec3<f32>(1.0 - y), c > vec3<f32>(0.0));
+  let size = abs(c);
+  let k = select(vec3<f32>(1.0), room / size, size > room);
+  return clamp(y + min(k.x, min(k.y, k.z)) * c, vec3<f32>(0.0), vec3<f32>(1.0));
+}
 
 // Packed RGBA: one u32 a pixel, bytes R, G, B, A from the lowest (a little-endian view of RGBA bytes).
 fn unpackRgb(px: u32) -> vec3<f32> {
@@ -136,7 +170,16 @@ fn packRgb(rgb: vec3<f32>, alpha: u32) -> u32 {
 // Per-pixel conversions.
 
 /** The conversion steps a kernel can chain, in order. */
-export type ColorStep = "rgbToLab" | "labToRgb" | "rgbToYuv" | "yuvToRgb" | "labToModel" | "modelToLab";
+export type ColorStep =
+  | "rgbToLab"
+  | "labToRgb"
+  | "rgbToYuv"
+  | "yuvToRgb"
+  | "yuvToRgbInGamut"
+  | "labToModel"
+  | "modelToLab"
+  | "yuvToModel"
+  | "modelToYuv";
 
 /**
  * How the pixels of a kernel's input or output are stored: "rgb" one 3-channel tensor, "l+ab"
@@ -244,17 +287,30 @@ ${flatMain("i", "p.rows * p.outWidth")}
 }`,
 });
 
+/** What each colour space puts into the resampling passes (WGSL names from the functions above). */
+const SPACE_WGSL: Record<ColorSpace, { lumaToModel: string; chromaScale: string; toRgb: string }> = {
+  lab: { lumaToModel: "lToModel", chromaScale: "MODEL_AB_SCALE", toRgb: "labToRgb" },
+  yuv: { lumaToModel: "yToModel", chromaScale: "MODEL_UV_SCALE", toRgb: "yuvToRgbInGamut" },
+};
+
+/** What a {@link MODEL_INPUT_COLUMNS} pass is specialised on. */
+export interface ModelInputVariant {
+  /** The generator's colour space: whether `src` holds L (0..100) or Y (0..1). */
+  space: ColorSpace;
+}
+
 /**
- * Column pass of the generator's input, after {@link RESAMPLE_ROWS} of the lightness: for each
- * output row y (`outRows`) and column x (`width`), `out[y·width + x] = lToModel(Σ_j w_j ·
- * src[idx_j·width + x])` over the taps of y, lToModel(L) = L / MODEL_L_SCALE − 1.
+ * Column pass of the generator's input, after {@link RESAMPLE_ROWS} of the luma: for each
+ * output row y (`outRows`) and column x (`width`), `out[y·width + x] = toModel(Σ_j w_j ·
+ * src[idx_j·width + x])` over the taps of y, toModel being lToModel(L) = L / MODEL_L_SCALE − 1
+ * (Lab) or yToModel(Y) = 2Y − 1 (YUV).
  * Bindings `src`, `taps` (u32), `out`; uniforms {width, outRows, starts, index, weight}.
  */
 export const MODEL_INPUT_COLUMNS = defineKernel({
   name: "modelInputColumns",
   bindings: [read("src"), read("taps", "u32"), write("out")],
   uniforms: { width: "u32", outRows: "u32", starts: "u32", index: "u32", weight: "u32" },
-  body: () => /* wgsl */ `
+  body: (v: ModelInputVariant) => /* wgsl */ `
 ${FUNCTIONS}
 ${flatMain("i", "p.outRows * p.width")}
   let y = i / p.width;
@@ -263,29 +319,32 @@ ${flatMain("i", "p.outRows * p.width")}
   for (var j = taps[p.starts + y]; j < taps[p.starts + y + 1u]; j++) {
     s += bitcast<f32>(taps[p.weight + j]) * src[taps[p.index + j] * p.width + x];
   }
-  out[i] = lToModel(s);
+  out[i] = ${SPACE_WGSL[v.space].lumaToModel}(s);
 }`,
 });
 
 /** What an {@link AB_TO_IMAGE} pass writes. */
 export interface AbToImageVariant {
   /**
-   * "ab": the a and b planes in Lab units; "rgba8": packed sRGB of (L, a, b) with the photo's alpha,
-   * followed by the number of pixels whose a or b is NaN or ±∞.
+   * "ab": the two chroma planes in the colour space's units; "rgba8": packed sRGB of (luma, chroma)
+   * with the photo's alpha, followed by the number of pixels whose chroma is NaN or ±∞.
    */
   output: "ab" | "rgba8";
+  /** The generator's colour space: its chroma is Lab's ab or YUV's UV. */
+  space: ColorSpace;
 }
 
 /**
  * The generator's prediction back at the photo's resolution, for one band of `rows` photo
  * rows starting at row `y0` (`width` pixels each): for pixel (x, y0 + r),
- * `ab = MODEL_AB_SCALE · Σ_jy w_jy Σ_jx w_jx · pred[c, idx_jy, idx_jx]` over the y and x
- * taps, `pred` being [1, 2, side, side]. Output "ab" writes planar `out` [2, rows, width];
- * "rgba8" writes `out[i] = pack(labToRgb(l[i], ab), alpha of rgba[i])` from the band's
- * lightness `l` and packed pixels `rgba` (so the photo's own L survives at full resolution),
- * and adds 1 to `out[rows·width]` (which the caller zeroes) for each pixel whose a or b is NaN
- * or ±∞: clamping would turn those into ordinary-looking colours, and a count read back with
- * the pixels lets the caller refuse the picture without another readback. `out` is atomic u32
+ * `ab = scale · Σ_jy w_jy Σ_jx w_jx · pred[c, idx_jy, idx_jx]` over the y and x taps, `pred`
+ * being [1, 2, side, side] and scale MODEL_AB_SCALE (Lab) or MODEL_UV_SCALE (YUV, where ab is
+ * UV). Output "ab" writes planar `out` [2, rows, width]; "rgba8" writes `out[i] =
+ * pack(toRgb(l[i], ab), alpha of rgba[i])` from the band's luma `l` (L or Y) and packed pixels
+ * `rgba` (so the photo's own luma survives at full resolution), toRgb being labToRgb or
+ * yuvToRgbInGamut, and adds 1 to `out[rows·width]` (which the caller zeroes) for each pixel
+ * whose chroma is NaN or ±∞: clamping would turn those into ordinary-looking colours, and a
+ * count read back with the pixels lets the caller refuse the picture without another readback. `out` is atomic u32
  * for that count, so the pixels are stored with atomicStore.
  * Bindings (`l`, `rgba` for "rgba8"), `pred`, `taps` (u32), `out`; uniforms {width, rows, y0,
  * side, xStarts, xIndex, xWeight, yStarts, yIndex, yWeight}.
@@ -308,7 +367,15 @@ export const AB_TO_IMAGE = defineKernel({
     yIndex: "u32",
     yWeight: "u32",
   },
-  body: (v) => /* wgsl */ `
+  body: (v) => {
+    const { chromaScale, toRgb } = SPACE_WGSL[v.space];
+    const store = v.output === "rgba8"
+      ? /* wgsl */ `atomicStore(&out[i], packRgb(${toRgb}(vec3<f32>(l[i], ab)), rgba[i] >> 24u));
+  // All exponent bits set: NaN or ±∞ (tested on the bits, as compilers may assume floats are finite).
+  let special = (bitcast<vec2<u32>>(ab) & vec2<u32>(0x7f800000u)) == vec2<u32>(0x7f800000u);
+  if (any(special)) { atomicAdd(&out[p.rows * p.width], 1u); }`
+      : "out[i] = ab.x; out[p.rows * p.width + i] = ab.y;";
+    return /* wgsl */ `
 ${FUNCTIONS}
 ${flatMain("i", "p.rows * p.width")}
   let r = i / p.width;
@@ -325,14 +392,8 @@ ${flatMain("i", "p.rows * p.width")}
     }
     acc += bitcast<f32>(taps[p.yWeight + jy]) * s;
   }
-  let ab = acc * MODEL_AB_SCALE;
-  ${
-    v.output === "rgba8"
-      ? /* wgsl */ `atomicStore(&out[i], packRgb(labToRgb(vec3<f32>(l[i], ab)), rgba[i] >> 24u));
-  // All exponent bits set: NaN or ±∞ (tested on the bits, as compilers may assume floats are finite).
-  let special = (bitcast<vec2<u32>>(ab) & vec2<u32>(0x7f800000u)) == vec2<u32>(0x7f800000u);
-  if (any(special)) { atomicAdd(&out[p.rows * p.width], 1u); }`
-      : "out[i] = ab.x; out[p.rows * p.width + i] = ab.y;"
-  }
-}`,
+  let ab = acc * ${chromaScale};
+  ${store}
+}`;
+  },
 });

@@ -182,6 +182,14 @@ Deno.test("diverse: bad configurations, inputs and noise maps are rejected with 
     () => new DiverseGenerator({ norm: "group" as DiverseConfig["norm"] }),
     /norm must be "batch" or "instance" \(got group\)/,
   );
+  assert.throws(
+    () => new DiverseGenerator({ colorSpace: "rgb" as DiverseConfig["colorSpace"] }),
+    /colorSpace must be "lab" or "yuv" \(got "rgb"\)/,
+  );
+  assert.throws(
+    () => new DiverseGenerator({ colorSpace: "yuv", inputChannels: 4 }),
+    /a "yuv" model takes 1 input channel \(Y; colour hints are Lab-only\), got 4/,
+  );
   const g = new DiverseGenerator(SMALL);
   const quiet = new DiverseGenerator({ ...SMALL, noiseChannels: 0 });
   tidy(() => {
@@ -293,6 +301,14 @@ Deno.test("diverse: diverseTensorShapes gives a built model's state-dict names, 
 
 Deno.test('diverse: the config carries kind "diverse" (a checkpoint tells the generators apart by it)', () => {
   assert.equal(DIVERSE_DEFAULTS.kind, "diverse");
+  // Lab unless asked: the colour space changes the units around the network, not the network.
+  assert.equal(DIVERSE_DEFAULTS.colorSpace, "lab");
+  const yuv = new DiverseGenerator({ ...SMALL, colorSpace: "yuv" });
+  assert.equal(yuv.config.colorSpace, "yuv");
+  assert.deepEqual([...diverseTensorShapes(yuv.config)], [
+    ...diverseTensorShapes({ ...yuv.config, colorSpace: "lab" }),
+  ]);
+  yuv.dispose();
   assert.throws(
     () => checkDiverseConfig({ ...DIVERSE_DEFAULTS, kind: "unet" as "diverse" }),
     /DiverseGenerator: kind must be "diverse" \(got "unet"\)/,

@@ -9,6 +9,7 @@ import type { Checkpoint } from "../../models/checkpoint.ts";
 import type { TrainState } from "./state.ts";
 import { CROP_MODES, type CropMode } from "../dataset.ts";
 import {
+  colorSpaceOf,
   describeGenerator,
   type FullGeneratorConfig,
   GENERATOR_KINDS,
@@ -21,6 +22,7 @@ import { UNET_DEFAULTS } from "../../models/unet.ts";
 import { RESNET_UNET_DEFAULTS } from "../../models/resnet_unet.ts";
 import { DIVERSE_DEFAULTS } from "../../models/diverse.ts";
 import { HINT_CHANNELS, takesHints } from "../../models/hints.ts";
+import { COLOR_SPACES, type ColorSpace } from "../../engine/color.ts";
 
 // The usage error of every command, exported here too for the train modules that throw it.
 export { UsageError };
@@ -57,6 +59,9 @@ Model
   --layers N            diverse generator convolutions (default 6)
   --filters N           diverse generator base width (default 64)
   --noise-channels N    diverse generator noise channels, 0: one colouring per photo (default 1)
+  --color-space lab|yuv diverse generator colour space: lab (default: L in, ab out, as pix2pix) or
+                        yuv (Y in, UV out, as Cao et al. 2017); kept in the checkpoint, so validation
+                        and colorize follow it. Not with --hints-input (hints are Lab-only)
                         (an option of another generator than the chosen one is a usage error)
   --init FILE           start the generator from FILE (a shipped, exported, imported or training
                         checkpoint, as colorize reads it: its moving average if it has one), to
@@ -123,6 +128,8 @@ export interface TrainConfig {
   layers: number;
   filters: number;
   noiseChannels: number;
+  /** `--color-space`: the diverse generator's colour space (models/diverse.ts `colorSpace`). */
+  colorSpace: ColorSpace;
   /** `--hints-input`: the generator takes L and a hint map (models/hints.ts). */
   hintsInput: boolean;
   /** `--init FILE`: the generator file a fresh run starts from. */
@@ -175,6 +182,7 @@ const DEFAULTS = {
   layers: DIVERSE_DEFAULTS.layers,
   filters: DIVERSE_DEFAULTS.filters,
   noiseChannels: DIVERSE_DEFAULTS.noiseChannels,
+  colorSpace: DIVERSE_DEFAULTS.colorSpace,
   hintsInput: false,
   dNorm: "batch",
   gan: "vanilla",
@@ -237,6 +245,7 @@ export function parseTrainArgs(args: string[]): { help: boolean; given: Partial<
     layers: str,
     filters: str,
     "noise-channels": str,
+    "color-space": str,
     init: str,
     "hints-input": bool,
     "d-norm": str,
@@ -274,6 +283,7 @@ export function parseTrainArgs(args: string[]): { help: boolean; given: Partial<
     layers: num("layers", v.layers, { int: true, min: 2 }),
     filters: num("filters", v.filters, { int: true, min: 1 }),
     noiseChannels: num("noise-channels", v["noise-channels"], { int: true, min: 0 }),
+    colorSpace: choice("color-space", v["color-space"], COLOR_SPACES),
     init: v.init,
     hintsInput: v["hints-input"],
     ndf: num("ndf", v.ndf, { int: true, min: 1 }),
@@ -314,6 +324,7 @@ const KIND_OPTIONS = {
   layers: ["layers", "diverse"],
   filters: ["filters", "diverse"],
   noiseChannels: ["noise-channels", "diverse"],
+  colorSpace: ["color-space", "diverse"],
 } as const satisfies Record<string, readonly [string, GeneratorKind]>;
 
 /** The architecture options: --generator and those of {@link KIND_OPTIONS}. */
@@ -326,7 +337,13 @@ const ARCH_KEYS = ["generator", ...Object.keys(KIND_OPTIONS)] as (
 function archOptions(c: FullGeneratorConfig): Partial<TrainConfig> {
   if (c.kind === "resnet-unet") return { generator: "resnet-unet", encoder: c.encoder };
   if (c.kind === "diverse") {
-    return { generator: "diverse", layers: c.layers, filters: c.filters, noiseChannels: c.noiseChannels };
+    return {
+      generator: "diverse",
+      layers: c.layers,
+      filters: c.filters,
+      noiseChannels: c.noiseChannels,
+      colorSpace: colorSpaceOf(c),
+    };
   }
   return { generator: "unet", nDown: c.nDown, ngf: c.ngf };
 }
@@ -341,6 +358,7 @@ function configFromOptions(c: TrainConfig): FullGeneratorConfig {
       layers: c.layers,
       filters: c.filters,
       noiseChannels: c.noiseChannels,
+      colorSpace: c.colorSpace,
       inputChannels,
     };
   }
@@ -356,7 +374,14 @@ export function freshGeneratorConfig(c: TrainConfig): GeneratorConfig {
   const hints = c.hintsInput ? { inputChannels: 1 + HINT_CHANNELS } : {};
   if (c.generator === "resnet-unet") return { kind: "resnet-unet", encoder: c.encoder, ...hints };
   if (c.generator === "diverse") {
-    return { kind: "diverse", layers: c.layers, filters: c.filters, noiseChannels: c.noiseChannels, ...hints };
+    return {
+      kind: "diverse",
+      layers: c.layers,
+      filters: c.filters,
+      noiseChannels: c.noiseChannels,
+      colorSpace: c.colorSpace,
+      ...hints,
+    };
   }
   return { nDown: c.nDown, ngf: c.ngf, ...hints };
 }
@@ -379,6 +404,9 @@ function resolveGenerator(
           `--${flag} is an option of --generator ${kind}, not of --generator ${c.generator}`,
         );
       }
+    }
+    if (c.hintsInput && c.colorSpace === "yuv") {
+      throw new UsageError("--hints-input with --color-space yuv: colour hints are Lab-only for now");
     }
     c.generatorConfig = configFromOptions(c);
     return;
@@ -407,13 +435,17 @@ function resolveGenerator(
   c.generatorConfig = file.config;
   const fileHints = takesHints(file.config);
   if (file.resume) {
-    if (given.hintsInput && !fileHints) warn("--resume: the checkpoint's model takes no hints (ignoring --hints-input)");
+    if (given.hintsInput && !fileHints) {
+      warn("--resume: the checkpoint's model takes no hints (ignoring --hints-input)");
+    }
     c.hintsInput = fileHints;
   } else if (c.hintsInput && !fileHints) {
     // Fine-tuning an automatic model into a hint model: the same architecture with the hint channels
     // added to its input (their weights start at zero: see widenInputWeights).
     if (file.config.kind === "diverse") {
-      throw new UsageError(`--init ${c.init} --hints-input: a diverse generator cannot be widened to take hints`);
+      throw new UsageError(
+        `--init ${c.init} --hints-input: a diverse generator cannot be widened to take hints`,
+      );
     }
     c.generatorConfig = { ...file.config, inputChannels: 1 + HINT_CHANNELS };
   } else {

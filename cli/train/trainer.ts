@@ -9,7 +9,7 @@ import type { Runtime } from "../../engine/gpu.ts";
 import { manualSeed, Rng } from "../../engine/random.ts";
 import { keep, tidy } from "../../engine/tensor.ts";
 import { Pix2Pix } from "../../models/pix2pix.ts";
-import { describeGenerator } from "../../models/generators.ts";
+import { colorSpaceOf, describeGenerator } from "../../models/generators.ts";
 import { generatorInput, takesHints, widenForHints } from "../../models/hints.ts";
 import { sampleHints } from "./hints.ts";
 import { type Checkpoint, encodeCheckpoint, restorePix2Pix } from "../../models/checkpoint.ts";
@@ -286,7 +286,7 @@ export class Trainer {
     // Dropout masks from (seed, step): the same on a resumed run as on an uninterrupted one.
     manualSeed(mixSeed(cfg.seed, 0xd50, state.step));
     const losses = tidy(() => {
-      const b = toBatch(planes, cfg.size);
+      const b = toBatch(planes, cfg.size, colorSpaceOf(model.G.config));
       // A hint model's hints come from the batch itself, drawn from (seed, step) like the dropout masks.
       const hints = takesHints(model.G.config)
         ? sampleHints(planes, cfg.size, new Rng(mixSeed(cfg.seed, 0x4817, state.step)))

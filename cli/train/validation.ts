@@ -10,7 +10,7 @@ import { mul, sub } from "../../engine/ops/elementwise.ts";
 import { zeros } from "../../engine/ops/buffers.ts";
 import { l1Loss } from "../../engine/ops/loss.ts";
 import { runSumChannels } from "../../engine/ops/reduce.ts";
-import type { Generator } from "../../models/generators.ts";
+import { colorSpaceOf, type Generator } from "../../models/generators.ts";
 import { generatorInput } from "../../models/hints.ts";
 import { type Dataset, loadPlanes, toBatch } from "../dataset.ts";
 import type { RgbaImage, SampleRow } from "../plot.ts";
@@ -32,9 +32,10 @@ export interface Evaluation extends ValMetrics {
 }
 
 /**
- * Validation L1 (model units), RGB PSNR (dB) and colorfulness relative to the originals', in eval
- * mode, plus sample-grid rows when `sampleSet` is not empty. A hint model is measured without hints. `G` is the trained generator or its
- * moving average (which is always in eval mode).
+ * Validation L1 (model units of the generator's colour space), RGB PSNR (dB) and colorfulness
+ * relative to the originals', in eval mode, plus sample-grid rows when `sampleSet` is not empty. A
+ * hint model is measured without hints. `G` is the trained generator or its moving average (which
+ * is always in eval mode).
  */
 export async function evaluate(
   G: Generator,
@@ -44,6 +45,8 @@ export async function evaluate(
   batch: number,
 ): Promise<Evaluation> {
   const S = ds.size;
+  // Targets and pictures in the units of the generator's own colour space.
+  const space = colorSpaceOf(G.config);
   const wasTraining = G.training;
   G.eval();
   try {
@@ -53,9 +56,9 @@ export async function evaluate(
       const planes = await loadPlanes(ds, idx);
       const [l1, sq, rgb] = noGrad(() =>
         tidy(() => {
-          const b = toBatch(planes, S);
+          const b = toBatch(planes, S, space);
           const fake = G.forward(generatorInput(G.config, b.L));
-          const rgbFake = modelToRgb(b.L, fake);
+          const rgbFake = modelToRgb(b.L, fake, space);
           const d = sub(rgbFake, b.rgb);
           // Per-image sums of squared errors: view [N,3,S,S] as [1, N, 3S, S] and sum per "channel".
           const se = runSumChannels(mul(d, d).view([1, idx.length, 3 * S, S]));
@@ -82,10 +85,10 @@ export async function evaluate(
       const planes = await loadPlanes(ds, sampleSet);
       const [fakeRgb, grayRgb] = noGrad(() =>
         tidy(() => {
-          const b = toBatch(planes, S);
+          const b = toBatch(planes, S, space);
           const fake = G.forward(generatorInput(G.config, b.L));
-          // The gray column is exactly what the generator sees: L with zero chroma.
-          return [modelToRgb(b.L, fake), modelToRgb(b.L, zeros(b.ab.shape))];
+          // The gray column is exactly what the generator sees: its luma with zero chroma.
+          return [modelToRgb(b.L, fake, space), modelToRgb(b.L, zeros(b.ab.shape), space)];
         })
       );
       const [f, g] = await Promise.all([fakeRgb.data(), grayRgb.data()]);
