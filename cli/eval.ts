@@ -24,7 +24,7 @@ import { ProgressBar } from "./progress.ts";
 import { consoleIo, errorLine, readCommandLine } from "./args.ts";
 
 const HELP = `Usage: deno task eval --data DIR [--model FILE]... [--size N] [--limit N]
-                      [--hints N[,N...]] [--seed S] [--json FILE]
+                      [--hints N[,N...]] [--seed S] [--no-spread] [--json FILE]
 
 Scores colorization on the photos of DIR (searched recursively): PSNR of the RGB
 output against the original, and colorfulness (Hasler & Süsstrunk 2003) of the
@@ -44,6 +44,9 @@ Grayscale photos are skipped and counted, as training skips them.
                  add points. N > 0 with a model without hint input is an error
   --seed S       seed of the hint points (default 1): the same seed and photos
                  give every model the same points
+  --no-spread    measure what the network alone does with the hints: skip the
+                 edge-aware spreading of hints over its prediction that colorize
+                 applies (models/hints.ts spreadHints)
   --json FILE    also write the table as JSON
   -h, --help     this text
 
@@ -107,6 +110,8 @@ export interface EvalOptions {
   hints?: readonly number[];
   /** Seed of the hint points (default 1); see cli/eval_hints.ts. */
   seed?: number;
+  /** Whether hints are spread over the prediction as colorize does (default true). */
+  spreadHints?: boolean;
 }
 
 /**
@@ -145,7 +150,12 @@ export async function evaluate(
         )
         : [];
       for (const n of counts) {
-        outputs.push(await colorizeRgba(m.G, img, m.size, { hints: hints.slice(0, n) }));
+        outputs.push(
+          await colorizeRgba(m.G, img, m.size, {
+            hints: hints.slice(0, n),
+            spreadHints: options.spreadHints,
+          }),
+        );
       }
     }
     outputs.forEach((out, k) => {
@@ -200,6 +210,7 @@ export async function main(args: string[]): Promise<number> {
     limit: { type: "string" },
     hints: { type: "string" },
     seed: { type: "string" },
+    "no-spread": { type: "boolean" },
     json: { type: "string" },
   }, { help: HELP, io: consoleIo });
   if (typeof parsed === "number") return parsed;
@@ -232,6 +243,10 @@ export async function main(args: string[]): Promise<number> {
   }
   if (opts.seed !== undefined && !hints) {
     console.error("eval: --seed chooses the hint points: it needs --hints");
+    return 2;
+  }
+  if (opts["no-spread"] && !hints) {
+    console.error("eval: --no-spread is about hints: it needs --hints");
     return 2;
   }
   try {
@@ -281,14 +296,24 @@ export async function main(args: string[]): Promise<number> {
       );
     }
     const bar = new ProgressBar({ total: images.length, label: "eval", unit: "img" });
-    const result = await evaluate(images, models, () => bar.tick(), { hints, seed });
+    const result = await evaluate(images, models, () => bar.tick(), {
+      hints,
+      seed,
+      spreadHints: !opts["no-spread"],
+    });
     bar.done();
     console.log(formatTable(result, images.length));
     if (opts.json) {
       await Deno.writeTextFile(
         opts.json,
         JSON.stringify(
-          { count: images.length, grayscale, unreadable, ...(hints ? { hints, seed } : {}), ...result },
+          {
+            count: images.length,
+            grayscale,
+            unreadable,
+            ...(hints ? { hints, seed, spread: !opts["no-spread"] } : {}),
+            ...result,
+          },
           null,
           2,
         ) + "\n",

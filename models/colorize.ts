@@ -28,7 +28,7 @@
 
 import { colorSpaceOf, type Generator, sizeMultipleReason } from "./generators.ts";
 import { DiverseGenerator } from "./diverse.ts";
-import { generatorInput, type Hint, hintMap, squareCell, takesHints } from "./hints.ts";
+import { generatorInput, type Hint, hintMap, spreadHints, squareCell, takesHints } from "./hints.ts";
 import { noGrad } from "../engine/autograd.ts";
 import { runtime } from "../engine/gpu.ts";
 import { Tensor, tensor, tidy } from "../engine/tensor.ts";
@@ -251,6 +251,11 @@ export interface ColorizeOptions {
    * input; such a model without hints colours on its own. A model without hint input refuses them.
    */
   hints?: readonly Hint[];
+  /**
+   * Whether the hints are also spread over the prediction by the edge-aware blend of models/hints.ts
+   * `spreadHints` (default true); false shows what the network alone does with them.
+   */
+  spreadHints?: boolean;
 }
 
 interface Band {
@@ -290,8 +295,9 @@ function uploadWeights(
 /**
  * Records the generator's prediction [1,2,size,size] (model units) for a photo given as bands
  * of its luma [1,1,rows,W] (L, or Y for a YUV model): rows pass of every band into one [H, size]
- * plane, column pass with the normalisation, the hint map (a hint model), then G. Runs inside
- * noGrad and tidy, G in eval mode.
+ * plane, column pass with the normalisation, the hint map (a hint model), G, then the hints spread
+ * over its prediction (models/hints.ts `spreadHints`, unless options.spreadHints is false). Runs
+ * inside noGrad and tidy, G in eval mode.
  */
 function predict(
   G: Generator,
@@ -306,11 +312,12 @@ function predict(
   bands.forEach((b, k) => runResampleRows(L[k], taps, tables.inX, rows, b.y0));
   const L0 = Tensor.empty([1, 1, g.size, g.size], "colorize");
   runModelInputColumns(rows, taps, tables.inY, L0, colorSpaceOf(G.config));
-  const hints = takesHints(G.config)
-    ? hintMap((options.hints ?? []).map((h) => ({ cell: squareCell(h.x, h.y, g), a: h.a, b: h.b })), g.size)
-    : undefined;
-  const x = generatorInput(G.config, L0, hints);
-  return G instanceof DiverseGenerator ? G.forward(x, options.seed) : G.forward(x);
+  const placed = takesHints(G.config)
+    ? (options.hints ?? []).map((h) => ({ cell: squareCell(h.x, h.y, g), a: h.a, b: h.b }))
+    : [];
+  const x = generatorInput(G.config, L0, takesHints(G.config) ? hintMap(placed, g.size) : undefined);
+  const pred = G instanceof DiverseGenerator ? G.forward(x, options.seed) : G.forward(x);
+  return options.spreadHints === false ? pred : spreadHints(pred, L0, placed);
 }
 
 /** Runs `fn` with G in eval mode (running statistics, no dropout) and no gradients; restores G's mode. */

@@ -343,6 +343,7 @@ Deno.test("deno task eval --hints: rows per count and the JSON; usage errors and
     const table = JSON.parse(await Deno.readTextFile(`${dir}/table.json`));
     assert.deepEqual(table.hints, [0, 1, 5]);
     assert.equal(table.seed, 3);
+    assert.equal(table.spread, true);
     assert.deepEqual(table.rows.map((x: { hints?: number }) => x.hints), [undefined, 0, 1, 5]);
 
     const cases: [string[], RegExp][] = [
@@ -358,6 +359,7 @@ Deno.test("deno task eval --hints: rows per count and the JSON; usage errors and
       [["--hints", "1", "--seed=-2"], /^eval: --seed must be a whole number ≥ 0 \(got -2\)$/],
       [["--hints", "1", "--seed", "1.5"], /^eval: --seed must be a whole number ≥ 0 \(got 1.5\)$/],
       [["--seed", "2"], /^eval: --seed chooses the hint points: it needs --hints$/],
+      [["--no-spread"], /^eval: --no-spread is about hints: it needs --hints$/],
     ];
     for (const [args, re] of cases) {
       const e = await runEval(["--data", dir, "--size", "32", ...args]);

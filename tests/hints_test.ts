@@ -22,6 +22,8 @@ import {
   hintPatchPixels,
   parseHexColor,
   parseHints,
+  spreadHints,
+  spreadHintsReference,
   squareCell,
   takesHints,
   toHexColor,
@@ -459,4 +461,32 @@ Deno.test("widenForHints: refuses a target without hint input; leaves a tensor o
   assert.throws(() => wide.loadStateDict(widened), /loadStateDict: "model.model.0.weight" has 7 values/);
   auto.dispose();
   wide.dispose();
+});
+
+Deno.test("spreadHints: the GPU blend equals its float64 reference; no hints return the prediction", async () => {
+  await gpu();
+  const size = 24, r = rng(7);
+  const pred = Float32Array.from({ length: 2 * size * size }, () => r.next() * 2 - 1);
+  // Two flat regions of lightness, so the lightness term matters.
+  const L = Float32Array.from({ length: size * size }, (_, i) => (i % size < 12 ? -0.6 : 0.5) + 0.01 * r.next());
+  const hints = [{ cell: [3, 4] as [number, number], a: 60, b: -20 }, {
+    cell: [20, 17] as [number, number],
+    a: -40,
+    b: 70,
+  }];
+  const P = tensor(pred, [1, 2, size, size]), l = tensor(L, [1, 1, size, size]);
+  assert.equal(spreadHints(P, l, []), P);
+  const spread = spreadHints(P, l, hints);
+  const out = await spread.data();
+  for (const t of [P, l, spread]) t.dispose();
+  const want = spreadHintsReference(pred, L, hints, size);
+  assertClose(out, want, { atol: 1e-5, rtol: 1e-4 });
+  // At a hint's own cell the blend is close to the hint (eps is small), and across the lightness edge
+  // a hint counts for less than at the same distance on its own side.
+  const plane = size * size;
+  assert.ok(Math.abs(out[4 * size + 3] - 60 / MODEL_AB_SCALE) < 0.05);
+  const own = Math.abs(out[4 * size + 9] - 60 / MODEL_AB_SCALE),
+    across = Math.abs(out[4 * size + 15] - 60 / MODEL_AB_SCALE);
+  assert.ok(own < across, `same side ${own} vs across the edge ${across}`);
+  assert.ok(Number.isFinite(out[plane]));
 });
