@@ -296,7 +296,7 @@ function embed(w: Float32Array, from: readonly number[], to: readonly number[], 
  * network's own prediction against a hint's at distance 0. Chosen on the training-internal split (MODEL.md,
  * "Colour hints").
  */
-export const HINT_SPREAD = { sigmaSpace: 1 / 8, sigmaLight: 10, eps: 0.05 };
+export const HINT_SPREAD = { sigmaSpace: 3 / 16, sigmaLight: 10, eps: 0.05 };
 
 /** A hint placed in the model's square: its cell and its a, b in Lab units. */
 export interface SquareHint {
