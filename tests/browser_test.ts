@@ -5,10 +5,11 @@
  * and must agree with the same computations in Deno (lavapipe). Then the
  * colorizing page (web/index.html) is driven like a user would: a photo is
  * picked, the result is downloaded and checked, and a screenshot is saved to
- * out/browser/web-page.png. With a hint model (see {@link findHintModel}) colour
- * hints are placed, picked, saved, loaded, dragged and removed, and the result
- * must match `deno task colorize --hints`. Last, the page without WebGPU must
- * say so.
+ * out/browser/web-page.png. On the page as shipped (models/default.safetensors,
+ * automatic) colour hints are placed, picked, saved, loaded, dragged and removed:
+ * the first hint makes it fetch models/hints.safetensors (once refused, to see
+ * the failure), and the result must match `deno task colorize --hints` without
+ * --model, which uses the same file. Last, the page without WebGPU must say so.
  *
  * Needs /usr/bin/chromium (Debian package `chromium`; the test fails, never
  * skips, without it) and playwright-core from npm, which only drives that
@@ -43,8 +44,9 @@ const TINY_SIZE = 64;
 /** W×H of the test photo: not square, odd and even, larger than the model on one side. */
 const W = 213, H = 142;
 
-/** The development copy of a hint model (a checkpoint of `deno task train --hints-input`), under out/. */
-const HINT_MODEL_COPY = join(OUT, "hint-model.safetensors");
+/** The shipped hint model, which the page fetches at the first hint and colorize uses for hints. */
+const HINT_MODEL = join(ROOT, "models", "hints.safetensors");
+const HINT_MODEL_PATH = "/models/hints.safetensors";
 
 /**
  * The hint edits: a pixel in a smooth area away from the discs and stripes, a saturated yellow (far
@@ -54,29 +56,25 @@ const HINT_MODEL_COPY = join(OUT, "hint-model.safetensors");
 const HINT_POINT = { x: 30, y: 115 }, HINT_COLOR = "#e0c020", HINT_DRAG_TO = { x: 70, y: 121 };
 const BAD_HINTS = '[{"x": 1, "y": 2, "color": "red"}]';
 
-/** The hint model the page test uses: where it is, its URL path, and why there is none. */
-type HintModel = { file: string; urlPath: string } | { missing: string };
-
 /**
- * models/default.safetensors when it takes hints (the shipped model is to become a hint model), else
- * the development copy at out/browser/hint-model.safetensors; neither means the hint test fails.
+ * Why the shipped files cannot carry the hint page test, or null when they can: the page must start
+ * with the automatic default model and switch to models/hints.safetensors, a hint model.
  */
-async function findHintModel(): Promise<HintModel> {
-  const takes = async (file: string) => {
+async function shippedHintProblem(): Promise<string | null> {
+  const config = async (file: string) => {
     const bytes = await Deno.readFile(file).catch(() => null);
-    return bytes !== null && E.takesHints(E.decodeCheckpoint(bytes, file).generatorConfig);
+    return bytes && E.decodeCheckpoint(bytes, file).generatorConfig;
   };
-  if (await takes(join(ROOT, "models", "default.safetensors"))) {
-    return { file: join(ROOT, "models", "default.safetensors"), urlPath: "/models/default.safetensors" };
+  const hints = await config(HINT_MODEL);
+  if (!hints) return `${HINT_MODEL} is missing: the hint page test needs the shipped hint model`;
+  if (!E.takesHints(hints)) return `${HINT_MODEL} takes no colour hints: it must be a hint model`;
+  const automatic = await config(join(ROOT, "models", "default.safetensors"));
+  if (!automatic) return "models/default.safetensors is missing: the hint page test starts with it";
+  if (E.takesHints(automatic)) {
+    return "models/default.safetensors takes hints: this test expects the automatic model there, with the " +
+      "page switching to models/hints.safetensors at the first hint";
   }
-  if (await takes(HINT_MODEL_COPY)) {
-    return { file: HINT_MODEL_COPY, urlPath: "/out/browser/hint-model.safetensors" };
-  }
-  return {
-    missing:
-      "the hint page test needs a hint model: models/default.safetensors takes no hints and there is " +
-      `no hint model at ${HINT_MODEL_COPY} (copy a checkpoint of "deno task train --hints-input" there)`,
-  };
+  return null;
 }
 
 interface Run {
@@ -86,9 +84,16 @@ interface Run {
   downloads: Record<string, Uint8Array | undefined>;
   /** Whether models/default.safetensors exists (the page then uses it by default). */
   shipped: boolean;
-  hintModel: HintModel;
+  /** Why the hint page was not run (see {@link shippedHintProblem}). */
+  hintProblem: string | null;
   /** The hint scenario's files (inside a temporary folder removed after the run, so read here). */
-  hintFiles: { png?: Uint8Array; json?: string; movedJson?: string };
+  hintFiles: {
+    png?: Uint8Array;
+    json?: string;
+    movedJson?: string;
+    blocked?: Uint8Array;
+    cleared?: Uint8Array;
+  };
   /** The driver's stderr, for failure messages. */
   stderr: string;
 }
@@ -122,8 +127,10 @@ function browserRun(): Promise<Run> {
         () => true,
         () => false,
       );
-      const hintModel = await findHintModel();
+      const hintProblem = await shippedHintProblem();
       const hints: HintsScenario = {
+        blockFirst: HINT_MODEL_PATH,
+        blockedDownload: join(dir, "blocked.color.png"),
         point: HINT_POINT,
         color: HINT_COLOR,
         download: join(dir, "hints.color.png"),
@@ -132,6 +139,7 @@ function browserRun(): Promise<Run> {
         dragTo: HINT_DRAG_TO,
         movedJson: join(dir, "moved-hints.json"),
         screenshot: HINTS_SCREENSHOT,
+        clearedDownload: join(dir, "cleared.color.png"),
       };
       await Deno.writeTextFile(hints.badFile, BAD_HINTS);
       const config: DriverConfig = {
@@ -153,13 +161,9 @@ function browserRun(): Promise<Run> {
             path: `/web/?model=${encodeURIComponent("/out/browser/tiny.safetensors")}`,
             download: join(dir, "checkpoint.png"),
           },
-          ...("urlPath" in hintModel
-            ? [{
-              name: "hints",
-              path: `/web/?model=${encodeURIComponent(hintModel.urlPath)}`,
-              download: join(dir, "hints-none.png"),
-              hints,
-            }]
+          // The page as shipped: the automatic default model, the hint model at the first hint.
+          ...(hintProblem === null
+            ? [{ name: "hints", path: "/web/", download: join(dir, "hints-none.png"), hints }]
             : []),
         ],
         // A hang guard, not a speed test: SwiftShader compiles the large register-tiled conv kernels
@@ -187,8 +191,10 @@ function browserRun(): Promise<Run> {
         png: await Deno.readFile(hints.download).catch(() => undefined),
         json: await Deno.readTextFile(hints.json).catch(() => undefined),
         movedJson: await Deno.readTextFile(hints.movedJson).catch(() => undefined),
+        blocked: await Deno.readFile(hints.blockedDownload!).catch(() => undefined),
+        cleared: await Deno.readFile(hints.clearedDownload).catch(() => undefined),
       };
-      return { report, photo, downloads, shipped, hintModel, hintFiles, stderr: err };
+      return { report, photo, downloads, shipped, hintProblem, hintFiles, stderr: err };
     } finally {
       ac.abort();
       await server.finished;
@@ -435,15 +441,18 @@ function meanAb(img: RgbaImage, p: { x: number; y: number }, r: number): [number
   return [a / n, b / n];
 }
 
-/** `deno task colorize PHOTO --model MODEL --hints JSON -o OUT` (the CLI, on lavapipe); its output. */
-async function colorizeCli(photo: RgbaImage, model: string, hintsJson: string): Promise<RgbaImage> {
+/**
+ * `deno task colorize PHOTO --hints JSON -o OUT` (the CLI, on lavapipe, without --model: so with
+ * models/hints.safetensors); its output.
+ */
+async function colorizeCli(photo: RgbaImage, hintsJson: string): Promise<RgbaImage> {
   const dir = await Deno.makeTempDir({ prefix: "browser_cli_" });
   try {
     const [input, hints, output] = ["photo.png", "hints.json", "photo.color.png"].map((f) => join(dir, f));
     await writeImage(input, photo);
     await Deno.writeTextFile(hints, hintsJson);
     const { code, stderr } = await new Deno.Command(Deno.execPath(), {
-      args: ["task", "-q", "colorize", input, "--model", model, "--hints", hints, "-o", output, "--quiet"],
+      args: ["task", "-q", "colorize", input, "--hints", hints, "-o", output, "--quiet"],
       cwd: ROOT,
       env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
       stdout: "null",
@@ -457,11 +466,12 @@ async function colorizeCli(photo: RgbaImage, model: string, hintsJson: string): 
 }
 
 browserTest(
-  "browser: web page with a hint model: click, pick a colour, the result moves toward it and equals " +
-    "deno task colorize --hints; save, load (bad and good), drag, Delete and right-click",
+  "browser: web page as shipped with hints: the first hint loads models/hints.safetensors (refused once: " +
+    "a message, the automatic result stays); click, pick a colour, the result moves toward it and equals " +
+    "deno task colorize --hints; save, load (bad and good), drag, Delete, right-click, Clear hints",
   async () => {
-    const { report, photo, downloads, hintModel, hintFiles, stderr } = await browserRun();
-    if ("missing" in hintModel) assert.fail(hintModel.missing);
+    const { report, photo, downloads, hintProblem, hintFiles, stderr } = await browserRun();
+    if (hintProblem) assert.fail(hintProblem);
     const p = report.pages.hints;
     const context = pageContext(p, stderr);
     assert.equal(p?.state, "done", context);
@@ -472,6 +482,26 @@ browserTest(
     assert.equal(p.error, undefined, `the hint edits did not finish\n${context}`);
     const none = await decodeImage(downloads.hints!, "hints-none.png");
 
+    // The page started with the automatic default model and fetched the hint model only for hints:
+    // refused once by the test, then served, and kept for every later hint.
+    assert.match(h.statusBefore ?? "", /^Done: .* \(model default\.safetensors, /);
+    assert.deepEqual(p.models, [
+      "/models/default.safetensors 200",
+      `${HINT_MODEL_PATH} 404`,
+      `${HINT_MODEL_PATH} 200`,
+    ]);
+    // The refused load: one message, the hint dropped, the automatic result shown as before.
+    assert.equal(h.stateAfterBlocked, "done", context);
+    assert.equal(h.blockedVisible, true);
+    assert.equal(
+      h.blockedMessage,
+      `Colour hints need the hint model, which could not be loaded: no trained model at ${HINT_MODEL_PATH}. ` +
+        "The result shown is the one without hints.",
+    );
+    assert.equal(h.markersAfterBlocked, 0);
+    assert.ok(hintFiles.blocked, `no PNG was downloaded after the refused load\n${context}`);
+    assert.deepEqual((await decodeImage(hintFiles.blocked, "blocked.png")).rgba, none.rgba);
+
     // The click placed one hint, selected, whose colour starts at the colour the model predicted there.
     assert.equal(h.markersAfterClick, 1, context);
     assert.equal(h.pickerAfterClick, colorAt(none, HINT_POINT), "the picker starts at the predicted colour");
@@ -479,7 +509,10 @@ browserTest(
 
     // The picked colour was applied and the photo colorized again with it.
     assert.equal(h.stateAfterPick, "done", context);
-    assert.match(h.statusAfterPick ?? "", new RegExp(`^Done: ${W}×${H} with 1 hint in [0-9.]+ s`));
+    assert.match(
+      h.statusAfterPick ?? "",
+      new RegExp(`^Done: ${W}×${H} with 1 hint in [0-9.]+ s \\(model hints\\.safetensors, `),
+    );
     const [r, g, b] = E.parseHexColor(HINT_COLOR)!;
     assert.equal(h.markerColor, `rgb(${r}, ${g}, ${b})`, "the marker shows the hint's colour");
 
@@ -492,8 +525,9 @@ browserTest(
     assert.ok(hintFiles.png, `no PNG was downloaded after the hint\n${context}`);
     const hinted = await decodeImage(hintFiles.png, "hints.color.png");
 
-    // (b) The downloaded PNG is what deno task colorize --hints makes of the same hints.
-    const cli = await colorizeCli(photo, hintModel.file, hintFiles.json);
+    // (b) The downloaded PNG is what deno task colorize --hints makes of the same hints (without
+    // --model, so also with models/hints.safetensors).
+    const cli = await colorizeCli(photo, hintFiles.json);
     assert.deepEqual([hinted.width, hinted.height], [cli.width, cli.height]);
     const d = maxDiff(hinted.rgba, cli.rgba);
     let differing = 0;
@@ -523,6 +557,12 @@ browserTest(
     assert.equal(h.markersAfterRightClick, 0);
     assert.equal(h.stateAfterRightClick, "done", context);
     assert.equal(h.hintCountText, "0 hints");
+    // "Clear hints" goes back to the automatic result.
+    assert.equal(h.stateAfterClear, "done", context);
+    assert.equal(h.markersAfterClear, 0);
+    assert.match(h.statusAfterClear ?? "", /^Done: .* \(model default\.safetensors, /);
+    assert.ok(hintFiles.cleared, `no PNG was downloaded after Clear hints\n${context}`);
+    assert.deepEqual((await decodeImage(hintFiles.cleared, "cleared.png")).rgba, none.rgba);
 
     // (a) Near the point, the colour moved toward the hint's ab.
     const target = E.colorAb(r, g, b);

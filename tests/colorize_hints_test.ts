@@ -4,13 +4,16 @@
  * and is exactly what colorizeRgba gives for the same hints; a hints file and the equivalent --hint
  * flags give byte-identical files, applied in order (file first); a hint outside one of several photos
  * fails that photo only; every malformed file or flag, and hints for an automatic model, is one line,
- * exit 2, with nothing written; a diverse hint model takes hints with --samples.
+ * exit 2, with nothing written; a diverse hint model takes hints with --samples. Hints without --model
+ * go to the shipped hint model, models/hints.safetensors (the real file, on a tiny photo), and a
+ * missing one is one line naming it.
  */
 
 import assert from "node:assert/strict";
-import { join } from "node:path";
+import { join, relative } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { gpu } from "./helpers.ts";
-import { type CliIo, main } from "../cli/colorize.ts";
+import { type CliIo, HINT_MODEL_URL, main } from "../cli/colorize.ts";
 import { buildGenerator, decodeCheckpoint, encodeCheckpoint } from "../models/checkpoint.ts";
 import { colorizeRgba } from "../models/colorize.ts";
 import { parseHints } from "../models/hints.ts";
@@ -69,9 +72,12 @@ function capture(): CliIo & { errors: string[]; infos: string[] } {
   return { errors, infos, error: (l) => errors.push(l), info: (l) => infos.push(l), progress: false };
 }
 
-async function run(args: string[]): Promise<{ code: number; errors: string[] }> {
+async function run(
+  args: string[],
+  opts: Parameters<typeof main>[2] = {},
+): Promise<{ code: number; errors: string[] }> {
   const io = capture();
-  return { code: await main([...args, "-q"], io), errors: io.errors };
+  return { code: await main([...args, "-q"], io, opts), errors: io.errors };
 }
 
 async function fresh(name: string): Promise<string> {
@@ -309,4 +315,95 @@ Deno.test("colorize --hint with --samples: a diverse hint model gives N colourin
   assert.notDeepEqual(h1, h2, "two seeds, two colourings");
   assert.notDeepEqual(h1, p1, "hints change sample 1");
   assert.notDeepEqual(h2, p2, "hints change sample 2");
+});
+
+Deno.test("colorize --hints/--hint without --model: the hint model beside the default, as if named by --model; missing, one line naming it", async () => {
+  const d = await fresh("shipped-tiny");
+  const input = join(d, "photo.png");
+  await writeImage(input, photo(W, H));
+  const file = join(d, "hints.json");
+  await Deno.writeTextFile(file, JSON.stringify(HINTS));
+  // The default model (automatic) would refuse hints: that they are taken shows which model was used.
+  const opts = { defaultModel: pathToFileURL(autoModel), hintModel: pathToFileURL(hintModel) };
+  assert.deepEqual(await run([input, "-o", join(d, "implicit.png"), "--hints", file], opts), {
+    code: 0,
+    errors: [],
+  });
+  assert.deepEqual(await run([input, "-o", join(d, "explicit.png"), "--model", hintModel, ...FLAGS], opts), {
+    code: 0,
+    errors: [],
+  });
+  assert.deepEqual(
+    await Deno.readFile(join(d, "implicit.png")),
+    await Deno.readFile(join(d, "explicit.png")),
+  );
+  // Without hints the default model is still the one used (the hint model would colour otherwise).
+  assert.deepEqual(await run([input, "-o", join(d, "auto.png")], opts), { code: 0, errors: [] });
+  assert.deepEqual(await run([input, "-o", join(d, "auto-explicit.png"), "--model", autoModel], opts), {
+    code: 0,
+    errors: [],
+  });
+  assert.deepEqual(
+    await Deno.readFile(join(d, "auto.png")),
+    await Deno.readFile(join(d, "auto-explicit.png")),
+  );
+
+  // No hint model where it should be: one line naming that file, exit 2, nothing written.
+  const gone = join(d, "gone", "hints.safetensors");
+  const missing = { ...opts, hintModel: pathToFileURL(gone) };
+  const named = relative(Deno.cwd(), gone);
+  for (
+    const [args, option] of [[["--hints", file], "--hints"], [["--hint", "1,2,#fff"], "--hint"]] as const
+  ) {
+    assert.deepEqual(await run([input, "-o", join(d, "none.png"), ...args], missing), {
+      code: 2,
+      errors: [
+        `colorize: ${option}: no hint model at ${named}: pass --model FILE with one (trained with deno task ` +
+        "train --hints-input)",
+      ],
+    });
+  }
+  // With --model the hint model is not looked for; an automatic --model is still refused.
+  assert.deepEqual(await run([input, "-o", join(d, "given.png"), "--model", hintModel, ...FLAGS], missing), {
+    code: 0,
+    errors: [],
+  });
+  assert.deepEqual(await run([input, "-o", join(d, "none.png"), "--model", autoModel, ...FLAGS], missing), {
+    code: 2,
+    errors: [`colorize: --hint: ${autoModel} takes no colour hints (trained without --hints-input)`],
+  });
+  assert.ok(!(await listing(d)).includes("none.png"), "nothing written by the refused runs");
+});
+
+Deno.test("colorize --hint without --model uses the shipped models/hints.safetensors: same bytes as --model models/hints.safetensors", async () => {
+  const shipped = fileURLToPath(HINT_MODEL_URL);
+  await Deno.stat(shipped).catch(() => {
+    throw new Error(`${shipped} is missing: the shipped hint model must be in the repository`);
+  });
+  const d = await fresh("shipped");
+  const input = join(d, "photo.png");
+  // Tiny, so the shipped model (its trained size) costs the same whatever the photo; the hint's point
+  // and colour are far from what a model predicts on this gradient.
+  await writeImage(input, photo(16, 12));
+  const hint = ["--hint", "8,6,#e0c020"];
+  const out = (name: string) => join(d, name);
+  assert.deepEqual(await run([input, "-o", out("implicit.png"), ...hint]), { code: 0, errors: [] });
+  assert.deepEqual(await run([input, "-o", out("explicit.png"), "--model", shipped, ...hint]), {
+    code: 0,
+    errors: [],
+  });
+  assert.deepEqual(await run([input, "-o", out("plain.png"), "--model", shipped]), { code: 0, errors: [] });
+  const implicit = await Deno.readFile(out("implicit.png"));
+  assert.deepEqual(
+    implicit,
+    await Deno.readFile(out("explicit.png")),
+    "--hint alone vs --model hints.safetensors",
+  );
+  assert.notDeepEqual(implicit, await Deno.readFile(out("plain.png")), "the hint changed the output");
+  // The shipped default model takes no hints: named with --model, it is still refused.
+  const automatic = fileURLToPath(new URL("default.safetensors", HINT_MODEL_URL));
+  assert.deepEqual(await run([input, "-o", out("refused.png"), "--model", automatic, ...hint]), {
+    code: 2,
+    errors: [`colorize: --hint: ${automatic} takes no colour hints (trained without --hints-input)`],
+  });
 });

@@ -13,11 +13,18 @@
  * Images are decoded by the browser (createImageBitmap + canvas) and encoded
  * with canvas.toBlob, so no codec is bundled.
  *
- * With a hint model (Zhang et al. 2017; models/hints.ts) the result is an editor
- * (web/hint_editor.ts): colour hints are placed, moved, recoloured and removed on
- * it, and after each change the photo is colorized again with them, the latest
- * state only (web/hints_ui.ts `LatestOnly`). Hints are saved and loaded as the
- * JSON file `deno task colorize --hints` reads.
+ * Colour hints (Zhang et al. 2017; models/hints.ts): the result is an editor
+ * (web/hint_editor.ts) where hints are placed, moved, recoloured and removed,
+ * and after each change the photo is colorized again with them, the latest
+ * state only (web/hints_ui.ts `LatestOnly`). The shipped default model colours
+ * without hints, so at the first hint the page fetches the shipped hint model,
+ * models/hints.safetensors (as `deno task colorize --hint` does without
+ * --model), with progress in the status line; without hints the result is the
+ * page's own model's again. A `?model=` model is the only one used: hints then
+ * need it to be a hint model (web/hints_ui.ts `hintModelChoice`). If the hint
+ * model cannot be loaded, the page says so, drops the hints and shows the
+ * automatic result; the next hint tries again. Hints are saved and loaded as
+ * the JSON file `deno task colorize --hints` reads.
  *
  * `document.body.dataset.state` is loading → ready → working → done (or error,
  * nogpu) for tests and styling.
@@ -41,7 +48,14 @@ import {
 import { checkpointImageSize } from "../models/checkpoint.ts";
 import { type FallbackCase, fallbackNote } from "./model_note.ts";
 import { HintEditor } from "./hint_editor.ts";
-import { colorAt, hintsFromJson, hintsToJson, LatestOnly } from "./hints_ui.ts";
+import {
+  colorAt,
+  type HintModelChoice,
+  hintModelChoice,
+  hintsFromJson,
+  hintsToJson,
+  LatestOnly,
+} from "./hints_ui.ts";
 
 /** Model resolution when the checkpoint does not record one (pix2pix's 256×256). */
 const DEFAULT_SIZE = 256;
@@ -134,6 +148,8 @@ async function readBody(res: Response, label: string): Promise<Uint8Array> {
 
 /** Where the shipped model is, relative to the page. */
 const DEFAULT_MODEL = "../models/default.safetensors";
+/** The shipped hint model, beside the default one (cli/colorize.ts HINT_MODEL_URL). */
+const HINT_MODEL = "../models/hints.safetensors";
 
 /** Whether the shipped model can be fetched (a HEAD request; false on any failure). */
 async function defaultModelExists(): Promise<boolean> {
@@ -144,35 +160,53 @@ async function defaultModelExists(): Promise<boolean> {
   }
 }
 
-async function loadModel(): Promise<LoadedModel> {
-  const param = new URLSearchParams(location.search).get("model");
+/** Why a model could not be fetched or used (a clause), and whether its file was not there (HTTP 404). */
+class ModelUnavailable extends Error {
+  constructor(message: string, readonly missing = false) {
+    super(message);
+  }
+}
+
+/** The model at `url`, with download progress in the status line; throws {@link ModelUnavailable}. */
+async function fetchModel(url: URL): Promise<LoadedModel> {
+  const name = decodeURIComponent(url.pathname.split("/").pop() || url.href);
+  let res: Response;
+  try {
+    res = await fetch(url);
+  } catch (e) {
+    throw new ModelUnavailable(`could not fetch ${url.href} (${(e as Error).message})`);
+  }
+  if (!res.ok) {
+    const missing = res.status === 404;
+    throw new ModelUnavailable(
+      missing ? `no trained model at ${url.pathname}` : `${url.href}: HTTP ${res.status}`,
+      missing,
+    );
+  }
+  try {
+    const bytes = await readBody(res, name);
+    ui.status.textContent = `Loading ${name}…`;
+    await paint();
+    const ck = decodeCheckpoint(bytes, name);
+    const G = buildGenerator(ck);
+    const size = checkpointImageSize(ck) ?? DEFAULT_SIZE;
+    const params = G.parameterCount();
+    const count = params >= 1e6 ? `${(params / 1e6).toFixed(1)} M` : params.toLocaleString("en");
+    return { G, size, label: `model ${name}, ${count} parameters, ${size}×${size}` };
+  } catch (e) {
+    throw new ModelUnavailable(`${name} could not be used: ${(e as Error).message}`);
+  }
+}
+
+/** The page's model: `?model=`'s, else the shipped default, else (saying why) the random fallback. */
+async function loadModel(param: string | null): Promise<LoadedModel> {
   let why = "", missing = false;
   if (param !== "random") {
-    const url = new URL(param ?? DEFAULT_MODEL, location.href);
-    const name = decodeURIComponent(url.pathname.split("/").pop() || url.href);
-    let res: Response | null = null;
     try {
-      res = await fetch(url);
+      return await fetchModel(new URL(param ?? DEFAULT_MODEL, location.href));
     } catch (e) {
-      why = `could not fetch ${url.href} (${(e as Error).message})`;
-    }
-    if (res && res.ok) {
-      try {
-        const bytes = await readBody(res, name);
-        ui.status.textContent = `Loading ${name}…`;
-        await paint();
-        const ck = decodeCheckpoint(bytes, name);
-        const G = buildGenerator(ck);
-        const size = checkpointImageSize(ck) ?? DEFAULT_SIZE;
-        const params = G.parameterCount();
-        const count = params >= 1e6 ? `${(params / 1e6).toFixed(1)} M` : params.toLocaleString("en");
-        return { G, size, label: `model ${name}, ${count} parameters, ${size}×${size}` };
-      } catch (e) {
-        why = `${name} could not be used: ${(e as Error).message}`;
-      }
-    } else if (res) {
-      missing = res.status === 404;
-      why = missing ? `no trained model at ${url.pathname}` : `${url.href}: HTTP ${res.status}`;
+      why = (e as Error).message;
+      missing = e instanceof ModelUnavailable && e.missing;
     }
   }
   const source: FallbackCase["source"] = param === "random" ? "random" : param !== null ? "param" : "default";
@@ -246,7 +280,20 @@ function encodePng(rgba: Uint8Array, width: number, height: number): Promise<Blo
   );
 }
 
+/** The page's model: it colours photos without hints. */
 let model: LoadedModel | null = null;
+/** Which model colours hints (set with the page's model). */
+let hintChoice: HintModelChoice = "none";
+/** The shipped hint model once asked for ("shipped" choice): fetched at the first hint, kept after. */
+let shippedHintModel: Promise<LoadedModel> | null = null;
+
+/** A colorized result as shown: the image, its PNG and the status line's words for it. */
+interface Shown {
+  out: RgbaImage;
+  png: Blob;
+  /** "Done: W×H … (label)" without what to do next. */
+  status: string;
+}
 
 /** The photo on the page and what is known about its last colorizing. */
 interface Photo {
@@ -255,50 +302,102 @@ interface Photo {
   stem: string;
   /** The last colorized result: the colours a new hint starts from. */
   result?: RgbaImage;
+  /** The result without hints (the page's model), shown again when the last hint goes. */
+  plain?: Shown;
 }
 
 let photo: Photo | null = null;
 /** Object URLs of the shown photo and result, revoked when they are replaced. */
 let beforeUrl = "", afterUrl = "", hintsUrl = "";
 
-/** Whether the loaded model takes colour hints. */
-const hintModel = () => model !== null && takesHints(model.G.config);
+/**
+ * The model that colours hints: the page's, or the shipped hint model, fetched (with progress in the
+ * status line) the first time. Throws {@link ModelUnavailable} when there is none or it cannot be
+ * loaded; a failed fetch is forgotten, so the next hint tries again.
+ */
+function modelForHints(): Promise<LoadedModel> {
+  if (hintChoice === "page" && model) return Promise.resolve(model);
+  if (hintChoice === "none") return Promise.reject(new ModelUnavailable("this model takes no colour hints"));
+  shippedHintModel ??= (async () => {
+    setState("working", "Loading the hint model for colour hints…");
+    await paint();
+    const m = await fetchModel(new URL(HINT_MODEL, location.href));
+    if (!takesHints(m.G.config)) {
+      m.G.dispose();
+      throw new ModelUnavailable(`${HINT_MODEL.split("/").pop()} takes no colour hints`);
+    }
+    return m;
+  })().catch((e) => {
+    shippedHintModel = null;
+    throw e;
+  });
+  return shippedHintModel;
+}
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
 
+/** Shows a result on the page, offers it as a PNG and says it is done. */
+function show(p: Photo, shown: Shown) {
+  if (afterUrl) URL.revokeObjectURL(afterUrl);
+  afterUrl = URL.createObjectURL(shown.png);
+  p.result = shown.out;
+  ui.after.src = afterUrl;
+  ui.download.href = afterUrl;
+  ui.download.download = `${p.stem}.color.png`;
+  ui.download.hidden = false;
+  const next = hintChoice !== "none"
+    ? "Click the result to add a colour hint, or drop another photo."
+    : "Drop another photo to go on.";
+  setState("done", `${shown.status}. ${next}`);
+}
+
 /**
- * Colorizes the photo with `hints` and shows the result (and offers it as a PNG). Errors are shown
- * in the status line; the page stays usable.
+ * The hint model could not be loaded: the page says why (one message by the hint tools), drops the
+ * hints and so shows the result without them again (the queue renders that next).
+ */
+function hintModelFailed(why: string) {
+  editor.replace([]);
+  ui.hintsError.textContent = `Colour hints need the hint model, which could not be loaded: ${why}. ` +
+    "The result shown is the one without hints.";
+  ui.hintsError.hidden = false;
+}
+
+/**
+ * Colorizes the photo with `hints` (the page's model without hints, the hint model with them) and
+ * shows the result (and offers it as a PNG). Errors are shown in the status line; the page stays
+ * usable.
  */
 async function render(hints: readonly HintSpec[]) {
   if (!model || !photo) return;
-  const { img, stem } = photo;
+  const p = photo;
+  const { img, stem } = p;
   const { width, height } = img;
-  const t0 = performance.now();
+  if (!hints.length && p.plain) return show(p, p.plain);
   const with_ = hints.length ? ` with ${plural(hints.length, "hint")}` : "";
   try {
-    setState("working", `Colorizing ${width}×${height}${with_} (model at ${model.size}×${model.size})…`);
+    let m = model;
+    if (hints.length) {
+      try {
+        m = await modelForHints();
+      } catch (e) {
+        return hintModelFailed((e as Error).message);
+      }
+    }
+    const t0 = performance.now();
+    setState("working", `Colorizing ${width}×${height}${with_} (model at ${m.size}×${m.size})…`);
     await paint();
-    const out = await colorizeRgba(model.G, img, model.size, {
+    const out = await colorizeRgba(m.G, img, m.size, {
       hints: hints.length ? hints.map((h, i) => hintFromSpec(h, width, height, `hint ${i + 1}`)) : undefined,
     });
     setState("working", "Encoding PNG…");
     await paint();
     const png = await encodePng(out.rgba, width, height);
-    if (afterUrl) URL.revokeObjectURL(afterUrl);
-    afterUrl = URL.createObjectURL(png);
-    photo.result = out;
-    ui.after.src = afterUrl;
-    ui.download.href = afterUrl;
-    ui.download.download = `${stem}.color.png`;
-    ui.download.hidden = false;
     const s = ((performance.now() - t0) / 1000).toFixed(1);
-    const next = hintModel()
-      ? "Click the result to add a colour hint, or drop another photo."
-      : "Drop another photo to go on.";
-    setState("done", `Done: ${width}×${height}${with_} in ${s} s (${model.label}). ${next}`);
+    const shown = { out, png, status: `Done: ${width}×${height}${with_} in ${s} s (${m.label})` };
+    if (!hints.length) p.plain = shown;
+    show(p, shown);
   } catch (e) {
     setState("error", `${stem}: ${(e as Error).message}`);
   }
@@ -347,7 +446,7 @@ async function colorize(file: File) {
     ui.result.hidden = false;
     ui.download.hidden = true;
     ui.hintsError.hidden = true;
-    const hints = hintModel();
+    const hints = hintChoice !== "none";
     ui.hintTools.hidden = !hints;
     ui.hintsUnavailable.hidden = hints;
     editor.setPhoto(img);
@@ -430,7 +529,9 @@ async function start() {
     throw e;
   }
   setState("loading", "Loading the model…");
-  model = await loadModel();
+  const param = new URLSearchParams(location.search).get("model");
+  model = await loadModel(param);
+  hintChoice = hintModelChoice(param, takesHints(model.G.config));
   if (model.note) {
     ui.note.textContent = model.note;
     ui.note.hidden = false;

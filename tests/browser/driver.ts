@@ -9,8 +9,8 @@
  * Scenarios, all in one browser (a fresh profile directory, removed after):
  * 1. engine: tests/browser/engine.html runs workload.js on the bundle; its window.__result.
  * 2. pages: the colorizing page at each given URL (e.g. with different `?model=`) with a photo set
- *    on the file input: the state, texts, the downloaded PNG, optionally a screenshot. With `hints`
- *    (a hint model's page), colour hints are then edited as a user would (see {@link editHints}).
+ *    on the file input: the state, texts, the downloaded PNG, the models it fetched, optionally a
+ *    screenshot. With `hints`, colour hints are then edited as a user would (see {@link editHints}).
  * 3. nogpu: web/ with navigator.gpu hidden; what the page then shows.
  *
  * playwright-core only drives the given executable; it never downloads a browser.
@@ -40,8 +40,14 @@ export interface DriverConfig {
   timeout: number;
 }
 
-/** The hint edits made on a hint model's page, after its first (hint-free) result. */
+/** The hint edits made on the page, after its first (hint-free) result. */
 export interface HintsScenario {
+  /**
+   * A URL path (the hint model's) answered with HTTP 404 for the first hint: that hint must fail, with
+   * a message, and leave the result as it was (saved to `blockedDownload`); then the path is served.
+   */
+  blockFirst?: string;
+  blockedDownload?: string;
   /** The photo pixel clicked to place a hint. */
   point: Point;
   /** The colour then picked ("#rrggbb"). */
@@ -56,6 +62,8 @@ export interface HintsScenario {
   movedJson: string;
   /** Where to save a screenshot of the page with the hint's marker, after the pick. */
   screenshot?: string;
+  /** Where to save the PNG after the moved hints are loaded again and "Clear hints" is clicked. */
+  clearedDownload: string;
 }
 
 /** What the driver prints; every scenario reports its own error instead of throwing. */
@@ -85,6 +93,8 @@ export interface PageReport {
   /** Whether the hint tools are shown, and the text of the "hints need a hint model" note if it is. */
   hintToolsVisible?: boolean;
   hintsUnavailable?: string;
+  /** The models the page fetched, in order: "PATH STATUS" for each .safetensors response. */
+  models: string[];
   hints?: HintsReport;
   error?: string;
   log: string[];
@@ -92,6 +102,13 @@ export interface PageReport {
 
 /** What the hint edits showed; each step's fields are set as far as the run got. */
 export interface HintsReport {
+  /** The status line before the first hint. */
+  statusBefore?: string;
+  /** The blocked first hint: the message shown, whether visible, markers and state after. */
+  blockedMessage?: string;
+  blockedVisible?: boolean;
+  markersAfterBlocked?: number;
+  stateAfterBlocked?: string;
   /** After the click: markers, the colour input's value (the predicted colour), the selected marker's label. */
   markersAfterClick?: number;
   pickerAfterClick?: string;
@@ -117,6 +134,10 @@ export interface HintsReport {
   markersAfterRightClick?: number;
   stateAfterRightClick?: string;
   hintCountText?: string;
+  /** After loading the moved hints again and clicking "Clear hints". */
+  stateAfterClear?: string;
+  markersAfterClear?: number;
+  statusAfterClear?: string;
 }
 
 function listen(page: Page, log: string[]) {
@@ -152,12 +173,29 @@ async function save(page: Page, selector: string, path: string): Promise<string>
 }
 
 /**
- * Colour hints as a user edits them: click a pixel of the result, pick a colour (filling the colour
- * input dispatches input and change, as a person's pick does), wait for the recolorized result and
- * download it and the hints file; load a bad hints file; drag the marker to another pixel, save the
- * hints again; click the marker and press Delete; load the saved file back; right-click its marker.
+ * Colour hints as a user edits them: (with `blockFirst`) click a pixel while the hint model cannot be
+ * fetched, wait for the message and download the result; click a pixel of the result, pick a colour
+ * (filling the colour input dispatches input and change, as a person's pick does), wait for the
+ * recolorized result and download it and the hints file; load a bad hints file; drag the marker to
+ * another pixel, save the hints again; click the marker and press Delete; load the saved file back;
+ * right-click its marker; load it once more and click "Clear hints", then download the result.
  */
 async function editHints(page: Page, s: HintsScenario, r: HintsReport) {
+  r.statusBefore = await page.textContent("#status-text") ?? "";
+  if (s.blockFirst) {
+    const url = `**${s.blockFirst}`;
+    await page.route(url, (route) => route.fulfill({ status: 404, body: "blocked by the test" }));
+    const at = await onScreen(page, s.point);
+    await page.mouse.click(at.x, at.y);
+    await page.locator("#hints-error").waitFor({ state: "visible" });
+    r.stateAfterBlocked = await settled(page);
+    r.blockedMessage = await page.textContent("#hints-error") ?? "";
+    r.blockedVisible = await page.locator("#hints-error").isVisible();
+    r.markersAfterBlocked = await markerCount(page);
+    if (s.blockedDownload) await save(page, "#download", s.blockedDownload);
+    await page.unroute(url);
+  }
+  // The message above may have moved the image: where the point is now.
   const at = await onScreen(page, s.point);
   await page.mouse.click(at.x, at.y);
   r.markersAfterClick = await markerCount(page);
@@ -202,6 +240,15 @@ async function editHints(page: Page, s: HintsScenario, r: HintsReport) {
   r.markersAfterRightClick = await markerCount(page);
   r.stateAfterRightClick = await settled(page);
   r.hintCountText = await page.textContent("#hint-count") ?? "";
+
+  await page.setInputFiles("#load-hints", s.movedJson);
+  await page.locator(".hint-marker").first().waitFor();
+  await settled(page);
+  await page.click("#clear-hints");
+  r.stateAfterClear = await settled(page);
+  r.markersAfterClear = await markerCount(page);
+  r.statusAfterClear = await page.textContent("#status-text") ?? "";
+  await save(page, "#download", s.clearedDownload);
 }
 
 async function main(config: DriverConfig): Promise<DriverReport> {
@@ -233,9 +280,13 @@ async function main(config: DriverConfig): Promise<DriverReport> {
 
     // 2. The colorizing page, as a user would use it.
     for (const run of config.pages) {
-      const r: PageReport = report.pages[run.name] = { log: [] };
+      const r: PageReport = report.pages[run.name] = { log: [], models: [] };
       const page = await ctx.newPage();
       listen(page, r.log);
+      page.on("response", (res) => {
+        const path = new URL(res.url()).pathname;
+        if (path.endsWith(".safetensors")) r.models.push(`${path} ${res.status()}`);
+      });
       const state = async () => (r.state = await page.evaluate("document.body.dataset.state") as string);
       try {
         await page.goto(`${config.base}${run.path}`);
