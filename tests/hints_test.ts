@@ -468,7 +468,10 @@ Deno.test("spreadHints: the GPU blend equals its float64 reference; no hints ret
   const size = 24, r = rng(7);
   const pred = Float32Array.from({ length: 2 * size * size }, () => r.next() * 2 - 1);
   // Two flat regions of lightness, so the lightness term matters.
-  const L = Float32Array.from({ length: size * size }, (_, i) => (i % size < 12 ? -0.6 : 0.5) + 0.01 * r.next());
+  const L = Float32Array.from(
+    { length: size * size },
+    (_, i) => (i % size < 12 ? -0.6 : 0.5) + 0.01 * r.next(),
+  );
   const hints = [{ cell: [3, 4] as [number, number], a: 60, b: -20 }, {
     cell: [20, 17] as [number, number],
     a: -40,
