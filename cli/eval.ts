@@ -46,7 +46,7 @@ Grayscale photos are skipped and counted, as training skips them.
                  give every model the same points
   --no-spread    measure what the network alone does with the hints: skip the
                  edge-aware spreading of hints over its prediction that colorize
-                 applies (models/hints.ts spreadHints)
+                 applies (models/hint_spread.ts)
   --json FILE    also write the table as JSON
   -h, --help     this text
 

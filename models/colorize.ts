@@ -28,7 +28,8 @@
 
 import { colorSpaceOf, type Generator, sizeMultipleReason } from "./generators.ts";
 import { DiverseGenerator } from "./diverse.ts";
-import { generatorInput, type Hint, hintMap, spreadHints, squareCell, takesHints } from "./hints.ts";
+import { generatorInput, type Hint, hintMap, squareCell, takesHints } from "./hints.ts";
+import { spreadHints } from "./hint_spread.ts";
 import { noGrad } from "../engine/autograd.ts";
 import { runtime } from "../engine/gpu.ts";
 import { Tensor, tensor, tidy } from "../engine/tensor.ts";
@@ -252,8 +253,8 @@ export interface ColorizeOptions {
    */
   hints?: readonly Hint[];
   /**
-   * Whether the hints are also spread over the prediction by the edge-aware blend of models/hints.ts
-   * `spreadHints` (default true); false shows what the network alone does with them.
+   * Whether the hints are also spread over the prediction by the edge-aware blend of
+   * models/hint_spread.ts (default true); false shows what the network alone does with them.
    */
   spreadHints?: boolean;
 }
@@ -296,7 +297,7 @@ function uploadWeights(
  * Records the generator's prediction [1,2,size,size] (model units) for a photo given as bands
  * of its luma [1,1,rows,W] (L, or Y for a YUV model): rows pass of every band into one [H, size]
  * plane, column pass with the normalisation, the hint map (a hint model), G, then the hints spread
- * over its prediction (models/hints.ts `spreadHints`, unless options.spreadHints is false). Runs
+ * over its prediction (models/hint_spread.ts, unless options.spreadHints is false). Runs
  * inside noGrad and tidy, G in eval mode.
  */
 function predict(

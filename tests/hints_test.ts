@@ -22,13 +22,12 @@ import {
   hintPatchPixels,
   parseHexColor,
   parseHints,
-  spreadHints,
-  spreadHintsReference,
   squareCell,
   takesHints,
   toHexColor,
   widenForHints,
 } from "../models/hints.ts";
+import { spreadHints, spreadHintsReference } from "../models/hint_spread.ts";
 import { Unet } from "../models/unet.ts";
 import { ResnetUnet } from "../models/resnet_unet.ts";
 import type { Generator } from "../models/generators.ts";
