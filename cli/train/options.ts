@@ -350,19 +350,12 @@ function archOptions(c: FullGeneratorConfig): Partial<TrainConfig> {
 
 /** The complete configuration the architecture options of `c` describe (defaults for the rest). */
 function configFromOptions(c: TrainConfig): FullGeneratorConfig {
-  const inputChannels = c.hintsInput ? 1 + HINT_CHANNELS : 1;
-  if (c.generator === "resnet-unet") return { ...RESNET_UNET_DEFAULTS, encoder: c.encoder, inputChannels };
-  if (c.generator === "diverse") {
-    return {
-      ...DIVERSE_DEFAULTS,
-      layers: c.layers,
-      filters: c.filters,
-      noiseChannels: c.noiseChannels,
-      colorSpace: c.colorSpace,
-      inputChannels,
-    };
-  }
-  return { ...UNET_DEFAULTS, nDown: c.nDown, ngf: c.ngf, inputChannels };
+  const defaults = c.generator === "resnet-unet"
+    ? RESNET_UNET_DEFAULTS
+    : c.generator === "diverse"
+    ? DIVERSE_DEFAULTS
+    : UNET_DEFAULTS;
+  return { ...defaults, ...freshGeneratorConfig(c) } as FullGeneratorConfig;
 }
 
 /**
