@@ -270,6 +270,29 @@ export function widenForHints(
   return out;
 }
 
+/**
+ * What a hint adapter learns (`train --hint-adapter`): the weights of a widened U-Net (see
+ * {@link widenForHints}) that read the hint channels, as the name of that tensor (the first
+ * convolution's) and a 0/1 mask over it. Everything else stays the automatic model's; without hints
+ * those weights multiply zeros, so the adapted model colours a photo without hints exactly as the
+ * automatic one did (the idea of ControlNet's zero-initialised paths on a locked network, Zhang et
+ * al. 2023, at its smallest). Other generators pass the hint channels through more than one layer,
+ * where they would also change the automatic path, so they cannot have an adapter.
+ */
+export function hintAdapterMask(config: FullGeneratorConfig): { name: string; mask: Float32Array } {
+  if (!takesHints(config)) throw new Error("hintAdapterMask: the model takes no hints");
+  if (config.kind !== undefined && config.kind !== "unet") {
+    throw new Error("a hint adapter needs a U-Net (other generators pass the hints through more layers)");
+  }
+  const before = generatorTensorShapes({ ...config, inputChannels: config.inputChannels - HINT_CHANNELS });
+  const after = generatorTensorShapes(config);
+  const widened = [...after].filter(([name, shape]) => before.get(name)!.join() !== shape.join());
+  if (widened.length !== 1) throw new Error(`hintAdapterMask: ${widened.length} widened tensors, expected 1`);
+  const [name, shape] = widened[0], from = before.get(name)!;
+  // 0 where the automatic model's weights sit, 1 on the entries the widening added.
+  return { name, mask: embed(new Float32Array(from.reduce((a, b) => a * b, 1)), from, shape, 1) };
+}
+
 /** `w` of shape `from` in the leading corner of a tensor of shape `to` (each side at least as long), the rest `fill`. */
 function embed(w: Float32Array, from: readonly number[], to: readonly number[], fill: number): Float32Array {
   const wide = new Float32Array(to.reduce((a, b) => a * b, 1)).fill(fill);

@@ -20,7 +20,8 @@ import { PatchGan, type PatchGanConfig } from "./patchgan.ts";
 import { initPix2pixWeights } from "./init.ts";
 import { Adam, EMA } from "../engine/optim.ts";
 import { backward } from "../engine/autograd.ts";
-import { keep, type Tensor, tidy } from "../engine/tensor.ts";
+import { keep, type Tensor, tensor, tidy } from "../engine/tensor.ts";
+import { multiplyInPlace } from "../engine/ops/buffers.ts";
 import { concat } from "../engine/ops/shape.ts";
 import { add, scale } from "../engine/ops/elementwise.ts";
 import { bceWithLogits, hingeLossD, hingeLossG, l1Loss, mseLoss } from "../engine/ops/loss.ts";
@@ -87,6 +88,8 @@ export class Pix2Pix {
   readonly options: Pix2PixOptions;
   /** The moving average of G's weights, updated after every G step once {@link enableEma} is called. */
   ema: EMA<Generator> | null = null;
+  /** Set by {@link freezeGeneratorExcept}: the one generator tensor that learns, and which of its entries. */
+  #trainable: { param: Tensor; mask: Tensor } | null = null;
 
   /**
    * Builds G (any kind; a config without `kind` is a U-Net's) and D from partial configurations (D's
@@ -144,7 +147,7 @@ export class Pix2Pix {
       const lossGGan = ganLoss(o.gan, D.forward(fakePair), true);
       const lossL1 = l1Loss(fake, ab);
       backward(add(lossGGan, scale(lossL1, o.lambdaL1)));
-      this.optG.step();
+      this.#stepG();
       this.optG.zeroGrad();
       this.ema?.update();
       D.requiresGrad(true);
@@ -176,15 +179,42 @@ export class Pix2Pix {
       this.optG.zeroGrad();
       const lossL1 = l1Loss(this.G.forward(L), ab);
       backward(lossL1);
-      this.optG.step();
+      this.#stepG();
       this.optG.zeroGrad();
       this.ema?.update();
       return { lossL1: keep(lossL1) };
     });
   }
 
+  /**
+   * From now on G learns only the entries of `param` (one of its parameters) where `mask` is 1, and
+   * runs in eval mode (running statistics, no dropout: as colorize runs it). The rest stays exactly as
+   * loaded: no gradient is computed for it, and Adam leaves an entry whose gradient was always zero
+   * where it is. This trains a hint adapter (models/hints.ts `hintAdapterMask`).
+   */
+  freezeGeneratorExcept(param: Tensor, mask: Float32Array): void {
+    if (!this.G.parameters().includes(param)) {
+      throw new Error("Pix2Pix.freezeGeneratorExcept: not a parameter of the generator");
+    }
+    if (mask.length !== param.size) {
+      throw new Error(`Pix2Pix.freezeGeneratorExcept: mask of ${mask.length} entries for ${param.size}`);
+    }
+    this.G.eval().requiresGrad(false);
+    param.requiresGrad = true;
+    this.#trainable?.mask.dispose();
+    this.#trainable = { param, mask: keep(tensor(mask, param.shape)) };
+  }
+
+  /** Adam's step on G, after masking the gradient of a partly frozen generator. */
+  #stepG(): void {
+    const t = this.#trainable;
+    if (t?.param.grad) multiplyInPlace(t.param.grad, t.mask);
+    this.optG.step();
+  }
+
   /** Frees both networks and optimizer state. */
   dispose(): void {
+    this.#trainable?.mask.dispose();
     for (const x of [this.G, this.D, this.optG, this.optD]) x.dispose();
     this.ema?.average.dispose();
   }

@@ -16,6 +16,7 @@ import {
   generatorInput,
   HINT_CHANNELS,
   HINT_PATCH,
+  hintAdapterMask,
   hintFromSpec,
   hintMap,
   hintPatchCells,
@@ -28,8 +29,8 @@ import {
   widenForHints,
 } from "../models/hints.ts";
 import { spreadHints, spreadHintsReference } from "../models/hint_spread.ts";
-import { Unet } from "../models/unet.ts";
-import { ResnetUnet } from "../models/resnet_unet.ts";
+import { Unet, UNET_DEFAULTS } from "../models/unet.ts";
+import { RESNET_UNET_DEFAULTS, ResnetUnet } from "../models/resnet_unet.ts";
 import type { Generator } from "../models/generators.ts";
 import { hintCount, MAX_PATCH, NO_HINT_SHARE, sampleHints } from "../cli/train/hints.ts";
 
@@ -460,6 +461,19 @@ Deno.test("widenForHints: refuses a target without hint input; leaves a tensor o
   assert.throws(() => wide.loadStateDict(widened), /loadStateDict: "model.model.0.weight" has 7 values/);
   auto.dispose();
   wide.dispose();
+});
+
+Deno.test("hintAdapterMask: the U-Net's first-conv hint weights, nothing of its L weights; other generators refused", () => {
+  const { name, mask } = hintAdapterMask({ ...UNET_DEFAULTS, nDown: 5, ngf: 8, inputChannels: 4 });
+  assert.equal(name, "model.model.0.weight");
+  // [8 filters, 4 input channels, 4, 4]: per filter 16 zeros (L) then 48 ones (a, b, mask).
+  assert.equal(mask.length, 8 * 4 * 16);
+  for (let i = 0; i < mask.length; i++) assert.equal(mask[i], i % 64 < 16 ? 0 : 1, `entry ${i}`);
+  assert.throws(() => hintAdapterMask({ ...UNET_DEFAULTS, nDown: 5, ngf: 8 }), /the model takes no hints/);
+  assert.throws(
+    () => hintAdapterMask({ ...RESNET_UNET_DEFAULTS, inputChannels: 4 }),
+    /a hint adapter needs a U-Net/,
+  );
 });
 
 Deno.test("spreadHints: the GPU blend equals its float64 reference; no hints return the prediction", async () => {

@@ -2,7 +2,8 @@
  * Hint models end to end, in subprocesses as a user runs them (tiny synthetic photos, a tiny U-Net):
  * `train --hints-input` trains, saves a 4-input-channel checkpoint and resumes; `--init FILE
  * --hints-input` starts from exactly the file's weights, widened with zeros for the hint channels; a
- * diverse model cannot be widened; `eval --hints` scores a hint model with one row per hint count.
+ * diverse model cannot be widened; `--hint-adapter` changes nothing but the hint weights, and says
+ * what it needs; `eval --hints` scores a hint model with one row per hint count.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -203,6 +204,69 @@ Deno.test("eval --hints 0,1,5 on a tiny hint model prints one row per count; an 
   assert.equal(e.code, 2, explain(e));
   assert.match(e.stderr, /^eval: --hints 1: .*tiny-automatic\.safetensors takes no colour hints/);
   assert.equal(e.stderr.trim().split("\n").length, 1, e.stderr);
+});
+
+Deno.test("train --hint-adapter: only the hint weights change, running statistics included; resume keeps it", async () => {
+  const file = await automaticFile();
+  const from = await readCheckpoint(file);
+  const out = join(tmp, "run-adapter");
+  const common = ["--data", DATA, "--out", out, "--size", "32", "--ndf", "8", "--batch", "2", "--lr", "1e-2"];
+  // One L1 step and one GAN step, so both step kinds are covered.
+  let r = await train(
+    ...common,
+    "--init",
+    file,
+    "--hints-input",
+    "--hint-adapter",
+    "--pretrain-epochs",
+    "1",
+    "--max-steps",
+    "1",
+  );
+  assert.equal(r.code, 0, explain(r));
+  assert.match(r.stdout, /hint adapter: only the 384 weights that read the hints learn/);
+  r = await train("--out", out, "--resume", "--max-steps", "4");
+  assert.equal(r.code, 0, explain(r));
+  const ck = await readCheckpoint(join(out, "checkpoint.safetensors"));
+  assert.equal(ck.train.step, 4);
+  assert.equal((ck.train as { hintAdapter?: boolean }).hintAdapter, true);
+  for (const [name, w] of from.generator) {
+    const got = ck.generator.get(name)!;
+    if (name !== "model.model.0.weight") {
+      assert.deepEqual(got, w, name);
+      continue;
+    }
+    // [8, 4, 4, 4]: channel 0 of every filter stays the file's; the hint channels (1–3) learned.
+    for (let o = 0; o < 8; o++) {
+      assert.deepEqual(got.subarray(o * 64, o * 64 + 16), w.subarray(o * 16, (o + 1) * 16), `filter ${o}`);
+    }
+    const hintWeights = [...got].filter((_, i) => i % 64 >= 16);
+    assert.ok(hintWeights.some((v) => v !== 0), "the hint weights learned nothing");
+  }
+});
+
+Deno.test("train --hint-adapter without --init or without --hints-input: one-line usage error, exit 2", async () => {
+  const file = await automaticFile();
+  const cases: [string[], RegExp][] = [
+    [["--hints-input", "--hint-adapter"], /^train: --hint-adapter needs --init FILE/],
+    [["--init", file, "--hint-adapter"], /^train: --hint-adapter needs --hints-input/],
+  ];
+  for (const [args, message] of cases) {
+    const r = await train(
+      "--data",
+      DATA,
+      "--out",
+      join(tmp, "run-adapter-bad"),
+      "--size",
+      "24",
+      "--batch",
+      "2",
+      ...args,
+    );
+    assert.equal(r.code, 2, explain(r));
+    assert.match(r.stderr, message);
+    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+  }
 });
 
 Deno.test({

@@ -21,7 +21,7 @@ import {
 import { UNET_DEFAULTS } from "../../models/unet.ts";
 import { RESNET_UNET_DEFAULTS } from "../../models/resnet_unet.ts";
 import { DIVERSE_DEFAULTS } from "../../models/diverse.ts";
-import { HINT_CHANNELS, takesHints } from "../../models/hints.ts";
+import { HINT_CHANNELS, hintAdapterMask, takesHints } from "../../models/hints.ts";
 import { COLOR_SPACES, type ColorSpace } from "../../engine/color.ts";
 
 // The usage error of every command, exported here too for the train modules that throw it.
@@ -72,6 +72,10 @@ Model
                         get none), as Zhang et al. 2017; colorize --hint/--hints feeds it. With
                         --init of a model without hint input, the hint weights start at zero, so
                         the model starts out colouring exactly as the file's
+  --hint-adapter        with --hints-input and --init of a U-Net: train only the first layer's
+                        weights that read the hints, on the file's model run as colorize runs it
+                        (running statistics, no dropout); everything else stays the file's, so
+                        without hints the new model colours exactly as the file. Kept on --resume
   --ndf N               discriminator filters in the first layer (default 64)
   --d-norm batch|instance   discriminator normalisation (default batch)
   --gan vanilla|lsgan|hinge adversarial loss (default vanilla: BCE with logits, as pix2pix)
@@ -132,6 +136,8 @@ export interface TrainConfig {
   colorSpace: ColorSpace;
   /** `--hints-input`: the generator takes L and a hint map (models/hints.ts). */
   hintsInput: boolean;
+  /** `--hint-adapter`: only the hint weights learn (models/hints.ts `hintAdapterMask`). */
+  hintAdapter: boolean;
   /** `--init FILE`: the generator file a fresh run starts from. */
   init?: string;
   /**
@@ -184,6 +190,7 @@ const DEFAULTS = {
   noiseChannels: DIVERSE_DEFAULTS.noiseChannels,
   colorSpace: DIVERSE_DEFAULTS.colorSpace,
   hintsInput: false,
+  hintAdapter: false,
   dNorm: "batch",
   gan: "vanilla",
   dEvery: 1,
@@ -248,6 +255,7 @@ export function parseTrainArgs(args: string[]): { help: boolean; given: Partial<
     "color-space": str,
     init: str,
     "hints-input": bool,
+    "hint-adapter": bool,
     "d-norm": str,
     gan: str,
     "d-every": str,
@@ -286,6 +294,7 @@ export function parseTrainArgs(args: string[]): { help: boolean; given: Partial<
     colorSpace: choice("color-space", v["color-space"], COLOR_SPACES),
     init: v.init,
     hintsInput: v["hints-input"],
+    hintAdapter: v["hint-adapter"],
     ndf: num("ndf", v.ndf, { int: true, min: 1 }),
     nDown: num("n-down", v["n-down"], { int: true, min: 5, max: 12 }),
     dNorm: choice("d-norm", v["d-norm"], ["batch", "instance"] as const),
@@ -446,6 +455,19 @@ function resolveGenerator(
   }
 }
 
+/** --hint-adapter needs a U-Net file to keep and a hint input to learn. */
+function checkHintAdapter(c: TrainConfig) {
+  if (!c.init) throw new UsageError("--hint-adapter needs --init FILE (the model whose colours it keeps)");
+  if (!c.hintsInput) {
+    throw new UsageError("--hint-adapter needs --hints-input (the hints are what it learns)");
+  }
+  try {
+    hintAdapterMask(c.generatorConfig);
+  } catch (e) {
+    throw new UsageError(`--init ${c.init} --hint-adapter: ${(e as Error).message}`);
+  }
+}
+
 /** Fills defaults in; on --resume the data-order settings come from the checkpoint. */
 export function resolveConfig(
   given: Partial<TrainConfig>,
@@ -510,6 +532,12 @@ export function resolveConfig(
       if (given[k] === undefined && typeof s === "number") c[k] = s;
     }
     if (given.data === undefined && typeof saved.data === "string") c.data = saved.data;
+    // Which weights learn is part of the model being trained.
+    const adapter = saved.hintAdapter ?? false;
+    if (given.hintAdapter !== undefined && given.hintAdapter !== adapter) {
+      warn(`--resume: keeping the checkpoint's hint-adapter=${adapter} (ignoring ${given.hintAdapter})`);
+    }
+    c.hintAdapter = adapter;
     if (given.keepGenerators === undefined && typeof saved.keepGenerators === "boolean") {
       c.keepGenerators = saved.keepGenerators;
     }
@@ -528,6 +556,7 @@ export function resolveConfig(
     : null;
   resolveGenerator(c, given, file, warn);
   if (!c.data) throw new UsageError(DATA_REQUIRED);
+  if (c.hintAdapter && !c.resume) checkHintAdapter(c);
   if (!(c.emaDecay < 1)) throw new UsageError(`--ema-decay ${c.emaDecay}: must be below 1 (e.g. 0.999)`);
   if (c.decayEpochs > c.pretrainEpochs + c.epochs) {
     throw new UsageError(

@@ -36,6 +36,8 @@ export interface TrainState {
   valImages: number;
   logEvery: number;
   keepGenerators?: boolean;
+  /** `--hint-adapter`: only the hint weights learn; absent in checkpoints from before the option. */
+  hintAdapter?: boolean;
 }
 
 /**
@@ -64,6 +66,7 @@ export function initialTrainState(cfg: TrainConfig, saved: Partial<TrainState> |
     valImages: cfg.valImages,
     logEvery: cfg.logEvery,
     keepGenerators: cfg.keepGenerators,
+    hintAdapter: cfg.hintAdapter,
   } as TrainState;
 }
 

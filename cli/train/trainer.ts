@@ -10,7 +10,7 @@ import { manualSeed, Rng } from "../../engine/random.ts";
 import { keep, tidy } from "../../engine/tensor.ts";
 import { Pix2Pix } from "../../models/pix2pix.ts";
 import { colorSpaceOf, describeGenerator } from "../../models/generators.ts";
-import { generatorInput, takesHints, widenForHints } from "../../models/hints.ts";
+import { generatorInput, hintAdapterMask, takesHints, widenForHints } from "../../models/hints.ts";
 import { sampleHints } from "./hints.ts";
 import { type Checkpoint, encodeCheckpoint, restorePix2Pix } from "../../models/checkpoint.ts";
 import {
@@ -151,6 +151,10 @@ export class Trainer {
     const stepsPerEpoch = epochPlan(trainIdx, cfg.seed, 0, cfg.batch).batches.length;
 
     const model = buildModel(cfg, ck, run.init, given);
+    if (cfg.hintAdapter) {
+      const { name, mask } = hintAdapterMask(model.G.config);
+      model.freezeGeneratorExcept(model.G.stateDict().get(name)!, mask);
+    }
     const state = initialTrainState(cfg, ck ? (ck.train as Partial<TrainState>) : null);
     if (cfg.emaDecay > 0 && !model.ema) {
       model.enableEma(cfg.emaDecay);
@@ -180,6 +184,10 @@ export class Trainer {
         ? "; hint input added, its weights at zero"
         : "";
       out(`init: G from ${cfg.init} (${weights}${widened}); D and the optimizers start fresh`);
+    }
+    if (cfg.hintAdapter) {
+      const n = hintAdapterMask(gc).mask.reduce((a, b) => a + b, 0);
+      out(`hint adapter: only the ${n} weights that read the hints learn; G runs as colorize runs it`);
     }
     if (ck) {
       const { step, epoch, stepInEpoch } = state;

@@ -73,6 +73,12 @@ export function addScalarInPlace(target: Tensor, s: number): void {
   runMapInto(target, [], "o + a", s, 0, true);
 }
 
+/** In place: `target *= source`, elementwise (masking a gradient). */
+export function multiplyInPlace(target: Tensor, source: Tensor): void {
+  checkSameShape("multiplyInPlace", target, source);
+  runMapInto(target, [source], "o * x0", 0, 0, true);
+}
+
 /** In place: `target += weight·(source − target)` (moving averages of weights). */
 export function lerpInPlace(target: Tensor, source: Tensor, weight: number): void {
   checkSameShape("lerpInPlace", target, source);
