@@ -5,8 +5,8 @@
  * skipping earlier outputs *.color.png and *.color-K.png). A bad input is reported on one line and the
  * others are still done; the exit code says whether everything worked. A model that takes noise (the
  * diverse generator) writes --samples N different colourings, noise seeds 1 … N. A hint model (trained
- * with --hints-input) takes colour hints (cli/hints_file.ts), the same ones for every photo; without
- * --model, hints select the shipped hint model (models/hints.safetensors) instead of the default one.
+ * with --hints-input, as the shipped default is) takes colour hints (cli/hints_file.ts), the same
+ * ones for every photo.
  */
 
 import { fileURLToPath } from "node:url";
@@ -41,13 +41,6 @@ import { errorLine, readCommandLine } from "./args.ts";
 /** Where the project's shipped model lives, relative to this file (so it works from any directory). */
 export const DEFAULT_MODEL_URL: URL = new URL("../models/default.safetensors", import.meta.url);
 
-/**
- * The shipped hint model (Zhang et al. 2017; trained with --hints-input), beside the default one: what
- * colorize uses when hints are given without --model. The default stays the automatic model, which
- * colours better without hints (MODEL.md).
- */
-export const HINT_MODEL_URL: URL = new URL("../models/hints.safetensors", import.meta.url);
-
 /** The size colorize uses when neither --size nor the checkpoint names one (256×256, as in the pix2pix paper and the colorization tutorial). */
 export const DEFAULT_SIZE = 256;
 
@@ -78,8 +71,8 @@ Options:
                      symbolic links included); each output is written to a temporary file
                      and renamed, so it is either complete or absent.
   -m, --model FILE   checkpoint (.safetensors) from deno task train, or a PyTorch generator
-                     state dict saved with safetensors; default: models/default.safetensors,
-                     or models/hints.safetensors (the shipped hint model) when hints are given
+                     state dict saved with safetensors; default: models/default.safetensors
+                     (a hint model: without hints it colours on its own)
   -s, --size N       model resolution (a multiple of 2^nDown for a U-Net, of 32 for a ResNet
                      U-Net, any for the diverse generator; small enough for the GPU's buffer
                      limits); default: the size the checkpoint was trained at, else ${DEFAULT_SIZE}
@@ -89,7 +82,7 @@ Options:
                      is reproducible. Without it such a model colours with seed 1. A model
                      without noise gives one colouring: N > 1 is refused (exit 2)
       --hints FILE   colour hints for a hint model (Zhang et al. 2017): the shipped
-                     models/hints.safetensors, or a --model trained with --hints-input. A
+                     default, or a --model trained with --hints-input. A
                      JSON array of {"x": 120, "y": 64, "color": "#b03a2e"}, x and y in the
                      input photo's pixels from its top-left corner (as the web page saves
                      them). A hint gives the colour's a and b near its point; the
@@ -100,8 +93,7 @@ Options:
                      overlap. With several photos every photo gets the same hints at the same
                      pixel coordinates; a photo that some hint lies outside is reported on
                      one line and not colorized, and the others still are. A malformed file
-                     or hint, hints for a --model without hint input, or hints without --model
-                     when models/hints.safetensors is missing, is refused (exit 2)
+                     or hint, or hints for a model without hint input, is refused (exit 2)
   -q, --quiet        no progress bar
       --tune         time the GPU kernel variants once per adapter and layer shape and keep
                      the fastest (the choices are cached in ~/.cache/colorize/autotune.json)
@@ -368,26 +360,24 @@ export function sizeProblem(
     }`;
 }
 
-/** A shipped model colorize falls back on without --model, and the line it gives when the file is missing. */
-interface ShippedModel {
-  url: URL;
-  missing(source: string): string;
-}
-
-/** The checkpoint of --model, or the shipped one; a one-line reason when there is none. */
+/** The checkpoint of --model, or the shipped one at `shipped`; a one-line reason when there is none. */
 async function readCheckpoint(
   path: string | undefined,
-  shipped: ShippedModel,
+  shipped: URL,
 ): Promise<{ ck: Checkpoint; source: string } | { error: string }> {
   let source: string;
   let bytes: Uint8Array;
   if (path === undefined) {
-    const file = fileURLToPath(shipped.url);
+    const file = fileURLToPath(shipped);
     source = relative(Deno.cwd(), file) || file;
     try {
       bytes = await Deno.readFile(file);
     } catch (e) {
-      if (e instanceof Deno.errors.NotFound) return { error: shipped.missing(source) };
+      if (e instanceof Deno.errors.NotFound) {
+        return {
+          error: "colorize: no shipped model yet: pass --model FILE (train one with deno task train)",
+        };
+      }
       return { error: problem(source, e) };
     }
   } else {
@@ -407,12 +397,12 @@ async function readCheckpoint(
 
 /**
  * Runs the CLI on `args`; returns the exit code instead of exiting, so tests can call it in-process
- * (and point `defaultModel` and `hintModel` elsewhere than the shipped files).
+ * (and point `defaultModel` elsewhere than the shipped file).
  */
 export async function main(
   args: string[],
   io: CliIo = denoIo,
-  opts: { defaultModel?: URL; hintModel?: URL } = {},
+  opts: { defaultModel?: URL } = {},
 ): Promise<number> {
   const parsed = readCommandLine("colorize", args, {
     output: { type: "string", short: "o" },
@@ -457,21 +447,9 @@ export async function main(
     return 2;
   }
 
-  // Hints without --model go to the shipped hint model: the default one takes none.
   const hinted = hintFiles.length > 0 || hintFlags.length > 0;
   const option = hintFiles.length ? "--hints" : "--hint";
-  const shipped: ShippedModel = hinted
-    ? {
-      url: opts.hintModel ?? HINT_MODEL_URL,
-      missing: (source) =>
-        `colorize: ${option}: no hint model at ${source}: pass --model FILE with one ` +
-        "(trained with deno task train --hints-input)",
-    }
-    : {
-      url: opts.defaultModel ?? DEFAULT_MODEL_URL,
-      missing: () => "colorize: no shipped model yet: pass --model FILE (train one with deno task train)",
-    };
-  const model = await readCheckpoint(values.model, shipped);
+  const model = await readCheckpoint(values.model, opts.defaultModel ?? DEFAULT_MODEL_URL);
   if ("error" in model) {
     io.error(model.error);
     return 2;

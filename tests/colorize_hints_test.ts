@@ -5,15 +5,15 @@
  * flags give byte-identical files, applied in order (file first); a hint outside one of several photos
  * fails that photo only; every malformed file or flag, and hints for an automatic model, is one line,
  * exit 2, with nothing written; a diverse hint model takes hints with --samples. Hints without --model
- * go to the shipped hint model, models/hints.safetensors (the real file, on a tiny photo), and a
- * missing one is one line naming it.
+ * go to the default model, the shipped models/default.safetensors (the real file, on a tiny photo),
+ * which is a hint model; a default without hint input refuses them on one line naming it.
  */
 
 import assert from "node:assert/strict";
 import { join, relative } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { gpu } from "./helpers.ts";
-import { type CliIo, HINT_MODEL_URL, main } from "../cli/colorize.ts";
+import { type CliIo, DEFAULT_MODEL_URL, main } from "../cli/colorize.ts";
 import { buildGenerator, decodeCheckpoint, encodeCheckpoint } from "../models/checkpoint.ts";
 import { colorizeRgba } from "../models/colorize.ts";
 import { parseHints } from "../models/hints.ts";
@@ -317,14 +317,13 @@ Deno.test("colorize --hint with --samples: a diverse hint model gives N colourin
   assert.notDeepEqual(h2, p2, "hints change sample 2");
 });
 
-Deno.test("colorize --hints/--hint without --model: the hint model beside the default, as if named by --model; missing, one line naming it", async () => {
+Deno.test("colorize --hints/--hint without --model: the default model, as if named by --model; a default without hint input refuses them, naming it", async () => {
   const d = await fresh("shipped-tiny");
   const input = join(d, "photo.png");
   await writeImage(input, photo(W, H));
   const file = join(d, "hints.json");
   await Deno.writeTextFile(file, JSON.stringify(HINTS));
-  // The default model (automatic) would refuse hints: that they are taken shows which model was used.
-  const opts = { defaultModel: pathToFileURL(autoModel), hintModel: pathToFileURL(hintModel) };
+  const opts = { defaultModel: pathToFileURL(hintModel) };
   assert.deepEqual(await run([input, "-o", join(d, "implicit.png"), "--hints", file], opts), {
     code: 0,
     errors: [],
@@ -337,48 +336,26 @@ Deno.test("colorize --hints/--hint without --model: the hint model beside the de
     await Deno.readFile(join(d, "implicit.png")),
     await Deno.readFile(join(d, "explicit.png")),
   );
-  // Without hints the default model is still the one used (the hint model would colour otherwise).
-  assert.deepEqual(await run([input, "-o", join(d, "auto.png")], opts), { code: 0, errors: [] });
-  assert.deepEqual(await run([input, "-o", join(d, "auto-explicit.png"), "--model", autoModel], opts), {
-    code: 0,
-    errors: [],
-  });
-  assert.deepEqual(
-    await Deno.readFile(join(d, "auto.png")),
-    await Deno.readFile(join(d, "auto-explicit.png")),
-  );
-
-  // No hint model where it should be: one line naming that file, exit 2, nothing written.
-  const gone = join(d, "gone", "hints.safetensors");
-  const missing = { ...opts, hintModel: pathToFileURL(gone) };
-  const named = relative(Deno.cwd(), gone);
+  // A default model without hint input (a user's own, saved over the shipped one): one line naming it.
+  const automatic = { defaultModel: pathToFileURL(autoModel) };
+  const named = relative(Deno.cwd(), autoModel);
   for (
     const [args, option] of [[["--hints", file], "--hints"], [["--hint", "1,2,#fff"], "--hint"]] as const
   ) {
-    assert.deepEqual(await run([input, "-o", join(d, "none.png"), ...args], missing), {
+    assert.deepEqual(await run([input, "-o", join(d, "none.png"), ...args], automatic), {
       code: 2,
-      errors: [
-        `colorize: ${option}: no hint model at ${named}: pass --model FILE with one (trained with deno task ` +
-        "train --hints-input)",
-      ],
+      errors: [`colorize: ${option}: ${named} takes no colour hints (trained without --hints-input)`],
     });
   }
-  // With --model the hint model is not looked for; an automatic --model is still refused.
-  assert.deepEqual(await run([input, "-o", join(d, "given.png"), "--model", hintModel, ...FLAGS], missing), {
-    code: 0,
-    errors: [],
-  });
-  assert.deepEqual(await run([input, "-o", join(d, "none.png"), "--model", autoModel, ...FLAGS], missing), {
-    code: 2,
-    errors: [`colorize: --hint: ${autoModel} takes no colour hints (trained without --hints-input)`],
-  });
+  // Without hints that model colours as usual.
+  assert.deepEqual(await run([input, "-o", join(d, "auto.png")], automatic), { code: 0, errors: [] });
   assert.ok(!(await listing(d)).includes("none.png"), "nothing written by the refused runs");
 });
 
-Deno.test("colorize --hint without --model uses the shipped models/hints.safetensors: same bytes as --model models/hints.safetensors", async () => {
-  const shipped = fileURLToPath(HINT_MODEL_URL);
+Deno.test("colorize --hint without --model uses the shipped models/default.safetensors, a hint model: same bytes as --model, changed by the hint", async () => {
+  const shipped = fileURLToPath(DEFAULT_MODEL_URL);
   await Deno.stat(shipped).catch(() => {
-    throw new Error(`${shipped} is missing: the shipped hint model must be in the repository`);
+    throw new Error(`${shipped} is missing: the shipped model must be in the repository`);
   });
   const d = await fresh("shipped");
   const input = join(d, "photo.png");
@@ -392,18 +369,12 @@ Deno.test("colorize --hint without --model uses the shipped models/hints.safeten
     code: 0,
     errors: [],
   });
-  assert.deepEqual(await run([input, "-o", out("plain.png"), "--model", shipped]), { code: 0, errors: [] });
+  assert.deepEqual(await run([input, "-o", out("plain.png")]), { code: 0, errors: [] });
   const implicit = await Deno.readFile(out("implicit.png"));
   assert.deepEqual(
     implicit,
     await Deno.readFile(out("explicit.png")),
-    "--hint alone vs --model hints.safetensors",
+    "--hint alone vs --model default.safetensors",
   );
   assert.notDeepEqual(implicit, await Deno.readFile(out("plain.png")), "the hint changed the output");
-  // The shipped default model takes no hints: named with --model, it is still refused.
-  const automatic = fileURLToPath(new URL("default.safetensors", HINT_MODEL_URL));
-  assert.deepEqual(await run([input, "-o", out("refused.png"), "--model", automatic, ...hint]), {
-    code: 2,
-    errors: [`colorize: --hint: ${automatic} takes no colour hints (trained without --hints-input)`],
-  });
 });

@@ -2,7 +2,8 @@
  * The shipped model (models/default.safetensors): the README's first command
  * depends on it. It must load, be small enough to ship, and colorize a photo
  * while keeping its lightness. It was written before generators had kinds: it
- * must keep loading as the U-Net it is.
+ * must keep loading as the U-Net it is. It is a hint model (colorize --hint and the page's hints
+ * use it; MODEL.md, "a hint adapter").
  */
 import assert from "node:assert/strict";
 import { gpu } from "./helpers.ts";
@@ -12,6 +13,7 @@ import { colorfulness } from "../cli/eval.ts";
 import { decodeSafetensors } from "../engine/safetensors.ts";
 import { Unet } from "../models/unet.ts";
 import { sizeMultipleOf } from "../models/generators.ts";
+import { takesHints } from "../models/hints.ts";
 
 await gpu();
 
@@ -25,6 +27,7 @@ Deno.test("shipped model: loads, is under 20 MB, and colorizes a non-square phot
   const saved = JSON.parse(decodeSafetensors(bytes).metadata.generator_config);
   assert.equal("kind" in saved, false);
   assert.deepEqual(ck.generatorConfig, saved);
+  assert.ok(takesHints(ck.generatorConfig), "the shipped model takes colour hints");
   const size = checkpointImageSize(ck);
   assert.ok(size && size % sizeMultipleOf(ck.generatorConfig) === 0, `training size ${size}`);
   const G = buildGenerator(ck);
