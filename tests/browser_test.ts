@@ -6,10 +6,12 @@
  * colorizing page (web/index.html) is driven like a user would: a photo is
  * picked, the result is downloaded and checked, and a screenshot is saved to
  * out/browser/web-page.png. On the page as shipped (models/default.safetensors,
- * automatic) colour hints are placed, picked, saved, loaded, dragged and removed:
- * the first hint makes it fetch models/hints.safetensors (once refused, to see
- * the failure), and the result must match `deno task colorize --hints` without
- * --model, which uses the same file. Last, the page without WebGPU must say so.
+ * a hint model that colours automatically without hints) colour hints are
+ * placed, picked, saved, loaded, dragged and removed, coloured by that same
+ * model (no other model is fetched), and the result must match `deno task
+ * colorize --hints` without --model, which uses the same file. A `?model=`
+ * model that takes no hints gets no hint tools, only a note saying why. Last,
+ * the page without WebGPU must say so.
  *
  * Needs /usr/bin/chromium (Debian package `chromium`; the test fails, never
  * skips, without it) and playwright-core from npm, which only drives that
@@ -44,9 +46,8 @@ const TINY_SIZE = 64;
 /** W×H of the test photo: not square, odd and even, larger than the model on one side. */
 const W = 213, H = 142;
 
-/** The shipped hint model, which the page fetches at the first hint and colorize uses for hints. */
-const HINT_MODEL = join(ROOT, "models", "hints.safetensors");
-const HINT_MODEL_PATH = "/models/hints.safetensors";
+/** The shipped model, a hint model: the page and colorize use it with and without hints. */
+const DEFAULT_MODEL = join(ROOT, "models", "default.safetensors");
 
 /**
  * The hint edits: a pixel in a smooth area away from the discs and stripes, a saturated yellow (far
@@ -57,22 +58,15 @@ const HINT_POINT = { x: 30, y: 115 }, HINT_COLOR = "#e0c020", HINT_DRAG_TO = { x
 const BAD_HINTS = '[{"x": 1, "y": 2, "color": "red"}]';
 
 /**
- * Why the shipped files cannot carry the hint page test, or null when they can: the page must start
- * with the automatic default model and switch to models/hints.safetensors, a hint model.
+ * Why the shipped model cannot carry the hint page test, or null when it can: the page colours hints
+ * with models/default.safetensors itself, so it must be there and be a hint model.
  */
 async function shippedHintProblem(): Promise<string | null> {
-  const config = async (file: string) => {
-    const bytes = await Deno.readFile(file).catch(() => null);
-    return bytes && E.decodeCheckpoint(bytes, file).generatorConfig;
-  };
-  const hints = await config(HINT_MODEL);
-  if (!hints) return `${HINT_MODEL} is missing: the hint page test needs the shipped hint model`;
-  if (!E.takesHints(hints)) return `${HINT_MODEL} takes no colour hints: it must be a hint model`;
-  const automatic = await config(join(ROOT, "models", "default.safetensors"));
-  if (!automatic) return "models/default.safetensors is missing: the hint page test starts with it";
-  if (E.takesHints(automatic)) {
-    return "models/default.safetensors takes hints: this test expects the automatic model there, with the " +
-      "page switching to models/hints.safetensors at the first hint";
+  const bytes = await Deno.readFile(DEFAULT_MODEL).catch(() => null);
+  if (!bytes) return `${DEFAULT_MODEL} is missing: the hint page test colours hints with it`;
+  if (!E.takesHints(E.decodeCheckpoint(bytes, DEFAULT_MODEL).generatorConfig)) {
+    return `${DEFAULT_MODEL} takes no colour hints: the page as shipped colours hints with it, so it must ` +
+      "be a hint model";
   }
   return null;
 }
@@ -91,7 +85,6 @@ interface Run {
     png?: Uint8Array;
     json?: string;
     movedJson?: string;
-    blocked?: Uint8Array;
     cleared?: Uint8Array;
   };
   /** The driver's stderr, for failure messages. */
@@ -123,14 +116,9 @@ function browserRun(): Promise<Run> {
       const photo = testPhoto(W, H);
       await Deno.mkdir(OUT, { recursive: true });
       await Deno.writeFile(TINY_MODEL, await tinyCheckpoint());
-      const shipped = await Deno.stat(join(ROOT, "models", "default.safetensors")).then(
-        () => true,
-        () => false,
-      );
+      const shipped = await Deno.stat(DEFAULT_MODEL).then(() => true, () => false);
       const hintProblem = await shippedHintProblem();
       const hints: HintsScenario = {
-        blockFirst: HINT_MODEL_PATH,
-        blockedDownload: join(dir, "blocked.color.png"),
         point: HINT_POINT,
         color: HINT_COLOR,
         download: join(dir, "hints.color.png"),
@@ -161,7 +149,7 @@ function browserRun(): Promise<Run> {
             path: `/web/?model=${encodeURIComponent("/out/browser/tiny.safetensors")}`,
             download: join(dir, "checkpoint.png"),
           },
-          // The page as shipped: the automatic default model, the hint model at the first hint.
+          // The page as shipped: the default model, which also colours the hints.
           ...(hintProblem === null
             ? [{ name: "hints", path: "/web/", download: join(dir, "hints-none.png"), hints }]
             : []),
@@ -191,7 +179,6 @@ function browserRun(): Promise<Run> {
         png: await Deno.readFile(hints.download).catch(() => undefined),
         json: await Deno.readTextFile(hints.json).catch(() => undefined),
         movedJson: await Deno.readTextFile(hints.movedJson).catch(() => undefined),
-        blocked: await Deno.readFile(hints.blockedDownload!).catch(() => undefined),
         cleared: await Deno.readFile(hints.clearedDownload).catch(() => undefined),
       };
       return { report, photo, downloads, shipped, hintProblem, hintFiles, stderr: err };
@@ -397,7 +384,15 @@ browserTest(
     const context = pageContext(p, stderr);
     assert.equal(p?.state, "done", context);
     assert.equal(p.noteVisible, false, "no fallback note with a real checkpoint");
+    // The tiny model takes no hints and the page uses no other: no hint tools, a note saying why,
+    // no other model fetched.
     assert.equal(p.hintToolsVisible, false, "no hint tools: the tiny model takes no hints");
+    assert.match(
+      p.hintsUnavailable ?? "",
+      /^Colour hints need a hint model .*; this model colours on its own\.$/,
+    );
+    assert.deepEqual(p.models, ["/out/browser/tiny.safetensors 200"], "the models the page fetched");
+    assert.match(p.status ?? "", /\. Drop another photo to go on\.$/, "the status line offers no hints");
     // The checkpoint's recorded training size is used, as by deno task colorize.
     assert.match(
       p.status ?? "",
@@ -443,7 +438,7 @@ function meanAb(img: RgbaImage, p: { x: number; y: number }, r: number): [number
 
 /**
  * `deno task colorize PHOTO --hints JSON -o OUT` (the CLI, on lavapipe, without --model: so with
- * models/hints.safetensors); its output.
+ * models/default.safetensors); its output.
  */
 async function colorizeCli(photo: RgbaImage, hintsJson: string): Promise<RgbaImage> {
   const dir = await Deno.makeTempDir({ prefix: "browser_cli_" });
@@ -466,9 +461,9 @@ async function colorizeCli(photo: RgbaImage, hintsJson: string): Promise<RgbaIma
 }
 
 browserTest(
-  "browser: web page as shipped with hints: the first hint loads models/hints.safetensors (refused once: " +
-    "a message, the automatic result stays); click, pick a colour, the result moves toward it and equals " +
-    "deno task colorize --hints; save, load (bad and good), drag, Delete, right-click, Clear hints",
+  "browser: web page as shipped with hints: models/default.safetensors colours them (no other model is " +
+    "fetched); click, pick a colour, the result moves toward it and equals deno task colorize --hints; " +
+    "save, load (bad and good), drag, Delete, right-click, Clear hints",
   async () => {
     const { report, photo, downloads, hintProblem, hintFiles, stderr } = await browserRun();
     if (hintProblem) assert.fail(hintProblem);
@@ -482,25 +477,10 @@ browserTest(
     assert.equal(p.error, undefined, `the hint edits did not finish\n${context}`);
     const none = await decodeImage(downloads.hints!, "hints-none.png");
 
-    // The page started with the automatic default model and fetched the hint model only for hints:
-    // refused once by the test, then served, and kept for every later hint.
+    // One model, fetched once, colours with and without hints: no hint model is asked for.
     assert.match(h.statusBefore ?? "", /^Done: .* \(model default\.safetensors, /);
-    assert.deepEqual(p.models, [
-      "/models/default.safetensors 200",
-      `${HINT_MODEL_PATH} 404`,
-      `${HINT_MODEL_PATH} 200`,
-    ]);
-    // The refused load: one message, the hint dropped, the automatic result shown as before.
-    assert.equal(h.stateAfterBlocked, "done", context);
-    assert.equal(h.blockedVisible, true);
-    assert.equal(
-      h.blockedMessage,
-      `Colour hints need the hint model, which could not be loaded: no trained model at ${HINT_MODEL_PATH}. ` +
-        "The result shown is the one without hints.",
-    );
-    assert.equal(h.markersAfterBlocked, 0);
-    assert.ok(hintFiles.blocked, `no PNG was downloaded after the refused load\n${context}`);
-    assert.deepEqual((await decodeImage(hintFiles.blocked, "blocked.png")).rgba, none.rgba);
+    assert.ok(!p.models.some((m) => m.includes("hints.safetensors")), `fetched: ${p.models.join(", ")}`);
+    assert.deepEqual(p.models, ["/models/default.safetensors 200"], "the models the page fetched");
 
     // The click placed one hint, selected, whose colour starts at the colour the model predicted there.
     assert.equal(h.markersAfterClick, 1, context);
@@ -511,7 +491,7 @@ browserTest(
     assert.equal(h.stateAfterPick, "done", context);
     assert.match(
       h.statusAfterPick ?? "",
-      new RegExp(`^Done: ${W}×${H} with 1 hint in [0-9.]+ s \\(model hints\\.safetensors, `),
+      new RegExp(`^Done: ${W}×${H} with 1 hint in [0-9.]+ s \\(model default\\.safetensors, `),
     );
     const [r, g, b] = E.parseHexColor(HINT_COLOR)!;
     assert.equal(h.markerColor, `rgb(${r}, ${g}, ${b})`, "the marker shows the hint's colour");
@@ -526,7 +506,7 @@ browserTest(
     const hinted = await decodeImage(hintFiles.png, "hints.color.png");
 
     // (b) The downloaded PNG is what deno task colorize --hints makes of the same hints (without
-    // --model, so also with models/hints.safetensors).
+    // --model, so also with models/default.safetensors).
     const cli = await colorizeCli(photo, hintFiles.json);
     assert.deepEqual([hinted.width, hinted.height], [cli.width, cli.height]);
     const d = maxDiff(hinted.rgba, cli.rgba);

@@ -1,8 +1,7 @@
 /**
  * The web page's colour-hint logic without a browser (web/hints_ui.ts): coordinates between the
  * displayed image and the photo, hint list edits, the hints file both ways, the predicted colour at a
- * point, which model colours hints, and the latest-only render queue. The page itself is driven in
- * tests/browser_test.ts.
+ * point, and the latest-only render queue. The page itself is driven in tests/browser_test.ts.
  */
 
 import assert from "node:assert/strict";
@@ -12,7 +11,6 @@ import {
   boxToPhotoClamped,
   colorAt,
   containPlacement,
-  hintModelChoice,
   hintsFromJson,
   hintsToJson,
   LatestOnly,
@@ -181,14 +179,4 @@ Deno.test("hints ui: render queue runs one at a time and only the latest waiting
   gates[2].open();
   await again;
   assert.deepEqual(idle, 2);
-});
-
-Deno.test("hints ui: hints use the page's model when it takes them, else the shipped hint model unless ?model= names one", () => {
-  // No ?model=: the shipped default (automatic, or the random fallback) hands hints to models/hints.safetensors.
-  assert.equal(hintModelChoice(null, false), "shipped");
-  assert.equal(hintModelChoice(null, true), "page");
-  // ?model= (a URL or "random") is the only model used: hints need it to be a hint model.
-  assert.equal(hintModelChoice("/out/tiny.safetensors", false), "none");
-  assert.equal(hintModelChoice("random", false), "none");
-  assert.equal(hintModelChoice("/out/hint.safetensors", true), "page");
 });

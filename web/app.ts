@@ -16,15 +16,13 @@
  * Colour hints (Zhang et al. 2017; models/hints.ts): the result is an editor
  * (web/hint_editor.ts) where hints are placed, moved, recoloured and removed,
  * and after each change the photo is colorized again with them, the latest
- * state only (web/hints_ui.ts `LatestOnly`). The shipped default model colours
- * without hints, so at the first hint the page fetches the shipped hint model,
- * models/hints.safetensors (as `deno task colorize --hint` does without
- * --model), with progress in the status line; without hints the result is the
- * page's own model's again. A `?model=` model is the only one used: hints then
- * need it to be a hint model (web/hints_ui.ts `hintModelChoice`). If the hint
- * model cannot be loaded, the page says so, drops the hints and shows the
- * automatic result; the next hint tries again. Hints are saved and loaded as
- * the JSON file `deno task colorize --hints` reads.
+ * state only (web/hints_ui.ts `LatestOnly`). The page's own model colours them,
+ * so it must be a hint model (models/hints.ts `takesHints`): the shipped default
+ * is one, which without hints colours automatically (as `deno task colorize
+ * --hint` uses it without --model). With a model that takes no hints (a
+ * `?model=` automatic one, or the random fallback) the hint tools stay hidden
+ * and the page says that hints need a hint model. Hints are saved and loaded
+ * as the JSON file `deno task colorize --hints` reads.
  *
  * `document.body.dataset.state` is loading → ready → working → done (or error,
  * nogpu) for tests and styling.
@@ -48,14 +46,7 @@ import {
 import { checkpointImageSize } from "../models/checkpoint.ts";
 import { type FallbackCase, fallbackNote } from "./model_note.ts";
 import { HintEditor } from "./hint_editor.ts";
-import {
-  colorAt,
-  type HintModelChoice,
-  hintModelChoice,
-  hintsFromJson,
-  hintsToJson,
-  LatestOnly,
-} from "./hints_ui.ts";
+import { colorAt, hintsFromJson, hintsToJson, LatestOnly } from "./hints_ui.ts";
 
 /** Model resolution when the checkpoint does not record one (pix2pix's 256×256). */
 const DEFAULT_SIZE = 256;
@@ -148,8 +139,6 @@ async function readBody(res: Response, label: string): Promise<Uint8Array> {
 
 /** Where the shipped model is, relative to the page. */
 const DEFAULT_MODEL = "../models/default.safetensors";
-/** The shipped hint model, beside the default one (cli/colorize.ts HINT_MODEL_URL). */
-const HINT_MODEL = "../models/hints.safetensors";
 
 /** Whether the shipped model can be fetched (a HEAD request; false on any failure). */
 async function defaultModelExists(): Promise<boolean> {
@@ -280,12 +269,10 @@ function encodePng(rgba: Uint8Array, width: number, height: number): Promise<Blo
   );
 }
 
-/** The page's model: it colours photos without hints. */
+/** The page's model: it colours photos, with hints when it takes them. */
 let model: LoadedModel | null = null;
-/** Which model colours hints (set with the page's model). */
-let hintChoice: HintModelChoice = "none";
-/** The shipped hint model once asked for ("shipped" choice): fetched at the first hint, kept after. */
-let shippedHintModel: Promise<LoadedModel> | null = null;
+/** Whether the page's model takes colour hints: only then are the hint tools shown. */
+let hintsOn = false;
 
 /** A colorized result as shown: the image, its PNG and the status line's words for it. */
 interface Shown {
@@ -310,30 +297,6 @@ let photo: Photo | null = null;
 /** Object URLs of the shown photo and result, revoked when they are replaced. */
 let beforeUrl = "", afterUrl = "", hintsUrl = "";
 
-/**
- * The model that colours hints: the page's, or the shipped hint model, fetched (with progress in the
- * status line) the first time. Throws {@link ModelUnavailable} when there is none or it cannot be
- * loaded; a failed fetch is forgotten, so the next hint tries again.
- */
-function modelForHints(): Promise<LoadedModel> {
-  if (hintChoice === "page" && model) return Promise.resolve(model);
-  if (hintChoice === "none") return Promise.reject(new ModelUnavailable("this model takes no colour hints"));
-  shippedHintModel ??= (async () => {
-    setState("working", "Loading the hint model for colour hints…");
-    await paint();
-    const m = await fetchModel(new URL(HINT_MODEL, location.href));
-    if (!takesHints(m.G.config)) {
-      m.G.dispose();
-      throw new ModelUnavailable(`${HINT_MODEL.split("/").pop()} takes no colour hints`);
-    }
-    return m;
-  })().catch((e) => {
-    shippedHintModel = null;
-    throw e;
-  });
-  return shippedHintModel;
-}
-
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
@@ -347,27 +310,15 @@ function show(p: Photo, shown: Shown) {
   ui.download.href = afterUrl;
   ui.download.download = `${p.stem}.color.png`;
   ui.download.hidden = false;
-  const next = hintChoice !== "none"
+  const next = hintsOn
     ? "Click the result to add a colour hint, or drop another photo."
     : "Drop another photo to go on.";
   setState("done", `${shown.status}. ${next}`);
 }
 
 /**
- * The hint model could not be loaded: the page says why (one message by the hint tools), drops the
- * hints and so shows the result without them again (the queue renders that next).
- */
-function hintModelFailed(why: string) {
-  editor.replace([]);
-  ui.hintsError.textContent = `Colour hints need the hint model, which could not be loaded: ${why}. ` +
-    "The result shown is the one without hints.";
-  ui.hintsError.hidden = false;
-}
-
-/**
- * Colorizes the photo with `hints` (the page's model without hints, the hint model with them) and
- * shows the result (and offers it as a PNG). Errors are shown in the status line; the page stays
- * usable.
+ * Colorizes the photo with the page's model and `hints` (none: its automatic result) and shows the
+ * result (and offers it as a PNG). Errors are shown in the status line; the page stays usable.
  */
 async function render(hints: readonly HintSpec[]) {
   if (!model || !photo) return;
@@ -376,15 +327,8 @@ async function render(hints: readonly HintSpec[]) {
   const { width, height } = img;
   if (!hints.length && p.plain) return show(p, p.plain);
   const with_ = hints.length ? ` with ${plural(hints.length, "hint")}` : "";
+  const m = model;
   try {
-    let m = model;
-    if (hints.length) {
-      try {
-        m = await modelForHints();
-      } catch (e) {
-        return hintModelFailed((e as Error).message);
-      }
-    }
     const t0 = performance.now();
     setState("working", `Colorizing ${width}×${height}${with_} (model at ${m.size}×${m.size})…`);
     await paint();
@@ -446,11 +390,10 @@ async function colorize(file: File) {
     ui.result.hidden = false;
     ui.download.hidden = true;
     ui.hintsError.hidden = true;
-    const hints = hintChoice !== "none";
-    ui.hintTools.hidden = !hints;
-    ui.hintsUnavailable.hidden = hints;
+    ui.hintTools.hidden = !hintsOn;
+    ui.hintsUnavailable.hidden = hintsOn;
     editor.setPhoto(img);
-    editor.enable(hints);
+    editor.enable(hintsOn);
     showHintCount([]);
     await renders.request([]);
   } catch (e) {
@@ -529,9 +472,8 @@ async function start() {
     throw e;
   }
   setState("loading", "Loading the model…");
-  const param = new URLSearchParams(location.search).get("model");
-  model = await loadModel(param);
-  hintChoice = hintModelChoice(param, takesHints(model.G.config));
+  model = await loadModel(new URLSearchParams(location.search).get("model"));
+  hintsOn = takesHints(model.G.config);
   if (model.note) {
     ui.note.textContent = model.note;
     ui.note.hidden = false;

@@ -1,8 +1,8 @@
 /**
  * The colour-hint editor's logic without the DOM (so Deno tests it; tests/web_hints_test.ts): where a
  * point of the displayed image is in the photo and back, edits of the hint list, the hints file, the
- * colour the model predicts at a point, which model colours the hints, and the queue that recolorizes
- * after each change. The page (web/hint_editor.ts, web/app.ts) only wires these to elements and events.
+ * colour the model predicts at a point, and the queue that recolorizes after each change. The page
+ * (web/hint_editor.ts, web/app.ts) only wires these to elements and events.
  *
  * Hints are kept as users write them (models/hints.ts `HintSpec`: photo pixel x, y and "#rrggbb"), in
  * whole pixels, so what the page saves is exactly what `deno task colorize --hints` reads.
@@ -112,19 +112,6 @@ export function hintsFromJson(text: string, photo: Size): HintSpec[] {
     y: Math.floor(y),
     color: toHexColor(...parseHexColor(color)!),
   }));
-}
-
-/**
- * The model the page colours hints with: "page", its own model, when that takes hints; "shipped", the
- * hint model beside models/default.safetensors (fetched at the first hint), when no `?model=` names a
- * model (a `?model=` one is the only model used); "none" otherwise: hints need a hint model.
- */
-export type HintModelChoice = "page" | "shipped" | "none";
-
-/** {@link HintModelChoice} for the page's `?model=` value (null when absent) and its model. */
-export function hintModelChoice(modelParam: string | null, pageModelTakesHints: boolean): HintModelChoice {
-  if (pageModelTakesHints) return "page";
-  return modelParam === null ? "shipped" : "none";
 }
 
 /** The colour ("#rrggbb") of pixel `p` of an RGBA image: what the model predicts there. */
