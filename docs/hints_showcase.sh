@@ -3,14 +3,14 @@
 # and with eight hints (four limes, two oranges, two grapefruit), next to the original; the dots mark where
 # the hints were placed, in their colours.
 #
-#   bash docs/hints_showcase.sh [MODEL]        # default: models/hints.safetensors (the shipped hint model)
+#   bash docs/hints_showcase.sh [MODEL]        # default: models/default.safetensors (the shipped model)
 #
 # Needs `deno task data debian` first (the photo is read from its unpacked packages; it is a validation
 # picture, never trained on), ImageMagick and a WebGPU adapter.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-MODEL="${1:-models/hints.safetensors}"
+MODEL="${1:-models/default.safetensors}"
 SRC=data/.work/unpacked/palapeli-data/usr/share/palapeli/collection/citrus-fruits.jpg
 OUT=docs/images/citrus-hints.jpg
 TMP="$(mktemp -d)"
