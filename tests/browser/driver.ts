@@ -42,12 +42,6 @@ export interface DriverConfig {
 
 /** The hint edits made on the page, after its first (hint-free) result. */
 export interface HintsScenario {
-  /**
-   * A URL path (the hint model's) answered with HTTP 404 for the first hint: that hint must fail, with
-   * a message, and leave the result as it was (saved to `blockedDownload`); then the path is served.
-   */
-  blockFirst?: string;
-  blockedDownload?: string;
   /** The photo pixel clicked to place a hint. */
   point: Point;
   /** The colour then picked ("#rrggbb"). */
@@ -104,11 +98,6 @@ export interface PageReport {
 export interface HintsReport {
   /** The status line before the first hint. */
   statusBefore?: string;
-  /** The blocked first hint: the message shown, whether visible, markers and state after. */
-  blockedMessage?: string;
-  blockedVisible?: boolean;
-  markersAfterBlocked?: number;
-  stateAfterBlocked?: string;
   /** After the click: markers, the colour input's value (the predicted colour), the selected marker's label. */
   markersAfterClick?: number;
   pickerAfterClick?: string;
@@ -173,29 +162,14 @@ async function save(page: Page, selector: string, path: string): Promise<string>
 }
 
 /**
- * Colour hints as a user edits them: (with `blockFirst`) click a pixel while the hint model cannot be
- * fetched, wait for the message and download the result; click a pixel of the result, pick a colour
- * (filling the colour input dispatches input and change, as a person's pick does), wait for the
- * recolorized result and download it and the hints file; load a bad hints file; drag the marker to
- * another pixel, save the hints again; click the marker and press Delete; load the saved file back;
- * right-click its marker; load it once more and click "Clear hints", then download the result.
+ * Colour hints as a user edits them: click a pixel of the result, pick a colour (filling the colour
+ * input dispatches input and change, as a person's pick does), wait for the recolorized result and
+ * download it and the hints file; load a bad hints file; drag the marker to another pixel, save the
+ * hints again; click the marker and press Delete; load the saved file back; right-click its marker;
+ * load it once more and click "Clear hints", then download the result.
  */
 async function editHints(page: Page, s: HintsScenario, r: HintsReport) {
   r.statusBefore = await page.textContent("#status-text") ?? "";
-  if (s.blockFirst) {
-    const url = `**${s.blockFirst}`;
-    await page.route(url, (route) => route.fulfill({ status: 404, body: "blocked by the test" }));
-    const at = await onScreen(page, s.point);
-    await page.mouse.click(at.x, at.y);
-    await page.locator("#hints-error").waitFor({ state: "visible" });
-    r.stateAfterBlocked = await settled(page);
-    r.blockedMessage = await page.textContent("#hints-error") ?? "";
-    r.blockedVisible = await page.locator("#hints-error").isVisible();
-    r.markersAfterBlocked = await markerCount(page);
-    if (s.blockedDownload) await save(page, "#download", s.blockedDownload);
-    await page.unroute(url);
-  }
-  // The message above may have moved the image: where the point is now.
   const at = await onScreen(page, s.point);
   await page.mouse.click(at.x, at.y);
   r.markersAfterClick = await markerCount(page);
