@@ -1,21 +1,23 @@
 /**
- * Hint spreading: a hint model's prediction blended with its colour hints by an edge-aware normalized
- * convolution guided by the lightness, so that a hint's colour reaches the object around it however far the
- * network's own training got (MODEL.md, "Colour hints"). Kernel: shaders/hints.ts.
+ * Hint spreading: a hint model's prediction blended with its colour hints by a normalized convolution
+ * along geodesic distances guided by the lightness, so that a hint's colour fills the object around it,
+ * stops at its edges, and does so however far the network's own training got (MODEL.md, "Colour hints").
+ * Kernels: shaders/hints.ts.
  */
 
 import { MODEL_AB_SCALE, MODEL_L_SCALE } from "../engine/color.ts";
 import { grid1d, runtime } from "../engine/gpu.ts";
 import { fmtShape, Tensor, tensor } from "../engine/tensor.ts";
-import { SPREAD_HINTS } from "../shaders/hints.ts";
+import { HINT_BLEND, HINT_PROPAGATE } from "../shaders/hints.ts";
 
 /**
  * How the colorizer spreads hints over the prediction of a hint model ({@link spreadHints}): the spatial
- * spread σ as a share of the model's side, the lightness spread σ in Lab L units, and the weight of the
- * network's own prediction against a hint's at distance 0. Chosen on the training-internal split (MODEL.md,
+ * spread σ as a share of the model's side, the lightness spread σ in Lab L units (a step across a
+ * lightness edge of σ counts as σ_space pixels more), the weight of the network's own prediction against a
+ * hint's at its own cell, and the filter's iterations. Chosen on the training-internal split (MODEL.md,
  * "Colour hints").
  */
-export const HINT_SPREAD = { sigmaSpace: 3 / 16, sigmaLight: 10, eps: 0.05 };
+export const HINT_SPREAD = { sigmaSpace: 1 / 4, sigmaLight: 20, eps: 0.02, iterations: 3 };
 
 /** A hint placed in the model's square: its cell and its a, b in Lab units. */
 export interface SquareHint {
@@ -24,18 +26,40 @@ export interface SquareHint {
   b: number;
 }
 
-function spreadUniforms(size: number) {
-  const s = HINT_SPREAD.sigmaSpace * size, l = HINT_SPREAD.sigmaLight / MODEL_L_SCALE;
-  return { invSpace: 1 / (2 * s * s), invLight: 1 / (2 * l * l), eps: HINT_SPREAD.eps };
+/**
+ * The filter's numbers for a square of side `size`: each iteration's feedback coefficient (its σ halves
+ * from one iteration to the next so that together they have σ_space: Gastal & Oliveira 2011, eq. 14), the
+ * geodesic length per unit of model lightness (L/50 − 1), and the mass a hint starts with, 2πσ², so that
+ * after filtering it weighs about 1 at its own cell in a flat region, as `eps` assumes.
+ */
+function filterSettings(size: number) {
+  const s = HINT_SPREAD.sigmaSpace * size, n = HINT_SPREAD.iterations;
+  const feedback = Array.from({ length: n }, (_, i) => {
+    const sigma = s * Math.sqrt(3) * 2 ** (n - 1 - i) / Math.sqrt(4 ** n - 1);
+    return Math.exp(-Math.SQRT2 / sigma);
+  });
+  return { feedback, ratio: s * MODEL_L_SCALE / HINT_SPREAD.sigmaLight, mass: 2 * Math.PI * s * s };
+}
+
+/** The three planes the filter starts from: each hint's mass, and its mass times its a and b (model units). */
+function hintPlanes(hints: readonly SquareHint[], size: number, mass: number): Float32Array {
+  const plane = size * size, planes = new Float32Array(3 * plane);
+  for (const h of hints) {
+    const i = h.cell[1] * size + h.cell[0];
+    planes[i] += mass;
+    planes[plane + i] += mass * h.a / MODEL_AB_SCALE;
+    planes[2 * plane + i] += mass * h.b / MODEL_AB_SCALE;
+  }
+  return planes;
 }
 
 /**
- * A hint model's prediction `pred` [1, 2, size, size] (model units) blended with `hints` by an
- * edge-aware normalized convolution guided by the model's input lightness `L` [1, 1, size, size]
- * (L/50 − 1): each pixel becomes (eps·pred + Σ w·hint) / (eps + Σ w), w falling off with the distance
- * to the hint's cell (σ = {@link HINT_SPREAD}.sigmaSpace of the side) and with the difference in
- * lightness (σ = sigmaLight). Zhang et al.'s network learns to spread hints from long training; this
- * makes the colours follow them however far the network's training got. No hints: `pred` itself.
+ * A hint model's prediction `pred` [1, 2, size, size] (model units) blended with `hints`, guided by the
+ * model's input lightness `L` [1, 1, size, size] (L/50 − 1): the hints' mass and colour are propagated by
+ * the domain transform's recursive filter (horizontal and vertical passes, {@link HINT_SPREAD} iterations),
+ * whose distances grow across lightness edges, and each pixel becomes (eps·pred + mass·colour) / (eps +
+ * mass). Zhang et al.'s network learns to spread hints from long training; this makes the colours follow
+ * them however far the network's training got. No hints: `pred` itself.
  */
 export function spreadHints(pred: Tensor, L: Tensor, hints: readonly SquareHint[]): Tensor {
   if (hints.length === 0) return pred;
@@ -45,18 +69,25 @@ export function spreadHints(pred: Tensor, L: Tensor, hints: readonly SquareHint[
       `spreadHints: prediction ${fmtShape(pred.shape)} and L ${fmtShape(L.shape)} do not match`,
     );
   }
-  const packed = new Float32Array(4 * hints.length);
-  hints.forEach((h, i) =>
-    packed.set([h.cell[0], h.cell[1], h.a / MODEL_AB_SCALE, h.b / MODEL_AB_SCALE], 4 * i)
-  );
-  const table = tensor(packed, [packed.length]);
+  const { feedback, ratio, mass } = filterSettings(size);
+  const planes = tensor(hintPlanes(hints, size, mass), [3, size, size]);
+  const rt = runtime();
+  for (const f of feedback) {
+    for (const vertical of [false, true]) {
+      rt.dispatch(HINT_PROPAGATE, { vertical }, {
+        buffers: { l: L.buffer, planes: planes.buffer },
+        uniforms: { size, feedback: f, ratio },
+        workgroups: grid1d(size),
+      });
+    }
+  }
   const out = Tensor.empty([1, 2, size, size], "spreadHints");
-  runtime().dispatch(SPREAD_HINTS, undefined, {
-    buffers: { pred: pred.buffer, l: L.buffer, hints: table.buffer, out: out.buffer },
-    uniforms: { size, count: hints.length, ...spreadUniforms(size) },
+  rt.dispatch(HINT_BLEND, undefined, {
+    buffers: { pred: pred.buffer, planes: planes.buffer, out: out.buffer },
+    uniforms: { size, eps: HINT_SPREAD.eps },
     workgroups: grid1d(size * size),
   });
-  table.dispose();
+  planes.dispose();
   return out;
 }
 
@@ -67,18 +98,33 @@ export function spreadHintsReference(
   hints: readonly SquareHint[],
   size: number,
 ): Float64Array {
-  const { invSpace, invLight, eps } = spreadUniforms(size);
-  const plane = size * size, out = new Float64Array(2 * plane);
-  for (let i = 0; i < plane; i++) {
-    const x = i % size, y = Math.floor(i / size);
-    let wsum = eps, sa = eps * pred[i], sb = eps * pred[plane + i];
-    for (const h of hints) {
-      const [hx, hy] = h.cell;
-      const dl = L[i] - L[hy * size + hx];
-      const w = Math.exp(-((x - hx) ** 2 + (y - hy) ** 2) * invSpace - dl * dl * invLight);
-      wsum += w, sa += w * h.a / MODEL_AB_SCALE, sb += w * h.b / MODEL_AB_SCALE;
+  const { feedback, ratio, mass } = filterSettings(size);
+  const plane = size * size, J = Float64Array.from(hintPlanes(hints, size, mass));
+  // One recursive pass along the lines of `J` whose k-th element is at base + k·stride.
+  const pass = (f: number, lineBase: (line: number) => number, stride: number) => {
+    for (let line = 0; line < size; line++) {
+      const base = lineBase(line);
+      for (let c = 0; c < 3; c++) {
+        const o = c * plane;
+        for (let k = 1; k < size; k++) {
+          const i = base + k * stride, w = f ** (1 + ratio * Math.abs(L[i] - L[i - stride]));
+          J[o + i] += w * (J[o + i - stride] - J[o + i]);
+        }
+        for (let k = size - 1; k > 0; k--) {
+          const i = base + (k - 1) * stride, w = f ** (1 + ratio * Math.abs(L[i + stride] - L[i]));
+          J[o + i] += w * (J[o + i + stride] - J[o + i]);
+        }
+      }
     }
-    out[i] = sa / wsum, out[plane + i] = sb / wsum;
+  };
+  for (const f of feedback) {
+    pass(f, (row) => row * size, 1);
+    pass(f, (col) => col, size);
+  }
+  const out = new Float64Array(2 * plane), eps = HINT_SPREAD.eps;
+  for (let i = 0; i < plane; i++) {
+    out[i] = (eps * pred[i] + J[plane + i]) / (eps + J[i]);
+    out[plane + i] = (eps * pred[plane + i] + J[2 * plane + i]) / (eps + J[i]);
   }
   return out;
 }

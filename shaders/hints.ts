@@ -1,44 +1,59 @@
 /**
- * WGSL of hint spreading (models/hints.ts): a hint model's prediction blended with its colour hints by an
- * edge-aware normalized convolution, so that a hint's colour reaches the whole object around it.
+ * WGSL of hint spreading (models/hint_spread.ts): a hint model's prediction blended with its colour hints
+ * by a normalized convolution along geodesic distances, so that a hint's colour fills the object around it
+ * and stops at its edges.
  */
 
 import { flatMain } from "./common.ts";
 import { defineKernel, read, write } from "./kernel.ts";
 
 /**
- * For each pixel p of a size×size square: `out[c, p] = (eps·pred[c, p] + Σ_h w_h(p)·hint_h[c]) /
- * (eps + Σ_h w_h(p))` with `w_h(p) = exp(−|p − cell_h|²·invSpace − (l[p] − l[cell_h])²·invLight)`, for
- * the `count` hints `hints[4h..4h+3]` = (cell x, cell y, a, b), all in model units. The weights fall off
- * with distance and with the difference in lightness, so colour spreads over the hint's object and
- * stops at edges in the lightness.
- * Bindings `pred` [2, size, size], `l` [size, size], `hints`, `out` [2, size, size]; uniforms {size,
- * count, invSpace, invLight, eps}.
+ * One pass of the domain transform's recursive filter ("Domain Transform for Edge-Aware Image and Video
+ * Processing", Gastal & Oliveira, SIGGRAPH 2011) over the three size×size planes of `planes` (hint mass,
+ * mass·a, mass·b), in place: one invocation per row, or per column when `vertical`, running forward then
+ * backward, `J[k] += f^d · (J[k∓1] − J[k])`, with `d = 1 + ratio·|l[k] − l[k∓1]|` the geodesic length of
+ * the step between neighbours: a step across an edge in the lightness `l` is long, so little passes it.
+ * Bindings `l` [size, size], `planes` [3, size, size]; uniforms {size, feedback (f), ratio}.
  */
-export const SPREAD_HINTS = defineKernel({
-  name: "hintSpread",
-  bindings: [read("pred"), read("l"), read("hints"), write("out")],
-  uniforms: { size: "u32", count: "u32", invSpace: "f32", invLight: "f32", eps: "f32" },
+export const HINT_PROPAGATE = defineKernel<{ vertical: boolean }, "size" | "feedback" | "ratio">({
+  name: "hintPropagate",
+  bindings: [read("l"), write("planes")],
+  uniforms: { size: "u32", feedback: "f32", ratio: "f32" },
+  body: ({ vertical }) => /* wgsl */ `
+${flatMain("line", "p.size")}
+  let plane = p.size * p.size;
+  let base = ${vertical ? "line" : "line * p.size"};
+  let stride = ${vertical ? "p.size" : "1u"};
+  for (var c = 0u; c < 3u; c++) {
+    let o = c * plane;
+    for (var k = 1u; k < p.size; k++) {
+      let i = base + k * stride;
+      let w = pow(p.feedback, 1.0 + p.ratio * abs(l[i] - l[i - stride]));
+      planes[o + i] += w * (planes[o + i - stride] - planes[o + i]);
+    }
+    for (var k = p.size - 1u; k > 0u; k--) {
+      let i = base + (k - 1u) * stride;
+      let w = pow(p.feedback, 1.0 + p.ratio * abs(l[i + stride] - l[i]));
+      planes[o + i] += w * (planes[o + i + stride] - planes[o + i]);
+    }
+  }
+}`,
+});
+
+/**
+ * The blend after propagation: `out[c, i] = (eps·pred[c, i] + planes[c + 1, i]) / (eps + planes[0, i])`:
+ * the prediction where little hint mass arrived, the hints' mass-weighted colour where much did.
+ * Bindings `pred` [2, size, size], `planes` [3, size, size], `out` [2, size, size]; uniforms {size, eps}.
+ */
+export const HINT_BLEND = defineKernel<undefined, "size" | "eps">({
+  name: "hintBlend",
+  bindings: [read("pred"), read("planes"), write("out")],
+  uniforms: { size: "u32", eps: "f32" },
   body: () => /* wgsl */ `
 ${flatMain("i", "p.size * p.size")}
   let plane = p.size * p.size;
-  let x = f32(i % p.size);
-  let y = f32(i / p.size);
-  let lp = l[i];
-  var wsum = p.eps;
-  var sa = p.eps * pred[i];
-  var sb = p.eps * pred[plane + i];
-  for (var h = 0u; h < p.count; h++) {
-    let hx = hints[4u * h];
-    let hy = hints[4u * h + 1u];
-    let dl = lp - l[u32(hy) * p.size + u32(hx)];
-    let d2 = (x - hx) * (x - hx) + (y - hy) * (y - hy);
-    let w = exp(-d2 * p.invSpace - dl * dl * p.invLight);
-    wsum += w;
-    sa += w * hints[4u * h + 2u];
-    sb += w * hints[4u * h + 3u];
-  }
-  out[i] = sa / wsum;
-  out[plane + i] = sb / wsum;
+  let w = p.eps + planes[i];
+  out[i] = (p.eps * pred[i] + planes[plane + i]) / w;
+  out[plane + i] = (p.eps * pred[plane + i] + planes[2u * plane + i]) / w;
 }`,
 });

@@ -476,6 +476,25 @@ Deno.test("hintAdapterMask: the U-Net's first-conv hint weights, nothing of its 
   );
 });
 
+Deno.test("spreadHints: colour stops at a thin edge between regions of equal lightness (geodesic, not straight-line distance)", async () => {
+  await gpu();
+  const size = 24;
+  const pred = new Float32Array(2 * size * size);
+  // Uniform lightness with a one-pixel bright wall down column 9: both sides are equally light.
+  const L = Float32Array.from({ length: size * size }, (_, i) => i % size === 9 ? 0.8 : -0.2);
+  const hint = { cell: [6, 12] as [number, number], a: 60, b: 0 };
+  const P = tensor(pred, [1, 2, size, size]), l = tensor(L, [1, 1, size, size]);
+  const spread = spreadHints(P, l, [hint]);
+  const out = await spread.data();
+  for (const t of [P, l, spread]) t.dispose();
+  assertClose(out, spreadHintsReference(pred, L, [hint], size), { atol: 1e-5, rtol: 1e-4 });
+  // Six cells from the hint on its own side, and six cells from it across the wall: a straight-line
+  // distance with the lightness at the two ends would weigh them alike.
+  const sameSide = out[12 * size], across = out[12 * size + 12], full = 60 / MODEL_AB_SCALE;
+  assert.ok(sameSide > 0.5 * full, `same side: ${sameSide} of ${full}`);
+  assert.ok(across < 0.1 * sameSide, `across the wall ${across} vs same side ${sameSide}`);
+});
+
 Deno.test("spreadHints: the GPU blend equals its float64 reference; no hints return the prediction", async () => {
   await gpu();
   const size = 24, r = rng(7);
