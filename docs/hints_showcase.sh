@@ -20,13 +20,7 @@ convert "$SRC" -resize x480 -strip "$TMP/citrus.png"
 # Colours as a user who knows the fruit would pick them: limes green, oranges orange, grapefruit pink-orange.
 HINTS_SPEC=("430,205,#9ab83a" "160,100,#b5c24a" "600,100,#8fae3a" "100,410,#a8bc48"
   "50,170,#f59a2a" "395,330,#f5a623" "150,250,#e9743f" "620,230,#f0a050")
-HINTS=()
-DOTS=()
-for h in "${HINTS_SPEC[@]}"; do
-  IFS=, read -r x y color <<<"$h"
-  HINTS+=(--hint "$h")
-  DOTS+=(-fill "$color" -stroke white -strokewidth 3 -draw "circle $x,$y $((x + 9)),$y")
-done
+source "$ROOT/docs/hint_args.sh"
 colorize() { deno run --allow-read --allow-write --allow-env=INIT_CWD cli/colorize.ts "$TMP/citrus.png" --model "$MODEL" "$@" >/dev/null; }
 colorize -o "$TMP/auto.png"
 colorize -o "$TMP/hints.png" "${HINTS[@]}"

@@ -23,13 +23,8 @@ convert "$SRC" -colorspace Gray -type TrueColor "$TMP/gray.png"
 # Colours as a user would pick them: a skin tone, the sky-blue backdrop, flag red and blue, navy.
 HINTS_SPEC=("250,230,#d98a6d" "300,280,#d98a6d" "470,230,#6a8dca" "70,345,#b22234" "30,300,#1c2a5a"
   "256,500,#1c2440")
-HINTS=()
-DOTS=()
-for h in "${HINTS_SPEC[@]}"; do
-  IFS=, read -r x y color <<<"$h"
-  HINTS+=(--hint "$h")
-  DOTS+=(-fill "$color" -stroke white -strokewidth 3 -draw "circle $x,$y $((x + 8)),$y")
-done
+DOT_RADIUS=8
+source "$ROOT/docs/hint_args.sh"
 colorize() { deno run --allow-read --allow-write --allow-env=INIT_CWD cli/colorize.ts "$TMP/gray.png" --model "$MODEL" -q "$@" >/dev/null; }
 colorize -o "$TMP/auto.png"
 colorize -o "$TMP/hints.png" "${HINTS[@]}"
