@@ -14,6 +14,7 @@
 
 import assert from "node:assert/strict";
 import { assertClose, gpu } from "./helpers.ts";
+import { PNG_SIGNATURE } from "./fixtures.ts";
 import {
   buildGenerator,
   CHECKPOINT_FORMAT,
@@ -629,24 +630,7 @@ Deno.test("errors: truncated, wrong kind, bad version, missing or misshapen tens
     throwsLine(() => decodeCheckpoint(good.subarray(0, cut), src), /^model\.safetensors: truncated/);
   }
   throwsLine(() => decodeCheckpoint(new Uint8Array(0), src), /^model\.safetensors: empty file/);
-  const png = Uint8Array.of(
-    0x89,
-    0x50,
-    0x4e,
-    0x47,
-    0x0d,
-    0x0a,
-    0x1a,
-    0x0a,
-    0,
-    0,
-    0,
-    13,
-    0x49,
-    0x48,
-    0x44,
-    0x52,
-  );
+  const png = Uint8Array.of(...PNG_SIGNATURE, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52);
   throwsLine(() => decodeCheckpoint(png, src), /^model\.safetensors: not a safetensors file/);
   const other = encodeSafetensors({
     "encoder.weight": { dtype: "F32", shape: [2], data: Float32Array.of(1, 2) },

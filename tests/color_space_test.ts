@@ -11,8 +11,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { assertClose, gpu, rng } from "./helpers.ts";
-import { keep, type Tensor, tensor, tidy, tidyAsync } from "../engine/tensor.ts";
-import { copy } from "../engine/ops/buffers.ts";
+import { fakeGenerator, randomRgba, scene } from "./fixtures.ts";
+import { tensor, tidy, tidyAsync } from "../engine/tensor.ts";
 import {
   MODEL_UV_SCALE,
   modelToRgb,
@@ -29,11 +29,11 @@ import {
   yuvToRgbInGamut,
   yuvToRgbInGamutCpu,
 } from "../engine/color.ts";
-import { axisWeights, packAxisWeights, type RgbaImage } from "../engine/image.ts";
+import { axisWeights, packAxisWeights } from "../engine/image.ts";
 import { decodeSafetensors, encodeSafetensors } from "../engine/safetensors.ts";
 import { manualSeed } from "../engine/random.ts";
 import { type DiverseConfig, DiverseGenerator } from "../models/diverse.ts";
-import { colorSpaceOf, type Generator } from "../models/generators.ts";
+import { colorSpaceOf } from "../models/generators.ts";
 import { buildGenerator, decodeCheckpoint, encodeCheckpoint } from "../models/checkpoint.ts";
 import {
   colorizeGeometry,
@@ -254,53 +254,15 @@ Deno.test("runAbToImage in YUV: the chroma planes are the resampled prediction i
   });
 });
 
-/** A stand-in YUV generator that returns `pred` and keeps a copy of its input (as tests/colorize_test.ts's). */
-function fakeYuvGenerator(size: number, pred: Float32Array) {
-  let seen: Tensor | null = null;
-  const fake = {
-    config: { kind: "diverse", colorSpace: "yuv", inputChannels: 1, outputChannels: 2, noiseChannels: 0 },
-    sizeMultiple: 1,
-    training: true,
-    eval() {
-      this.training = false;
-    },
-    train(mode: boolean) {
-      this.training = mode;
-    },
-    forward(x: Tensor): Tensor {
-      assert.deepEqual(x.shape, [1, 1, size, size]);
-      seen?.dispose();
-      seen = keep(copy(x));
-      return tensor(pred, [1, 2, size, size]);
-    },
-  };
-  return {
-    G: fake as unknown as Generator,
-    input: async () => {
-      const data = await seen!.data();
-      seen!.dispose();
-      seen = null;
-      return data;
-    },
-  };
-}
-
-/** width×height random RGB with random alpha. */
-function randomRgba(width: number, height: number, seed: number): RgbaImage {
-  const r = rng(seed);
-  return {
-    width,
-    height,
-    rgba: Uint8Array.from({ length: 4 * width * height }, () => Math.floor(256 * r.next())),
-  };
-}
-
 Deno.test("colorizeRgba of a YUV model: input 2Y − 1 of the photo, UV back at full resolution with the photo's Y, bytes within 1 of float64, luma and alpha kept", async () => {
   for (const [k, [w, h, size]] of [[45, 20, 32], [17, 30, 24], [9, 9, 16]].entries()) {
     const g = colorizeGeometry(w, h, size);
     const img = randomRgba(w, h, 10 + k);
     const pred = Float32Array.from(rng(20 + k).uniform(2 * size * size, -1, 1));
-    const { G, input } = fakeYuvGenerator(size, pred);
+    const { G, input } = fakeGenerator(size, pred, {
+      config: { kind: "diverse", colorSpace: "yuv", inputChannels: 1, outputChannels: 2, noiseChannels: 0 },
+      sizeMultiple: 1,
+    });
     assert.equal(colorSpaceOf(G.config), "yuv");
     const out = await colorizeRgba(G, img, size);
     const Y = lumaY(img.rgba);
@@ -406,23 +368,6 @@ Deno.test("train options: --color-space is the diverse generator's, saved in its
 
 // ---------------------------------------------------------------------------
 // Training.
-
-/** A 32×32 scene whose colours follow from its structure: a sky, textured grass, a red sun. */
-function scene(k: number, S = 32): RgbaImage {
-  const rgba = new Uint8Array(S * S * 4);
-  const horizon = Math.floor(S * (0.4 + 0.05 * (k % 5)));
-  const cx = (k * 11) % S, cy = horizon + ((k * 5) % (S - horizon)), r = 3 + (k % 5);
-  for (let y = 0; y < S; y++) {
-    for (let x = 0; x < S; x++) {
-      let c: number[];
-      if ((x - cx) ** 2 + (y - cy) ** 2 < r * r) c = [230, 40, 40];
-      else if (y < horizon) c = [80 + y * 3, 140 + y * 2, 250];
-      else c = [40 + (x % 4) * 5, 150 + ((x + y) % 7) * 8, 50];
-      rgba.set([c[0], c[1], c[2], 255], 4 * (y * S + x));
-    }
-  }
-  return { width: S, height: S, rgba };
-}
 
 /** [N,3,S,S] planes in [0, 1] of the first `n` scenes, as cli/dataset.ts's loadPlanes gives them. */
 function scenePlanes(n: number, S: number): Float32Array {

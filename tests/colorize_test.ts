@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { assertClose, gpu, rng } from "./helpers.ts";
+import { fakeGenerator, PNG_SIGNATURE, pngChunk, randomRgba } from "./fixtures.ts";
 import {
   BORDER_MARGIN,
   colorizeGeometry,
@@ -27,9 +28,8 @@ import { Unet } from "../models/unet.ts";
 import { initPix2pixWeights } from "../models/init.ts";
 import { manualSeed } from "../engine/random.ts";
 import { labToRgbCpu, MODEL_AB_SCALE, rgbToLabCpu } from "../engine/color.ts";
-import { keep, Tensor, tensor } from "../engine/tensor.ts";
-import { copy } from "../engine/ops/buffers.ts";
-import { crc32, readImage, type RgbaImage, writeImage } from "../cli/image.ts";
+import { Tensor } from "../engine/tensor.ts";
+import { readImage, type RgbaImage, writeImage } from "../cli/image.ts";
 import {
   activationBytesPerPixel,
   type CliIo,
@@ -166,49 +166,8 @@ Deno.test("colorizeLab: full-resolution ab from a tiny model; size must be a mul
 // ---------------------------------------------------------------------------
 // The GPU passes (RESAMPLE_ROWS, MODEL_INPUT_COLUMNS, AB_TO_IMAGE) against the float64 references.
 
-/**
- * A stand-in generator for `size`: it keeps a copy of the input it is given and returns `pred`
- * ([2, size, size] in model units), so the passes around the generator can be checked alone.
- */
-function fakeGenerator(size: number, pred: Float32Array): { G: Unet; input: () => Promise<Float32Array> } {
-  let seen: Tensor | null = null;
-  const fake = {
-    config: { inputChannels: 1, outputChannels: 2, nDown: 5 },
-    sizeMultiple: 32,
-    training: true,
-    eval() {
-      this.training = false;
-    },
-    train(mode: boolean) {
-      this.training = mode;
-    },
-    forward(x: Tensor): Tensor {
-      assert.deepEqual(x.shape, [1, 1, size, size]);
-      seen?.dispose();
-      seen = keep(copy(x));
-      return tensor(pred, [1, 2, size, size]);
-    },
-  };
-  return {
-    G: fake as unknown as Unet,
-    input: async () => {
-      const data = await seen!.data();
-      seen!.dispose();
-      seen = null;
-      return data;
-    },
-  };
-}
-
-/** width×height×4 random bytes; alpha random too (it must pass through untouched). */
-function randomRgba(width: number, height: number, seed: number): RgbaImage {
-  const r = rng(seed);
-  return {
-    width,
-    height,
-    rgba: Uint8Array.from({ length: 4 * width * height }, () => Math.floor(256 * r.next())),
-  };
-}
+/** What the stand-in generators (tests/fixtures.ts's fakeGenerator) show: a U-Net's configuration, sizes multiples of 32. */
+const FAKE_UNET = { config: { inputChannels: 1, outputChannels: 2, nDown: 5 }, sizeMultiple: 32 };
 
 // Shrinking with reflect padding both ways, enlarging with edge padding, no padding, a long strip.
 const CASES: [number, number, number][] = [[45, 20, 32], [20, 45, 32], [10, 7, 32], [33, 33, 64], [
@@ -226,7 +185,7 @@ Deno.test("GPU model input and output resampling vs float64 references (stand-in
     const g = colorizeGeometry(w, h, size);
     const L = Float32Array.from(rng(30 + k).uniform(w * h, 0, 100));
     const pred = Float32Array.from(rng(40 + k).uniform(2 * size * size, -1, 1));
-    const { G, input } = fakeGenerator(size, pred);
+    const { G, input } = fakeGenerator(size, pred, FAKE_UNET);
     const ab = await colorizeLab(G, L, w, h, size);
     // The input is L/50 − 1 of weighted sums of L ≤ 100 with weights summing to 1: f32 rounding of the
     // weights (6e-8 relative) and of the sums, scaled by 1/50, gives a few 1e-7; measured ≤ 5.1e-7 on
@@ -249,7 +208,7 @@ Deno.test("colorizeRgba on the GPU vs float64 Lab of the photo and the reference
     const g = colorizeGeometry(w, h, size);
     const img = randomRgba(w, h, 50 + k);
     const pred = Float32Array.from(rng(60 + k).uniform(2 * size * size, -0.3, 0.3));
-    const { G } = fakeGenerator(size, pred);
+    const { G } = fakeGenerator(size, pred, FAKE_UNET);
     const submits = rt.submits;
     const out = await colorizeRgba(G, img, size);
     // Upload, conversion, resampling, generator, recombination: all recorded, then one readback.
@@ -278,7 +237,7 @@ Deno.test("bands of rows (photos larger than a storage binding) give the same by
   const [w, h, size] = [45, 37, 32];
   const img = randomRgba(w, h, 70);
   const pred = Float32Array.from(rng(71).uniform(2 * size * size, -0.3, 0.3));
-  const { G } = fakeGenerator(size, pred);
+  const { G } = fakeGenerator(size, pred, FAKE_UNET);
   const same = (x: ArrayLike<number>, y: ArrayLike<number>, label: string) =>
     assertClose(x, y, { atol: 0 }, label);
   same(
@@ -727,22 +686,9 @@ Deno.test("atomicWrite: never writes through an entry already there, and leaves 
 
 /** A PNG whose header says 0×0 (valid chunks and CRCs, so only the size is wrong). */
 function zeroPng(): Uint8Array {
-  const chunk = (type: string, data: Uint8Array) => {
-    const out = new Uint8Array(12 + data.length);
-    const v = new DataView(out.buffer);
-    v.setUint32(0, data.length);
-    out.set(new TextEncoder().encode(type), 4);
-    out.set(data, 8);
-    v.setUint32(8 + data.length, crc32(out.subarray(4, 8 + data.length)));
-    return out;
-  };
   const ihdr = new Uint8Array(13);
   ihdr.set([8, 6, 0, 0, 0], 8); // 8-bit RGBA, width = height = 0
-  const parts = [
-    Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a),
-    chunk("IHDR", ihdr),
-    chunk("IEND", new Uint8Array()),
-  ];
+  const parts = [Uint8Array.from(PNG_SIGNATURE), pngChunk("IHDR", ihdr), pngChunk("IEND", new Uint8Array())];
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let o = 0;
   for (const p of parts) {

@@ -12,22 +12,7 @@ import { decodeImage, ImageError, readImage, type RgbaImage } from "../cli/image
 import { type CliIo, main } from "../cli/colorize.ts";
 import { rgbToLabCpu } from "../engine/color.ts";
 import { assertClose, rng } from "./helpers.ts";
-
-/** A smooth test picture (gradients and a disc) with optional varying alpha. */
-function picture(width: number, height: number, alpha = false): RgbaImage {
-  const rgba = new Uint8Array(width * height * 4);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const i = 4 * (y * width + x);
-      const inDisc = (x - width / 2) ** 2 + (y - height / 2) ** 2 < (Math.min(width, height) / 3) ** 2;
-      rgba[i] = Math.round((255 * x) / (width - 1));
-      rgba[i + 1] = Math.round((255 * y) / (height - 1));
-      rgba[i + 2] = inDisc ? 200 : 40;
-      rgba[i + 3] = alpha ? (x * 37 + y * 11) % 256 : 255;
-    }
-  }
-  return { width, height, rgba };
-}
+import { picture } from "./fixtures.ts";
 
 async function expectError(p: Promise<unknown>, expected: string) {
   let e: unknown = null;

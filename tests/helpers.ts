@@ -1,7 +1,7 @@
 /**
- * Test helpers: the shared GPU, a seeded RNG, closeness checks, and a gradient
- * checker that compares the GPU backward pass against central finite
- * differences of a float64 reference implementation.
+ * Test helpers: the shared GPU, a seeded RNG, closeness checks, the message of an
+ * expected error, and a gradient checker that compares the GPU backward pass
+ * against central finite differences of a float64 reference implementation.
  */
 
 import { AssertionError } from "node:assert/strict";
@@ -40,6 +40,16 @@ export function rng(seed: number) {
       return Float64Array.from(f);
     },
   };
+}
+
+/** The message of the error `fn` throws, for matching error text; fails when it throws none. */
+export function errorOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    return (e as Error).message;
+  }
+  throw new Error("expected an error, got none");
 }
 
 /** Product of a shape's dimensions. */

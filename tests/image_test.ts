@@ -21,22 +21,7 @@ import {
 } from "../cli/image.ts";
 import { deflateSync } from "node:zlib";
 import { rng } from "./helpers.ts";
-
-/** A smooth test picture (gradients and a disc) with optional varying alpha. */
-function picture(width: number, height: number, alpha = false): RgbaImage {
-  const rgba = new Uint8Array(width * height * 4);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const i = 4 * (y * width + x);
-      const inDisc = (x - width / 2) ** 2 + (y - height / 2) ** 2 < (Math.min(width, height) / 3) ** 2;
-      rgba[i] = Math.round((255 * x) / (width - 1));
-      rgba[i + 1] = Math.round((255 * y) / (height - 1));
-      rgba[i + 2] = inDisc ? 200 : 40;
-      rgba[i + 3] = alpha ? (x * 37 + y * 11) % 256 : 255;
-    }
-  }
-  return { width, height, rgba };
-}
+import { picture, PNG_SIGNATURE, pngChunk } from "./fixtures.ts";
 
 function solid(width: number, height: number, px: number[]): RgbaImage {
   const rgba = new Uint8Array(width * height * 4);
@@ -342,33 +327,17 @@ function pngFile(
   rows: number[][],
   opts: { interlaced?: boolean; chunks?: [string, number[]][] } = {},
 ): Uint8Array {
-  const chunk = (type: string, data: Uint8Array) => {
-    const out = new Uint8Array(12 + data.length);
-    const view = new DataView(out.buffer);
-    view.setUint32(0, data.length);
-    out.set(new TextEncoder().encode(type), 4);
-    out.set(data, 8);
-    view.setUint32(8 + data.length, crc32(out.subarray(4, 8 + data.length)));
-    return [...out];
-  };
   const ihdr = new Uint8Array(13);
   new DataView(ihdr.buffer).setUint32(0, width);
   new DataView(ihdr.buffer).setUint32(4, height);
   ihdr.set([depth, colorType, 0, 0, opts.interlaced ? 1 : 0], 8);
   const raw = new Uint8Array(rows.flatMap((r) => [0, ...r])); // filter type 0 on every row
   return new Uint8Array([
-    0x89,
-    0x50,
-    0x4e,
-    0x47,
-    0x0d,
-    0x0a,
-    0x1a,
-    0x0a,
-    ...chunk("IHDR", ihdr),
-    ...(opts.chunks ?? []).flatMap(([type, data]) => chunk(type, Uint8Array.from(data))),
-    ...chunk("IDAT", deflateSync(raw)),
-    ...chunk("IEND", new Uint8Array(0)),
+    ...PNG_SIGNATURE,
+    ...pngChunk("IHDR", ihdr),
+    ...(opts.chunks ?? []).flatMap(([type, data]) => [...pngChunk(type, Uint8Array.from(data))]),
+    ...pngChunk("IDAT", deflateSync(raw)),
+    ...pngChunk("IEND", new Uint8Array(0)),
   ]);
 }
 

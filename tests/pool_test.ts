@@ -3,7 +3,7 @@
  * hand-computed tie cases and error messages. Kernels: shaders/pool.ts; op: engine/ops/pool.ts.
  */
 import assert from "node:assert/strict";
-import { assertClose, gpu, gradCheck, numel, rng } from "./helpers.ts";
+import { assertClose, errorOf, gpu, gradCheck, numel, rng } from "./helpers.ts";
 import { maxPool2d } from "../engine/ops/pool.ts";
 import { MaxPool2d } from "../engine/nn/layers.ts";
 import { backward, noGrad } from "../engine/autograd.ts";
@@ -50,15 +50,6 @@ function refMaxPool(x: Float64Array, [n, c, h, w]: number[], { k, s, p }: Geomet
     }
   }
   return { out, arg, shape: [n, c, ho, wo] };
-}
-
-function errorOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    return (e as Error).message;
-  }
-  throw new Error("expected an error");
 }
 
 const CASES: [number[], Geometry][] = [

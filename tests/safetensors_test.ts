@@ -16,7 +16,7 @@ import {
   type SafetensorsEntry,
   toFloat32,
 } from "../engine/safetensors.ts";
-import { rng } from "./helpers.ts";
+import { errorOf, rng } from "./helpers.ts";
 
 /** A file from a header (object or raw JSON text) and data bytes, with the header padded as given. */
 function build(header: unknown, data: ArrayLike<number> = [], pad = true): Uint8Array {
@@ -28,15 +28,6 @@ function build(header: unknown, data: ArrayLike<number> = [], pad = true): Uint8
   out.set(h, 8);
   out.set(data, 8 + h.length);
   return out;
-}
-
-function errorOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    return (e as Error).message;
-  }
-  throw new Error("expected an error, got none");
 }
 
 Deno.test("safetensors: hand-built bytes decode to the values written", () => {

@@ -4,7 +4,7 @@
  * Kernels: shaders/shape.ts; ops: engine/ops/shape.ts.
  */
 import assert from "node:assert/strict";
-import { assertClose, gpu, gradCheck, numel, rng } from "./helpers.ts";
+import { assertClose, errorOf, gpu, gradCheck, numel, rng } from "./helpers.ts";
 import { concat, pad, pixelShuffle, pixelUnshuffle, reshape, slice, split } from "../engine/ops/shape.ts";
 import { backward } from "../engine/autograd.ts";
 import { tensor, tidy, tidyAsync } from "../engine/tensor.ts";
@@ -72,15 +72,6 @@ function refPad(x: Float64Array, shape: number[], p: number[], mode: "zeros" | "
     }
   }
   return out;
-}
-
-function errorOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    return (e as Error).message;
-  }
-  throw new Error("expected an error");
 }
 
 Deno.test("reshape: a view with -1 inferred; gradient reshaped back; size mismatch names the shapes", async () => {

@@ -28,40 +28,23 @@ import {
   trainingCrops,
 } from "../cli/dataset.ts";
 import { renderLossCurve, renderSampleGrid } from "../cli/plot.ts";
+import { scene } from "./fixtures.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const TRAIN = join(ROOT, "cli/train.ts");
 const tmp = await Deno.makeTempDir({ prefix: "train-cli-test-" });
 
-/**
- * A scene whose colours follow from its structure (so they can be learned from
- * L): sky getting lighter towards the horizon, textured grass, a red sun whose
- * place and size vary with k.
- */
-function scene(k: number, S = 32) {
-  const rgba = new Uint8Array(S * S * 4);
-  const horizon = Math.floor(S * (0.4 + (0.2 * ((k * 7) % 5)) / 4));
-  const cx = (k * 11) % S, cy = horizon + ((k * 5) % (S - horizon)), r = 3 + (k % 5);
-  for (let y = 0; y < S; y++) {
-    for (let x = 0; x < S; x++) {
-      let c: number[];
-      if ((x - cx) ** 2 + (y - cy) ** 2 < r * r) c = [230, 40, 40];
-      else if (y < horizon) c = [80 + y * 3, 140 + y * 2, 250];
-      else c = [40 + (x % 4) * 5, 150 + ((x + y) % 7) * 8, 50];
-      rgba.set([c[0], c[1], c[2], 255], 4 * (y * S + x));
-    }
-  }
-  return { width: S, height: S, rgba };
-}
+/** The k-th 32×32 training scene: tests/fixtures.ts's scene, its horizon height picked by 7k mod 5. */
+const trainScene = (k: number) => scene(k, 32, (k * 7) % 5);
 
 async function makeData(dir: string, n: number, extras: boolean) {
   await Deno.mkdir(join(dir, "sub"), { recursive: true });
   for (let k = 0; k < n; k++) {
     // Half in a subfolder: the walk is recursive.
-    await writeImage(join(dir, k % 2 ? "sub" : "", `scene_${String(k).padStart(2, "0")}.png`), scene(k));
+    await writeImage(join(dir, k % 2 ? "sub" : "", `scene_${String(k).padStart(2, "0")}.png`), trainScene(k));
   }
   if (extras) {
-    const gray = scene(99);
+    const gray = trainScene(99);
     for (let i = 0; i < gray.rgba.length; i += 4) gray.rgba.fill(gray.rgba[i + 1], i, i + 3);
     await writeImage(join(dir, "gray.png"), gray);
     await Deno.writeFile(join(dir, "corrupt.jpg"), new TextEncoder().encode("this is not a JPEG"));
@@ -449,7 +432,7 @@ Deno.test("a start that fails leaves nothing behind in --out", async () => {
   // A failure once the photos are decoded (the only one is grayscale).
   const gray = join(tmp, "data-gray");
   await Deno.mkdir(gray);
-  const g = scene(3);
+  const g = trainScene(3);
   for (let i = 0; i < g.rgba.length; i += 4) g.rgba.fill(g.rgba[i + 1], i, i + 3);
   await writeImage(join(gray, "gray.png"), g);
   const out = join(tmp, "debris-decoded");
