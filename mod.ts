@@ -65,6 +65,7 @@ export type { MaxPool2dOptions } from "./engine/ops/pool.ts";
 export { concat, pad, pixelShuffle, pixelUnshuffle, reshape, slice, split } from "./engine/ops/shape.ts";
 export type { PadMode } from "./engine/ops/shape.ts";
 export { mean, sum, sumChannels } from "./engine/ops/reduce.ts";
+export { softmax } from "./engine/ops/softmax.ts";
 export { linear, matmul } from "./engine/ops/matmul.ts";
 export { bceWithLogits, hingeLossD, hingeLossG, l1Loss, mseLoss } from "./engine/ops/loss.ts";
 
