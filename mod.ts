@@ -67,6 +67,7 @@ export type { PadMode } from "./engine/ops/shape.ts";
 export { mean, sum, sumChannels } from "./engine/ops/reduce.ts";
 export { softmax } from "./engine/ops/softmax.ts";
 export { linear, matmul } from "./engine/ops/matmul.ts";
+export type { MatmulTransposes } from "./engine/ops/matmul.ts";
 export { bceWithLogits, hingeLossD, hingeLossG, l1Loss, mseLoss } from "./engine/ops/loss.ts";
 
 // Modules and optimizer

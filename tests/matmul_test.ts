@@ -92,6 +92,34 @@ for (const [m, k, n] of SIZES) {
   });
 }
 
+// Every transpose case of the differentiable matmul, each gradient stored in its operand's layout:
+// scalar and vec4 sizes, and a batched stack (attention's Aᵀ·B and A·Bᵀ are batched).
+for (const [transA, transB] of [[true, false], [false, true], [true, true]]) {
+  const name = `${transA ? "Aᵀ" : "A"}·${transB ? "Bᵀ" : "B"}`;
+  Deno.test(`matmul ${name}: forward and gradients vs float64, 2-D and batched`, async () => {
+    for (const [m, k, n, batch] of [[5, 7, 3, 0], [4, 8, 12, 0], [6, 4, 9, 2], [8, 4, 4, 3]]) {
+      const lead = batch ? [batch] : [];
+      await gradCheck({
+        label: `matmul ${name} ${m}x${k}x${n} batch ${batch}`,
+        inputs: [
+          {
+            data: rng(m * 31 + k).uniform(Math.max(1, batch) * m * k),
+            shape: [...lead, ...(transA ? [k, m] : [m, k])],
+          },
+          {
+            data: rng(n * 17 + k).uniform(Math.max(1, batch) * k * n),
+            shape: [...lead, ...(transB ? [n, k] : [k, n])],
+          },
+        ],
+        gpuFn: ([a, b]) => matmul(a, b, { transA, transB }),
+        refFn: ([a, b]) => refMatmul(a, b, m, n, k, { transA, transB, batch }),
+        forward: TOL,
+        grad: TOL,
+      });
+    }
+  });
+}
+
 Deno.test("runMatmul: all transpose and bias combinations, vec4 and scalar variants", async () => {
   // Scalar, vec4, vec4 with a row tail (scalar with transA), then the same with 8-row tiles:
   // 12 rows with transA reads a clamped second block of 4.

@@ -206,11 +206,22 @@ function matmulBench(d: MatmulDims, withBias: boolean): TuneBench {
   };
 }
 
+/** Transposes of the differentiable {@link matmul}: which operand enters the product transposed. */
+export interface MatmulTransposes {
+  /** Use Aᵀ: `a` is stored [K, M] (or [batch, K, M]). */
+  transA?: boolean;
+  /** Use Bᵀ: `b` is stored [N, K] (or [batch, N, K]). */
+  transB?: boolean;
+}
+
 /**
- * Matrix product of [M, K] and [K, N] (or of two [batch, …] stacks of equal batch), with
- * gradients dA = g·Bᵀ and dB = Aᵀ·g from the transposing kernel.
+ * Matrix product op(A)·op(B) of [M, K] and [K, N] (or of two [batch, …] stacks of equal batch),
+ * where op transposes the operand when `transA`/`transB` asks (so attention's Aᵀ·B and A·Bᵀ need
+ * no transposed copy). Gradients come from the transposing kernel, each stored in its operand's
+ * layout: C = A·B: dA = g·Bᵀ, dB = Aᵀ·g; C = Aᵀ·B: dA = B·gᵀ, dB = A·g; C = A·Bᵀ: dA = g·B,
+ * dB = gᵀ·A; C = Aᵀ·Bᵀ: dA = Bᵀ·gᵀ, dB = gᵀ·Aᵀ.
  */
-export function matmul(a: Tensor, b: Tensor): Tensor {
+export function matmul(a: Tensor, b: Tensor, opts: MatmulTransposes = {}): Tensor {
   if (a.rank !== b.rank || (a.rank !== 2 && a.rank !== 3) || (a.rank === 3 && a.shape[0] !== b.shape[0])) {
     throw new Error(
       `matmul: expected [M, K]·[K, N] or [B, M, K]·[B, K, N], got ${fmtShape(a.shape)} and ${
@@ -218,11 +229,26 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
       }`,
     );
   }
-  const y = runMatmul(a, b);
-  return record("matmul", [a, b], y, (g, needs) => [
-    needs[0] ? runMatmul(g, b, { transB: true }) : null,
-    needs[1] ? runMatmul(a, g, { transA: true }) : null,
-  ]);
+  const transA = !!opts.transA, transB = !!opts.transB;
+  const y = runMatmul(a, b, { transA, transB });
+  return record("matmul", [a, b], y, (g, needs) => {
+    if (!transA && !transB) {
+      return [
+        needs[0] ? runMatmul(g, b, { transB: true }) : null,
+        needs[1] ? runMatmul(a, g, { transA: true }) : null,
+      ];
+    }
+    if (transA && !transB) {
+      return [needs[0] ? runMatmul(b, g, { transB: true }) : null, needs[1] ? runMatmul(a, g) : null];
+    }
+    if (!transA && transB) {
+      return [needs[0] ? runMatmul(g, b) : null, needs[1] ? runMatmul(g, a, { transA: true }) : null];
+    }
+    return [
+      needs[0] ? runMatmul(b, g, { transA: true, transB: true }) : null,
+      needs[1] ? runMatmul(g, a, { transA: true, transB: true }) : null,
+    ];
+  });
 }
 
 /**
