@@ -54,7 +54,18 @@ export {
 } from "./engine/init.ts";
 
 // Ops (torch.nn.functional style)
-export { add, addScalar, leakyRelu, mul, relu, scale, sigmoid, sub, tanh } from "./engine/ops/elementwise.ts";
+export {
+  add,
+  addScalar,
+  addScaled,
+  leakyRelu,
+  mul,
+  relu,
+  scale,
+  sigmoid,
+  sub,
+  tanh,
+} from "./engine/ops/elementwise.ts";
 export { accumulate, assign, copy, fill, ones, zeros } from "./engine/ops/buffers.ts";
 export { conv2d, convTranspose2d } from "./engine/ops/conv.ts";
 export type { Conv2dOptions, ConvTranspose2dOptions, Pair } from "./engine/ops/conv.ts";

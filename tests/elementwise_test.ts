@@ -2,10 +2,12 @@
  * Elementwise ops: float64 references, hand-computed values and gradient checks.
  * Kernels: shaders/elementwise.ts; ops: engine/ops/elementwise.ts.
  */
-import { assertClose, gpu, gradCheck, rng } from "./helpers.ts";
+import assert from "node:assert/strict";
+import { assertClose, errorOf, gpu, gradCheck, rng } from "./helpers.ts";
 import {
   add,
   addScalar,
+  addScaled,
   leakyRelu,
   mul,
   relu,
@@ -98,5 +100,29 @@ Deno.test("add: different shapes throw an error naming the op and shapes", () =>
     if (!msg.includes("add") || !msg.includes("[3]") || !msg.includes("[2]")) {
       throw new Error(`bad message: ${msg}`);
     }
+  });
+});
+
+Deno.test("addScaled: x + s·y with a one-element s on the GPU, gradients of x, y and s", async () => {
+  for (const shape of [[2, 3, 5], [4, 4]]) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    await gradCheck({
+      label: `addScaled ${shape}`,
+      inputs: [
+        { data: rng(n).uniform(n), shape },
+        { data: rng(n + 1).uniform(n), shape },
+        { data: Float64Array.of(-0.75), shape: [1] },
+      ],
+      gpuFn: ([x, y, s]) => addScaled(x, y, s),
+      refFn: ([x, y, s]) => x.map((v, i) => v + s[0] * y[i]),
+      forward: FWD,
+      // ds = Σ g·y over up to 30 terms of magnitude ≤ 1: ~30 ulps at most.
+      grad: GRAD,
+    });
+  }
+  tidy(() => {
+    const x = tensor([1, 2, 3]);
+    assert.match(errorOf(() => addScaled(x, tensor([1, 2]), tensor([1]))), /addScaled.*\[3\].*\[2\]/);
+    assert.match(errorOf(() => addScaled(x, x, tensor([1, 2]))), /addScaled.*one element.*\[2\]/);
   });
 });

@@ -4,10 +4,11 @@
  * Kernels: shaders/elementwise.ts. References and gradient checks: tests/elementwise_test.ts.
  */
 
-import type { Tensor } from "../tensor.ts";
+import { fmtShape, type Tensor } from "../tensor.ts";
 import { record } from "../autograd.ts";
 import { ACTIVATION_GRADS, ACTIVATIONS } from "../../shaders/elementwise.ts";
 import { checkSameShape, runMap } from "./buffers.ts";
+import { runReduce, runScalarGrad } from "./reduce.ts";
 
 type Activation = keyof typeof ACTIVATIONS;
 
@@ -72,4 +73,22 @@ export function scale(x: Tensor, s: number): Tensor {
 /** x + s for a number s. */
 export function addScalar(x: Tensor, s: number): Tensor {
   return record("addScalar", [x], runMap("addScalar", [x], "x0 + a", s), (g) => [g]);
+}
+
+/**
+ * x + s·y (x, y of one shape) for a one-element tensor s, such as a learnable gate (SAGAN's γ): s
+ * stays on the GPU, read by the kernel, so a training step never waits for it. Gradients: dx = g,
+ * dy = s·g, ds = Σ g⊙y.
+ */
+export function addScaled(x: Tensor, y: Tensor, s: Tensor): Tensor {
+  checkSameShape("addScaled", x, y);
+  if (s.size !== 1) {
+    throw new Error(`addScaled: the scale must have one element, got shape ${fmtShape(s.shape)}`);
+  }
+  const out = runScalarGrad("addScaled", s, [x, y], "x0 + g0 * x1", x.shape);
+  return record("addScaled", [x, y, s], out, (g, needs) => [
+    g,
+    needs[1] ? runScalarGrad("addScaledBackward", s, [g], "g0 * x0", y.shape) : null,
+    needs[2] ? runReduce("addScaledBackward", [g, y], "x0 * x1", 1, 0, s.shape) : null,
+  ]);
 }
