@@ -154,6 +154,7 @@ export {
   ResnetEncoder,
   ResnetUnet,
   resnetUnetTensorShapes,
+  SelfAttention,
   UnetDecoderBlock,
 } from "./models/resnet_unet.ts";
 export type { ResnetUnetConfig } from "./models/resnet_unet.ts";

@@ -20,9 +20,11 @@
 import { Module, Sequential } from "../engine/nn/module.ts";
 import { BatchNorm2d, Conv2d, InstanceNorm2d, MaxPool2d, PixelShuffle, ReLU } from "../engine/nn/layers.ts";
 import { icnr_, kaimingNormal_, zeros_ } from "../engine/init.ts";
-import { add, relu, tanh } from "../engine/ops/elementwise.ts";
-import { concat } from "../engine/ops/shape.ts";
-import { fmtShape, type Tensor } from "../engine/tensor.ts";
+import { add, addScaled, relu, tanh } from "../engine/ops/elementwise.ts";
+import { matmul } from "../engine/ops/matmul.ts";
+import { softmax } from "../engine/ops/softmax.ts";
+import { concat, reshape } from "../engine/ops/shape.ts";
+import { fmtShape, Tensor } from "../engine/tensor.ts";
 import { addNormShapes } from "./state_shapes.ts";
 
 /** Generator configuration; stored in checkpoints (the `kind` tells it from a {@link UnetConfig}). */
@@ -250,6 +252,66 @@ export class ResBlock extends Module {
   /** x + F(x). */
   forward(x: Tensor): Tensor {
     return add(x, this.layers.forward(x));
+  }
+}
+
+/**
+ * SAGAN's self-attention layer ("Self-Attention Generative Adversarial Networks", Zhang et al. 2019)
+ * as fastai's `SelfAttention` (the one DynamicUnet inserts), except that its query, key and value
+ * are plain 1×1 Conv2d layers where fastai uses spectral-normalised conv1d: this generator trains
+ * with a plain GAN loss and no spectral norm anywhere else. For x [N, C, H, W] and P = H·W positions:
+ * f = query(x), g = key(x) (C/8 channels each), h = value(x) (C channels), all without bias;
+ * β_{j,i} = softmax over i of f_iᵀ g_j (how much output position j attends to position i);
+ * o_j = Σ_i β_{j,i} h_i; y = x + γ·o. γ starts at 0, so the layer starts as the identity and the
+ * network learns how much attention to mix in. State-dict names: gamma [1], query.weight,
+ * key.weight, value.weight.
+ */
+export class SelfAttention extends Module {
+  /** f: C → C/8 channels, 1×1, no bias. */
+  readonly query: Conv2d;
+  /** g: C → C/8 channels, 1×1, no bias. */
+  readonly key: Conv2d;
+  /** h: C → C channels, 1×1, no bias. */
+  readonly value: Conv2d;
+  /** The learnable gate γ [1] on the attention output; starts at 0. */
+  gamma: Tensor;
+  /** `channels` in and out; at least 8 (the query and key have channels/8, rounded down, as fastai). */
+  constructor(channels: number) {
+    super();
+    if (!Number.isInteger(channels) || channels < 8) {
+      throw new Error(`SelfAttention: channels must be an integer ≥ 8, got ${channels}`);
+    }
+    this.gamma = this.registerParameter("gamma", Tensor.empty([1], "SelfAttention"));
+    zeros_(this.gamma);
+    const conv = (cout: number) => {
+      const c = new Conv2d(channels, cout, 1, { bias: false });
+      // fastai initialises these convolutions with kaiming_normal_ (fan-in).
+      kaimingNormal_(c.weight);
+      return c;
+    };
+    const qk = Math.floor(channels / 8);
+    this.query = this.registerModule("query", conv(qk));
+    this.key = this.registerModule("key", conv(qk));
+    this.value = this.registerModule("value", conv(channels));
+  }
+  /** x + γ·o, same shape as x [N, C, H, W]. */
+  forward(x: Tensor): Tensor {
+    const channels = this.value.weight.shape[0];
+    if (x.rank !== 4 || x.shape[1] !== channels) {
+      throw new Error(`SelfAttention: input ${fmtShape(x.shape)} must be [N, ${channels}, H, W]`);
+    }
+    const [n, c, h, w] = x.shape;
+    const positions = h * w;
+    const qk = this.query.weight.shape[0];
+    const f = reshape(this.query.forward(x), [n, qk, positions]);
+    const g = reshape(this.key.forward(x), [n, qk, positions]);
+    const v = reshape(this.value.forward(x), [n, c, positions]);
+    // gᵀf is [N, P_j, P_i] with entry (j, i) = g_jᵀ f_i: the transpose of fastai's fᵀg, so that the
+    // softmax over i (fastai's dim 1) runs over the last axis.
+    const beta = softmax(matmul(g, f, { transA: true }));
+    // o[:, j] = Σ_i h[:, i] β_{j,i}: h·βᵀ.
+    const o = matmul(v, beta, { transB: true });
+    return addScaled(x, reshape(o, x.shape), this.gamma);
   }
 }
 
