@@ -124,7 +124,11 @@ export function colorSpaceOf(config: GeneratorConfig | FullGeneratorConfig): Col
 
 /** The architecture in a few words, for messages: "U-Net with nDown=8, ngf=64, batch norm", …. */
 export function describeGenerator(config: FullGeneratorConfig): string {
-  if (config.kind === "resnet-unet") return `ResNet U-Net (${config.encoder}, ${config.norm} norm)`;
+  if (config.kind === "resnet-unet") {
+    return `ResNet U-Net (${config.encoder}, ${config.norm} norm${
+      config.attention ? ", self-attention" : ""
+    })`;
+  }
   if (config.kind === "diverse") {
     const noise = `${config.noiseChannels} noise channel${config.noiseChannels === 1 ? "" : "s"}`;
     // Lab models are described as before the colour space could be chosen.

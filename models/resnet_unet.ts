@@ -37,7 +37,10 @@ export interface ResnetUnetConfig {
   inputChannels: number;
   /** Output channels (2: ab). */
   outputChannels: number;
-  /** A SAGAN-style self-attention layer in the decoder. Not implemented yet: must be false. */
+  /**
+   * A SAGAN self-attention layer ({@link SelfAttention}) at the lowest resolution: on the encoder's
+   * last feature map (layer4's, 1/32 size), before the bottom convolutions and the first decoder block.
+   */
   attention: boolean;
   /** Normalisation layers: BatchNorm as in torchvision and fastai, or affine InstanceNorm. */
   norm: "batch" | "instance";
@@ -321,6 +324,8 @@ export class ResnetUnet extends Module {
   readonly config: ResnetUnetConfig;
   /** torchvision's resnet18/34 feature layers ("encoder.conv1.weight", "encoder.layer1.0.conv1.weight", …). */
   readonly encoder: ResnetEncoder;
+  /** Self-attention over layer4's output ("attention.gamma", …) when `config.attention`, else null. */
+  readonly attention: SelfAttention | null;
   /** Norm of layer4's output, before ReLU and the middle convolutions. */
   readonly bn: Module;
   /** Two 3×3 conv layers at 1/32 size (512 → 1024 → 512 channels). */
@@ -344,6 +349,9 @@ export class ResnetUnet extends Module {
     this.encoder = this.registerModule("encoder", new ResnetEncoder(c.encoder, c.inputChannels, norm));
     const ch = this.encoder.featureChannels;
     const bottom = ch[ch.length - 1];
+    // At 1/32 size attention is cheapest (P = (H/32)² positions, a P×P map per image) and relates
+    // the most distant regions; fastai's DynamicUnet puts its layer in a decoder block instead.
+    this.attention = c.attention ? this.registerModule("attention", new SelfAttention(bottom)) : null;
     this.bn = this.registerModule("bn", normLayer(norm, bottom));
     this.middle = this.registerModule(
       "middle",
@@ -383,7 +391,8 @@ export class ResnetUnet extends Module {
       );
     }
     const feats = this.encoder.features(x);
-    let y = this.middle.forward(relu(this.bn.forward(feats[feats.length - 1])));
+    const last = feats[feats.length - 1];
+    let y = this.middle.forward(relu(this.bn.forward(this.attention ? this.attention.forward(last) : last)));
     this.decoder.forEach((block, i) => y = block.join(y, feats[feats.length - 2 - i]));
     y = concat([this.shuf.forward(y), x], 1);
     return tanh(this.head.forward(this.res.forward(y)));
@@ -411,7 +420,6 @@ export function checkResnetUnetConfig(c: ResnetUnetConfig): void {
   }
   if (c.norm !== "batch" && c.norm !== "instance") throw problem("norm", `not "batch" or "instance"`);
   if (typeof c.attention !== "boolean") throw problem("attention", "not true or false");
-  if (c.attention) throw problem("attention", "but self-attention is not implemented yet");
 }
 
 /**
@@ -452,6 +460,13 @@ export function resnetUnetTensorShapes(c: ResnetUnetConfig): Map<string, number[
   });
   const ch = RESNET_FEATURE_CHANNELS;
   const bottom = ch[ch.length - 1];
+  if (c.attention) {
+    // SelfAttention's own parameter first, then its children, as stateDict orders them.
+    out.set("attention.gamma", [1]);
+    for (const [name, cout] of [["query", bottom / 8], ["key", bottom / 8], ["value", bottom]] as const) {
+      out.set(`attention.${name}.weight`, [cout, bottom, 1, 1]);
+    }
+  }
   norm("bn", bottom);
   convLayer("middle.0", bottom, bottom * 2);
   convLayer("middle.1", bottom * 2, bottom);

@@ -930,6 +930,11 @@ Deno.test("errors: each kind's config and tensors are checked by its own layout,
   // The layouts decode as they are (no GPU involved)...
   assert.deepEqual(decodeCheckpoint(craftedFile(resnet, shapes(resnet)), "r").generatorConfig, resnet);
   assert.deepEqual(decodeCheckpoint(craftedFile(diverse, shapes(diverse)), "d").generatorConfig, diverse);
+  const attention = { ...resnet, attention: true };
+  assert.deepEqual(
+    decodeCheckpoint(craftedFile(attention, shapes(attention)), "a").generatorConfig,
+    attention,
+  );
   // ... and keys that are not the architecture's are dropped.
   assert.deepEqual(
     decodeCheckpoint(craftedFile({ ...diverse, comment: "x" }, shapes(diverse)), "d").generatorConfig,
@@ -955,7 +960,7 @@ Deno.test("errors: each kind's config and tensors are checked by its own layout,
     [
       { ...resnet, attention: true },
       shapes(resnet),
-      /^m\.safetensors: generator_config: ResnetUnet: config\.attention is true, but self-attention is not implemented yet$/,
+      /^m\.safetensors: generator tensor attention\.gamma \[1\] is missing \(ResNet U-Net \(resnet18, batch norm, self-attention\)\)$/,
     ],
     [
       { ...resnet, encoder: "toString" },

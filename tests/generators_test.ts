@@ -246,6 +246,35 @@ Deno.test("ResnetUnet state dict round trip: loading A's tensors into B gives A'
   x.dispose();
 });
 
+Deno.test("ResnetUnet with attention: starts as the same model without it (γ = 0); γ gets a gradient", async () => {
+  // 64 px: layer4's map is 2×2, so the attention has 4 positions to mix.
+  const x = image(2, 1, 64, 2);
+  manualSeed(31);
+  const withAttention = new ResnetUnet({ attention: true }).eval();
+  assert.ok(withAttention.attention);
+  const plain = new ResnetUnet().eval();
+  const state = new Map<string, Float32Array>();
+  for (const [name, t] of withAttention.stateDict()) {
+    if (!name.startsWith("attention.")) state.set(name, await t.data());
+  }
+  plain.loadStateDict(state);
+  await tidyAsync(async () => {
+    // Exact: the attention block adds 0·o to layer4's output.
+    const y = await noGrad(() => withAttention.forward(x)).data();
+    assert.deepEqual(y, await noGrad(() => plain.forward(x)).data());
+    backward(l1Loss(withAttention.forward(x), fill([2, 2, 64, 64], 0.25)));
+    const g = await withAttention.attention!.gamma.grad!.data();
+    assert.ok(Number.isFinite(g[0]) && g[0] !== 0, `γ's gradient ${g[0]}`);
+  });
+  assert.equal(
+    describeGenerator(withAttention.config),
+    "ResNet U-Net (resnet18, batch norm, self-attention)",
+  );
+  withAttention.dispose();
+  plain.dispose();
+  x.dispose();
+});
+
 Deno.test("generators: configs pick the architecture; U-Net configs without kind stay U-Nets; bad configs are named", () => {
   assert.equal(generatorKind({}), "unet");
   assert.equal(generatorKind({ kind: "resnet-unet" }), "resnet-unet");
@@ -273,8 +302,8 @@ Deno.test("generators: configs pick the architecture; U-Net configs without kind
   assert.throws(bad({ inputChannels: 0 }), /ResnetUnet: config.inputChannels is 0, not a positive integer/);
   assert.throws(bad({ norm: "group" as "batch" }), /ResnetUnet: config.norm is "group"/);
   assert.throws(
-    bad({ attention: true }),
-    /ResnetUnet: config.attention is true, but self-attention is not implemented/,
+    bad({ attention: "yes" as unknown as boolean }),
+    /ResnetUnet: config.attention is "yes", not true or false/,
   );
 });
 
@@ -352,6 +381,7 @@ Deno.test("ResnetUnet layout: resnetUnetTensorShapes gives a built model's state
     const c of [
       RESNET_UNET_DEFAULTS,
       { ...RESNET_UNET_DEFAULTS, encoder: "resnet34", norm: "instance", inputChannels: 3, outputChannels: 3 },
+      { ...RESNET_UNET_DEFAULTS, attention: true },
     ] as ResnetUnetConfig[]
   ) {
     const G = new ResnetUnet(c);

@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { readImage, resizeRgba, writeImage } from "../cli/image.ts";
 import { decodeCheckpoint } from "../models/checkpoint.ts";
+import type { ResnetUnetConfig } from "../models/resnet_unet.ts";
 import { exists } from "../cli/fsutil.ts";
 import { lrFactor } from "../cli/train/schedule.ts";
 import type { MetricsRecord } from "../cli/train/metrics.ts";
@@ -804,6 +805,38 @@ Deno.test("--generator resnet-unet and diverse: a tiny run writes a checkpoint o
   }
 });
 
+Deno.test("--generator resnet-unet --self-attention: a tiny run's checkpoint has attention on and colorize reads it", async () => {
+  const out = join(tmp, "run-self-attention");
+  const r = await train(
+    "--data",
+    DATA4,
+    "--out",
+    out,
+    "--generator",
+    "resnet-unet",
+    "--self-attention",
+    "--size",
+    "32",
+    "--batch",
+    "2",
+    "--ndf",
+    "8",
+    "--max-steps",
+    "1",
+  );
+  assert.equal(r.code, 0, explain(r));
+  assert.match(r.stdout, /model: G ResNet U-Net \(resnet18, batch norm, self-attention\)/);
+  const path = join(out, "checkpoint.safetensors");
+  const ck = decodeCheckpoint(await Deno.readFile(path), path);
+  assert.equal(ck.generatorConfig.kind, "resnet-unet");
+  assert.equal((ck.generatorConfig as ResnetUnetConfig).attention, true);
+  assert.deepEqual(ck.generator.get("attention.gamma")?.length, 1);
+  assert.equal(ck.train.step, 1);
+  const { r: c, output } = await colorize(path, out);
+  assert.equal(c.code, 0, explain(c));
+  assert.equal((await readImage(output)).width, 32);
+});
+
 Deno.test("--init FILE: the generator starts from the file's (its average), D and optimizers fresh", async () => {
   // The init file: a U-Net trained 2 steps with a moving average, so its average differs from its weights.
   const src = join(tmp, "run-init-src");
@@ -869,6 +902,10 @@ Deno.test("generator options: usage errors name both options, exit 2, one line",
       /--ngf is an option of --generator unet, not of --generator resnet-unet/,
     ],
     [["--encoder", "resnet34"], /--encoder is an option of --generator resnet-unet, not of --generator unet/],
+    [
+      ["--generator", "diverse", "--self-attention"],
+      /--self-attention is an option of --generator resnet-unet, not of --generator diverse/,
+    ],
     [
       ["--generator", "resnet-unet", "--layers", "3"],
       /--layers is an option of --generator diverse, not of --generator resnet-unet/,

@@ -56,6 +56,8 @@ Model
   --ngf N               U-Net filters in the outermost layer (default 64)
   --encoder resnet18|resnet34   ResNet U-Net encoder (default resnet18); at --size 32 it needs
                         --batch 2 or more (batch norm of a 1×1 map)
+  --self-attention      ResNet U-Net: a SAGAN self-attention layer on the encoder's 1/32-size
+                        features; its gate starts at 0, so it starts as the identity
   --layers N            diverse generator convolutions (default 6)
   --filters N           diverse generator base width (default 64)
   --noise-channels N    diverse generator noise channels, 0: one colouring per photo (default 1)
@@ -129,6 +131,8 @@ export interface TrainConfig {
   ngf: number;
   nDown: number;
   encoder: "resnet18" | "resnet34";
+  /** `--self-attention`: the ResNet U-Net's self-attention layer (models/resnet_unet.ts `attention`). */
+  selfAttention: boolean;
   layers: number;
   filters: number;
   noiseChannels: number;
@@ -185,6 +189,7 @@ const DEFAULTS = {
   ndf: 64,
   nDown: 8,
   encoder: "resnet18",
+  selfAttention: false,
   layers: DIVERSE_DEFAULTS.layers,
   filters: DIVERSE_DEFAULTS.filters,
   noiseChannels: DIVERSE_DEFAULTS.noiseChannels,
@@ -249,6 +254,7 @@ export function parseTrainArgs(args: string[]): { help: boolean; given: Partial<
     ndf: str,
     "n-down": str,
     encoder: str,
+    "self-attention": bool,
     layers: str,
     filters: str,
     "noise-channels": str,
@@ -288,6 +294,7 @@ export function parseTrainArgs(args: string[]): { help: boolean; given: Partial<
     generator: choice("generator", v.generator, GENERATOR_KINDS),
     ngf: num("ngf", v.ngf, { int: true, min: 1 }),
     encoder: choice("encoder", v.encoder, ["resnet18", "resnet34"] as const),
+    selfAttention: v["self-attention"],
     layers: num("layers", v.layers, { int: true, min: 2 }),
     filters: num("filters", v.filters, { int: true, min: 1 }),
     noiseChannels: num("noise-channels", v["noise-channels"], { int: true, min: 0 }),
@@ -330,6 +337,7 @@ const KIND_OPTIONS = {
   nDown: ["n-down", "unet"],
   ngf: ["ngf", "unet"],
   encoder: ["encoder", "resnet-unet"],
+  selfAttention: ["self-attention", "resnet-unet"],
   layers: ["layers", "diverse"],
   filters: ["filters", "diverse"],
   noiseChannels: ["noise-channels", "diverse"],
@@ -344,7 +352,9 @@ const ARCH_KEYS = ["generator", ...Object.keys(KIND_OPTIONS)] as (
 
 /** The architecture options that describe a generator configuration (those of its kind). */
 function archOptions(c: FullGeneratorConfig): Partial<TrainConfig> {
-  if (c.kind === "resnet-unet") return { generator: "resnet-unet", encoder: c.encoder };
+  if (c.kind === "resnet-unet") {
+    return { generator: "resnet-unet", encoder: c.encoder, selfAttention: c.attention };
+  }
   if (c.kind === "diverse") {
     return {
       generator: "diverse",
@@ -374,7 +384,11 @@ function configFromOptions(c: TrainConfig): FullGeneratorConfig {
 export function freshGeneratorConfig(c: TrainConfig): GeneratorConfig {
   // Only a hint model names its input channels, so other runs build exactly what they always did.
   const hints = c.hintsInput ? { inputChannels: 1 + HINT_CHANNELS } : {};
-  if (c.generator === "resnet-unet") return { kind: "resnet-unet", encoder: c.encoder, ...hints };
+  if (c.generator === "resnet-unet") {
+    // Named only when on, so runs without it pass the configuration they always did.
+    const attention = c.selfAttention ? { attention: true } : {};
+    return { kind: "resnet-unet", encoder: c.encoder, ...attention, ...hints };
+  }
   if (c.generator === "diverse") {
     return {
       kind: "diverse",
