@@ -151,9 +151,12 @@ export class Trainer {
     const stepsPerEpoch = epochPlan(trainIdx, cfg.seed, 0, cfg.batch).batches.length;
 
     const model = buildModel(cfg, ck, run.init, given);
+    // --hint-adapter: how many weights learn, for the log line below (null: all of G's).
+    let adapterWeights: number | null = null;
     if (cfg.hintAdapter) {
       const { name, mask } = hintAdapterMask(model.G.config);
       model.freezeGeneratorExcept(model.G.stateDict().get(name)!, mask);
+      adapterWeights = mask.reduce((a, b) => a + b, 0);
     }
     const state = initialTrainState(cfg, ck ? (ck.train as Partial<TrainState>) : null);
     if (cfg.emaDecay > 0 && !model.ema) {
@@ -185,9 +188,10 @@ export class Trainer {
         : "";
       out(`init: G from ${cfg.init} (${weights}${widened}); D and the optimizers start fresh`);
     }
-    if (cfg.hintAdapter) {
-      const n = hintAdapterMask(gc).mask.reduce((a, b) => a + b, 0);
-      out(`hint adapter: only the ${n} weights that read the hints learn; G runs as colorize runs it`);
+    if (adapterWeights !== null) {
+      out(
+        `hint adapter: only the ${adapterWeights} weights that read the hints learn; G runs as colorize runs it`,
+      );
     }
     if (ck) {
       const { step, epoch, stepInEpoch } = state;
